@@ -1,0 +1,215 @@
+//! Start-up: build the state from the configuration, assemble the router, serve until a signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, Request, header};
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::{Config, ConfigError, RefreshExpiry};
+use crate::metrics::Metrics;
+use crate::passwords::{PasswordError, Passwords};
+use crate::state::{AppState, SessionPolicy};
+use crate::store::{NewUser, PoolSettings, Store, StoreError};
+use crate::throttle::LoginThrottle;
+use crate::tokens::{AccessTokens, RefreshTokens, millis, now_millis};
+
+const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const DEMO_EMAIL: &str = "demo@example.com";
+const DEMO_PASSWORD: &str = "demo-password";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database")]
+    Store(#[from] StoreError),
+    #[error("cannot prepare password hashing")]
+    Password(#[from] PasswordError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server error")]
+    Serve(#[source] std::io::Error),
+    #[error("invalid CORS origin {0:?}")]
+    CorsOrigin(String),
+}
+
+/// A built application, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    state: AppState,
+    router: Router,
+    purge_every: std::time::Duration,
+}
+
+impl App {
+    /// Connects the store (running migrations), prepares keys and hashing, seeds the demo user.
+    pub async fn build(config: &Config) -> Result<Self, StartError> {
+        let secret = config.signing_secret()?;
+        let pool = PoolSettings { max_connections: config.db_max_connections, acquire_timeout: config.db_acquire_timeout };
+        let store = Store::connect(&config.database()?, pool).await?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let state = AppState {
+            store,
+            access: AccessTokens::new(
+                &secret,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                config.access_token_ttl,
+                config.jwt_leeway,
+            ),
+            refresh: RefreshTokens::new(&secret),
+            passwords: Passwords::new(cores).await?,
+            throttle: LoginThrottle::new(config.login_max_failures, config.login_failure_window),
+            metrics: Arc::new(Metrics::default()),
+            sessions: SessionPolicy {
+                refresh_ttl_ms: millis(config.refresh_token_ttl),
+                sliding: config.refresh_expiry == RefreshExpiry::Sliding,
+                max_lifetime_ms: millis(config.session_max_lifetime),
+                grace_ms: millis(config.refresh_reuse_grace),
+            },
+        };
+        if config.demo_user_enabled() {
+            seed_demo_user(&state).await?;
+        }
+        let router = router(state.clone(), &config.static_dir, &config.cors_origins)?;
+        Ok(Self { state, router, purge_every: config.purge_interval })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let purge = crate::purge::spawn(self.state.clone(), self.purge_every);
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        purge.abort();
+        self.state.store.close().await;
+        served.map_err(StartError::Serve)
+    }
+}
+
+/// Binds `config.bind` and serves until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let app = App::build(&config).await?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.bind, source })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!("listening on http://{addr}");
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// The whole application: API, the built SPA (when `static_dir` exists) and the middleware stack.
+pub fn router(state: AppState, static_dir: &Path, cors_origins: &[String]) -> Result<Router, StartError> {
+    let mut app = crate::routes::api().with_state(state);
+    if static_dir.is_dir() {
+        // Unknown non-API paths get index.html, so client-side routes survive a reload.
+        let spa = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
+        app = app.fallback_service(spa);
+    } else {
+        app = app.fallback(|| async { crate::ApiError::NotFound });
+    }
+    if !cors_origins.is_empty() {
+        app = app.layer(cors(cors_origins)?);
+    }
+    // Outermost first: an id is assigned, the request is traced under it, and the id is echoed back.
+    Ok(app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &Request<_>| {
+                        let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                        // Only method and path: headers and bodies carry tokens and passwords.
+                        tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+    ))
+}
+
+fn cors(origins: &[String]) -> Result<CorsLayer, StartError> {
+    let origins = origins
+        .iter()
+        .map(|o| o.trim().parse().map_err(|_| StartError::CorsOrigin(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]))
+}
+
+async fn seed_demo_user(state: &AppState) -> Result<(), StartError> {
+    if state.store.user_by_email(DEMO_EMAIL).await?.is_some() {
+        return Ok(());
+    }
+    let password_hash = state.passwords.hash(DEMO_PASSWORD.to_owned()).await?;
+    let new = NewUser {
+        username: "demo",
+        email: DEMO_EMAIL,
+        password_hash: &password_hash,
+        role: shared::auth::DEFAULT_ROLE,
+        now: now_millis(),
+    };
+    // Another instance may have seeded it a moment ago; that is fine.
+    if state.store.create_user(new).await?.is_some() {
+        tracing::info!(email = DEMO_EMAIL, "created the demo user (password in the README)");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// An error and all its sources, joined with ": ", for one-line logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,344 @@
+//! Settings, read once at start-up from flags or environment variables (every flag has one).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Minimum length of `JWT_SECRET`: HS256 keys shorter than the hash output weaken it.
+const MIN_SECRET_BYTES: usize = 32;
+/// File in the data dir holding the generated key of the embedded default set-up.
+const GENERATED_SECRET_FILE: &str = "jwt-secret";
+const DEFAULT_DB_FILE: &str = "app.db";
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "backend", version, about = "Auth server with silent JWT refresh")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// `sqlite://path` or `postgres://…`. Default: a SQLite file in DATA_DIR, created on first start.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Folder for the default SQLite file and the generated signing key.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// HS256 signing key, at least 32 bytes. Required unless the embedded default database is used,
+    /// where a key is generated once and kept in DATA_DIR with mode 0600.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// `iss` of issued access tokens; every instance must agree.
+    #[arg(long, env = "JWT_ISSUER", default_value = "silent-refresh")]
+    pub jwt_issuer: String,
+
+    /// `aud` of issued access tokens; every instance must agree.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "silent-refresh-api")]
+    pub jwt_audience: String,
+
+    /// Access token lifetime.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_lifetime)]
+    pub access_token_ttl: Duration,
+
+    /// Refresh token lifetime (per rotation when sliding).
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "7d", value_parser = parse_lifetime)]
+    pub refresh_token_ttl: Duration,
+
+    /// `sliding`: each refresh extends expiry to now + REFRESH_TOKEN_TTL (capped by SESSION_MAX_LIFETIME);
+    /// `fixed`: the session keeps the expiry set at login.
+    #[arg(long, env = "REFRESH_EXPIRY", default_value = "sliding")]
+    pub refresh_expiry: RefreshExpiry,
+
+    /// Hard cap on a session's life, counted from login.
+    #[arg(long, env = "SESSION_MAX_LIFETIME", default_value = "30d", value_parser = parse_lifetime)]
+    pub session_max_lifetime: Duration,
+
+    /// How long the previous refresh token still answers with the same successor; `0` disables.
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_grace: Duration,
+
+    /// Clock skew tolerated when checking an access token's `exp`.
+    #[arg(long, env = "JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+
+    /// Built single-page app to serve at `/` (when the folder exists).
+    #[arg(long, env = "STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// Create demo@example.com / demo-password on first start.
+    /// Default: on with the embedded default database, off when DATABASE_URL is set.
+    #[arg(long, env = "DEMO_USER", value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo_user: Option<bool>,
+
+    /// Failed logins per account within LOGIN_FAILURE_WINDOW before 429 (an IP gets four times as many).
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures: u32,
+
+    /// Window over which failed logins are counted.
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW", default_value = "1m", value_parser = parse_lifetime)]
+    pub login_failure_window: Duration,
+
+    /// How often expired and revoked sessions are deleted.
+    #[arg(long, env = "PURGE_INTERVAL", default_value = "1h", value_parser = parse_lifetime)]
+    pub purge_interval: Duration,
+
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a free database connection.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_lifetime)]
+    pub db_acquire_timeout: Duration,
+
+    /// Browser origins allowed to call the API cross-origin (comma-separated). Empty: same-origin only.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl Config {
+    /// Parses flags and environment. On `--help` or a bad value this prints and hands back the exit code.
+    pub fn load() -> Result<Self, ExitCode> {
+        match Self::try_parse() {
+            Ok(config) => Ok(config),
+            Err(error) if !error.use_stderr() => {
+                let _ = error.print();
+                Err(ExitCode::SUCCESS)
+            }
+            Err(error) => {
+                // clap's first line already names the flag and its variable (`--access-token-ttl <ACCESS_TOKEN_TTL>`).
+                let rendered = error.to_string();
+                eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid arguments"));
+                Err(ExitCode::from(2))
+            }
+        }
+    }
+
+    /// True when no DATABASE_URL was given and the embedded SQLite file is used.
+    pub fn uses_embedded_default(&self) -> bool {
+        self.database_url.is_none()
+    }
+
+    pub fn demo_user_enabled(&self) -> bool {
+        self.demo_user.unwrap_or_else(|| self.uses_embedded_default())
+    }
+
+    /// The database to connect to.
+    pub fn database(&self) -> Result<DatabaseTarget, ConfigError> {
+        let url = match &self.database_url {
+            None => {
+                let path = self.data_dir.join(DEFAULT_DB_FILE);
+                return Ok(DatabaseTarget::Sqlite { url: sqlite_url(&path), path });
+            }
+            Some(url) => url.trim(),
+        };
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = PathBuf::from(rest.split('?').next().unwrap_or_default());
+            if path.as_os_str().is_empty() || rest.starts_with(":memory:") {
+                return Err(ConfigError::Invalid("DATABASE_URL", "a sqlite URL must name a file".into()));
+            }
+            return Ok(DatabaseTarget::Sqlite { url: sqlite_url(&path), path });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget::Postgres { url: url.to_owned() });
+        }
+        Err(ConfigError::Invalid("DATABASE_URL", "expected sqlite://path or postgres://…".into()))
+    }
+
+    /// The signing key: JWT_SECRET, or for the embedded default a key generated once and kept on disk.
+    pub fn signing_secret(&self) -> Result<Secret, ConfigError> {
+        match &self.jwt_secret {
+            Some(secret) => Ok(secret.clone()),
+            None if self.uses_embedded_default() => load_or_create_secret(&self.data_dir),
+            None => Err(ConfigError::Invalid(
+                "JWT_SECRET",
+                format!("is required when DATABASE_URL is set (at least {MIN_SECRET_BYTES} bytes)"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite { url: String, path: PathBuf },
+    Postgres { url: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RefreshExpiry {
+    Sliding,
+    Fixed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} {1}")]
+    Invalid(&'static str, String),
+    #[error("cannot use the signing key file {path}")]
+    SecretFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Key material whose `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.len() < MIN_SECRET_BYTES {
+            return Err(format!("must be at least {MIN_SECRET_BYTES} bytes"));
+        }
+        Ok(Self(value.as_bytes().to_vec()))
+    }
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value).map_err(|e| format!("{e} (use e.g. 3s, 1m, 15m, 7d)"))
+}
+
+/// A duration that must be positive (a zero lifetime would make every token dead on arrival).
+fn parse_lifetime(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        Duration::ZERO => Err("must be greater than zero".into()),
+        duration => Ok(duration),
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    // mode=rwc creates the file on first start.
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+fn load_or_create_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
+    let path = data_dir.join(GENERATED_SECRET_FILE);
+    let wrap = |source| ConfigError::SecretFile { path: path.clone(), source };
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= MIN_SECRET_BYTES => return Ok(Secret(bytes)),
+        Ok(_) => {
+            return Err(ConfigError::Invalid(
+                "JWT_SECRET",
+                format!("file {} is shorter than {MIN_SECRET_BYTES} bytes", path.display()),
+            ));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(wrap(error)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(wrap)?;
+    let mut raw = [0u8; 48];
+    getrandom::getrandom(&mut raw).map_err(|e| wrap(e.into()))?;
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
+    write_private(&path, encoded.as_bytes()).map_err(wrap)?;
+    tracing::info!(path = %path.display(), "generated a signing key for the embedded default set-up");
+    Ok(Secret(encoded.into_bytes()))
+}
+
+/// Creates the file readable by its owner only; `create_new` so two starting processes cannot clobber it.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("backend").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn human_durations_parse() {
+        let config = parse(&["--access-token-ttl", "3s", "--refresh-token-ttl", "7d"]).unwrap();
+        assert_eq!(config.access_token_ttl, Duration::from_secs(3));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_on_the_first_line() {
+        let error = parse(&["--access-token-ttl", "soon"]).unwrap_err().to_string();
+        assert!(error.lines().next().unwrap().contains("ACCESS_TOKEN_TTL"), "{error}");
+    }
+
+    #[test]
+    fn zero_lifetimes_are_rejected_but_zero_grace_disables() {
+        assert!(parse(&["--access-token-ttl", "0"]).is_err());
+        assert_eq!(parse(&["--refresh-reuse-grace", "0"]).unwrap().refresh_reuse_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn short_secrets_are_rejected() {
+        assert!(parse(&["--jwt-secret", "too-short"]).is_err());
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let secret: Secret = "0123456789abcdef0123456789abcdef".parse().unwrap();
+        assert_eq!(format!("{secret:?}"), "Secret([redacted])");
+    }
+
+    #[test]
+    fn an_explicit_database_needs_an_explicit_secret() {
+        let config = parse(&["--database-url", "sqlite://x.db"]).unwrap();
+        let error = config.signing_secret().unwrap_err().to_string();
+        assert!(error.starts_with("JWT_SECRET"), "{error}");
+        assert!(!config.demo_user_enabled());
+    }
+
+    #[test]
+    fn generated_secret_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = parse(&["--data-dir", dir.path().to_str().unwrap()]).unwrap();
+        let first = config.signing_secret().unwrap();
+        let second = config.signing_secret().unwrap();
+        assert_eq!(first.expose(), second.expose());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(GENERATED_SECRET_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn database_urls_are_classified() {
+        let config = parse(&["--database-url", "sqlite://tmp/a.db"]).unwrap();
+        assert!(matches!(config.database().unwrap(), DatabaseTarget::Sqlite { .. }));
+        let config = parse(&["--database-url", "postgres://localhost/x"]).unwrap();
+        assert!(matches!(config.database().unwrap(), DatabaseTarget::Postgres { .. }));
+        let config = parse(&["--database-url", "mysql://x"]).unwrap();
+        assert!(config.database().is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! Request extractors: JSON and query bodies whose rejections use the envelope, and the authenticated
+//! caller.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::UserRecord;
+use crate::tokens::{AccessClaims, AccessError, now_millis};
+
+/// `axum::Json`, but a bad body answers with the envelope: 413 when too large, 400 otherwise
+/// (malformed JSON, a wrong content type, a missing or ill-typed field).
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub(crate) struct Json<T>(pub(crate) T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge;
+        }
+        Self::Validation(rejection.body_text())
+    }
+}
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Validation(rejection.body_text())
+    }
+}
+
+/// A verified access token: signature, `typ`, `iss`, `aud` and `exp` checked, the session not consulted.
+/// Enough for logout, which must stay idempotent after the session is gone.
+#[derive(Debug)]
+pub(crate) struct Claims(pub(crate) AccessClaims);
+
+impl FromRequestParts<AppState> for Claims {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        state.access.verify(token).map(Self).map_err(|error| match error {
+            AccessError::Expired => ApiError::TokenExpired,
+            AccessError::Invalid => ApiError::InvalidToken,
+        })
+    }
+}
+
+/// The authenticated caller: a valid access token whose session is still live. Checking the session
+/// makes logout and revocation take effect at once instead of when the access token expires.
+#[derive(Debug)]
+pub(crate) struct Caller {
+    pub(crate) user: UserRecord,
+    pub(crate) session_id: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Claims(claims) = Claims::from_request_parts(parts, state).await?;
+        let user = state
+            .store
+            .active_session_user(&claims.sid, &claims.sub, now_millis())
+            .await?
+            .ok_or(ApiError::SessionEnded)?;
+        Ok(Self { user, session_id: claims.sid })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235).
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
+    let value = header.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::MissingToken);
+    }
+    match token.trim() {
+        "" => Err(ApiError::InvalidToken),
+        token => Ok(token),
+    }
+}

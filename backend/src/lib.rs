@@ -1,0 +1,25 @@
+//! The auth server: short-lived access JWTs, rotating refresh tokens with a grace window and reuse
+//! detection, and the session API around them.
+//!
+//! Layout: [`tokens`] holds the token rules, [`store`] the database, [`routes`] the HTTP surface,
+//! [`passwords`] hashing, [`throttle`] login throttling. [`router`] builds the app for tests and [`run`]
+//! serves it.
+
+mod app;
+pub mod config;
+mod error;
+mod extract;
+mod metrics;
+pub mod passwords;
+mod purge;
+mod routes;
+mod state;
+pub mod store;
+pub mod telemetry;
+mod throttle;
+pub mod tokens;
+
+pub use app::{App, StartError, error_chain, router, run};
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;

@@ -1,0 +1,22 @@
+//! Periodic deletion of expired and revoked sessions and stale login counters.
+
+use std::time::Duration;
+
+use crate::state::AppState;
+use crate::tokens::now_millis;
+
+/// Runs until the returned task is aborted. Failures are logged and retried on the next tick.
+pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match state.store.purge(now_millis(), state.throttle.window_ms()).await {
+                Ok(0) => {}
+                Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
+                Err(error) => tracing::warn!(error = %crate::error_chain(&error), "purge failed"),
+            }
+        }
+    })
+}

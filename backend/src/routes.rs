@@ -1,0 +1,58 @@
+//! The HTTP surface under `/api`. Each module owns its paths; handlers extract, validate, call the
+//! store and answer with a `shared` type inside the envelope.
+
+mod account;
+mod auth;
+mod demo;
+mod health;
+mod sessions;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::UserRecord;
+use crate::tokens::access::Subject;
+
+/// Every API route, plus envelope answers for unknown `/api/...` paths and wrong methods.
+pub(crate) fn api() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(sessions::router())
+        .merge(health::router())
+        .merge(demo::router())
+        .route("/api", any(not_found))
+        .route("/api/{*rest}", any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A success envelope.
+fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> Response {
+    (status, axum::Json(shared::Envelope::success(status.as_u16(), message, data))).into_response()
+}
+
+fn subject<'a>(user: &'a UserRecord, session_id: &'a str) -> Subject<'a> {
+    Subject { user_id: &user.id, username: &user.username, role: &user.role, session_id }
+}
+
+fn public_user(user: &UserRecord) -> shared::auth::User {
+    shared::auth::User {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        role: user.role.clone(),
+    }
+}

@@ -1,0 +1,38 @@
+//! Shared handles every handler reads through `State`.
+
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
+use crate::passwords::Passwords;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+use crate::tokens::{AccessTokens, Millis, RefreshTokens};
+
+/// Cheap to clone: every field is a handle or an `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) store: Store,
+    pub(crate) access: AccessTokens,
+    pub(crate) refresh: RefreshTokens,
+    pub(crate) passwords: Passwords,
+    pub(crate) throttle: LoginThrottle,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) sessions: SessionPolicy,
+}
+
+/// The session-lifetime rules, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionPolicy {
+    pub(crate) refresh_ttl_ms: Millis,
+    pub(crate) sliding: bool,
+    pub(crate) max_lifetime_ms: Millis,
+    pub(crate) grace_ms: Millis,
+}
+
+impl SessionPolicy {
+    /// Expiry of a session created at `now`: one refresh lifetime, never past the session cap.
+    pub(crate) fn initial_expiry(&self, now: Millis) -> (Millis, Millis) {
+        let max = now.saturating_add(self.max_lifetime_ms);
+        (now.saturating_add(self.refresh_ttl_ms).min(max), max)
+    }
+}

@@ -1,0 +1,140 @@
+//! Storage: users, sessions with their refresh-token chain, and login-failure counters.
+//!
+//! One [`Store`] serves SQLite and PostgreSQL through sqlx's `Any` driver. The SQL is written once in the
+//! dialect both engines share (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the migrations and the
+//! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
+
+mod login_failures;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, Transaction};
+
+pub use login_failures::FailureWindow;
+pub use sessions::{NewSession, Rejection, Rotation, RotationRequest, SessionRecord};
+pub use users::{NewUser, UserRecord};
+
+use crate::config::DatabaseTarget;
+
+/// Connection pragmas for SQLite. WAL lets readers run beside the single writer; `synchronous = FULL`
+/// makes every acknowledged rotation durable even across power loss, not only across `kill -9`.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database folder")]
+    Folder(#[source] std::io::Error),
+}
+
+/// Pool sizing and waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl Store {
+    /// Connects, creating a SQLite file and its folder if needed, and runs the embedded migrations.
+    pub async fn connect(target: &DatabaseTarget, settings: PoolSettings) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let options = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout);
+        let store = match target {
+            DatabaseTarget::Sqlite { url, path } => {
+                if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(folder).map_err(StoreError::Folder)?;
+                }
+                let pool = options
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(conn, SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?;
+                Self { pool, engine: Engine::Sqlite }
+            }
+            DatabaseTarget::Postgres { url } => Self { pool: options.connect(url).await?, engine: Engine::Postgres },
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A transaction that will write. SQLite takes its single write lock up front (`BEGIN IMMEDIATE`), so a
+    /// read inside it can never be invalidated by another writer; PostgreSQL relies on row locks taken by
+    /// the statements themselves.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Round-trips to the database, for the health probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Deletes expired and revoked sessions (their retired tokens go with them) and stale login counters.
+    pub async fn purge(&self, now: i64, login_window_ms: i64) -> Result<u64, StoreError> {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM login_failures WHERE window_started_at <= $1")
+            .bind(now - login_window_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(sessions)
+    }
+
+    /// Closes every connection (tests that restart a server on the same file call this first).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|e| e.is_unique_violation())
+}

@@ -1,0 +1,66 @@
+//! Accounts.
+
+use super::{Store, StoreError, is_unique_violation};
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord").field("id", &self.id).field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    /// Already normalised (trimmed, lower-cased) by the caller.
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub now: i64,
+}
+
+const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at";
+
+impl Store {
+    /// Inserts the account; `None` when the email is already taken (decided by the unique index, so two
+    /// racing registrations cannot both win).
+    pub async fn create_user(&self, new: NewUser<'_>) -> Result<Option<UserRecord>, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query_as::<_, UserRecord>(&format!(
+            "INSERT INTO users (id, username, email, password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(&id)
+        .bind(new.username)
+        .bind(new.email)
+        .bind(new.password_hash)
+        .bind(new.role)
+        .bind(new.now)
+        .fetch_one(&self.pool)
+        .await;
+        match inserted {
+            Ok(user) => Ok(Some(user)),
+            Err(error) if is_unique_violation(&error) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+}

@@ -1,0 +1,11 @@
+//! Logging set-up. Request spans carry the request id; nothing logs headers or bodies, so tokens and
+//! passwords never reach the log.
+
+use tracing_subscriber::EnvFilter;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A second init (tests spawn many apps in one process) is harmless, so its error is ignored.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}

@@ -1,0 +1,190 @@
+//! Access tokens: HS256 JWTs with `typ: at+jwt` (RFC 9068), pinned algorithm, issuer and audience.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::{Millis, millis};
+use crate::config::Secret;
+
+/// The `typ` header that tells an access token apart from any other JWT signed with the same key.
+const ACCESS_TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub username: String,
+    pub role: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("access token expired")]
+    Expired,
+    #[error("access token is invalid")]
+    Invalid,
+}
+
+/// Who an access token is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub user_id: &'a str,
+    pub username: &'a str,
+    pub role: &'a str,
+    pub session_id: &'a str,
+}
+
+/// Issues and verifies access tokens.
+#[derive(Clone)]
+pub struct AccessTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessTokens {
+    pub fn new(secret: &Secret, issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> Self {
+        // Only HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail before any check.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = leeway.as_secs();
+        Self {
+            encoding: EncodingKey::from_secret(secret.expose()),
+            decoding: DecodingKey::from_secret(secret.expose()),
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl,
+        }
+    }
+
+    /// Signs a token for `subject`, valid from `now` for the configured lifetime. Returns it with its
+    /// lifetime in seconds.
+    pub fn issue(&self, subject: Subject<'_>, now: Millis) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+        self.issue_until(subject, now, now + millis(self.ttl))
+    }
+
+    /// Signs a token expiring at `expires_at`, which may lie in the past (the demo's "expire my token").
+    pub fn issue_until(
+        &self,
+        subject: Subject<'_>,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+        let claims = AccessClaims {
+            sub: subject.user_id.to_owned(),
+            username: subject.username.to_owned(),
+            role: subject.role.to_owned(),
+            sid: subject.session_id.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now / 1000,
+            exp: expires_at / 1000,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        let header = Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(Algorithm::HS256) };
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)?;
+        Ok((token, self.ttl.as_secs()))
+    }
+
+    /// Checks signature, algorithm, `typ`, `iss`, `aud` and `exp` (with leeway).
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, AccessError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AccessError::Invalid)?;
+        if header.alg != Algorithm::HS256 || header.typ.as_deref() != Some(ACCESS_TYP) {
+            return Err(AccessError::Invalid);
+        }
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AccessError::Expired,
+                _ => AccessError::Invalid,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn tokens(secret: &str) -> AccessTokens {
+        let secret: Secret = secret.parse().unwrap();
+        AccessTokens::new(&secret, "iss", "aud", Duration::from_secs(60), Duration::ZERO)
+    }
+
+    const SUBJECT: Subject<'static> = Subject { user_id: "u1", username: "ann", role: "user", session_id: "s1" };
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn now() -> Millis {
+        super::super::now_millis()
+    }
+
+    #[test]
+    fn a_fresh_token_round_trips_with_all_claims() {
+        let (token, expires_in) = tokens(KEY).issue(SUBJECT, now()).unwrap();
+        let claims = tokens(KEY).verify(&token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.username.as_str()), ("u1", "s1", "ann"));
+        assert_eq!(claims.role, "user");
+        assert_eq!(expires_in, 60);
+    }
+
+    #[test]
+    fn an_expired_token_is_reported_as_expired() {
+        let past = now() - 120_000;
+        let (token, _) = tokens(KEY).issue_until(SUBJECT, past, past + 1000).unwrap();
+        assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Expired));
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_invalid() {
+        let (token, _) = tokens("another-key-another-key-another-key").issue(SUBJECT, now()).unwrap();
+        assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Invalid));
+    }
+
+    #[test]
+    fn alg_none_is_invalid() {
+        let (token, _) = tokens(KEY).issue(SUBJECT, now()).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
+        assert_eq!(tokens(KEY).verify(&format!("{header}.{payload}.")), Err(AccessError::Invalid));
+    }
+
+    #[test]
+    fn a_plain_jwt_without_the_access_typ_is_invalid() {
+        let claims = tokens(KEY).verify(&tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
+        let plain = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
+            .unwrap();
+        assert_eq!(tokens(KEY).verify(&plain), Err(AccessError::Invalid));
+    }
+
+    #[test]
+    fn a_token_for_another_audience_is_invalid() {
+        let secret: Secret = KEY.parse().unwrap();
+        let other = AccessTokens::new(&secret, "iss", "other", Duration::from_secs(60), Duration::ZERO);
+        let (token, _) = other.issue(SUBJECT, now()).unwrap();
+        assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Invalid));
+    }
+}

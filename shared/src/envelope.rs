@@ -1,0 +1,75 @@
+//! The JSON envelope every response travels in.
+
+use serde::{Deserialize, Serialize};
+
+/// `{"code", "message", "data", "error"?}`: `code` repeats the HTTP status, `error` appears on failures only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub code: u16,
+    pub message: String,
+    pub data: Option<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorCode>,
+}
+
+impl<T> Envelope<T> {
+    pub fn success(code: u16, message: impl Into<String>, data: T) -> Self {
+        Self { code, message: message.into(), data: Some(data), error: None }
+    }
+}
+
+impl Envelope<()> {
+    pub fn failure(code: u16, error: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), data: None, error: Some(error) }
+    }
+}
+
+/// Machine-readable failure codes. Clients branch on these, never on `message`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MissingToken,
+    InvalidToken,
+    TokenExpired,
+    InvalidCredentials,
+    ValidationFailed,
+    EmailTaken,
+    RefreshTokenMissing,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    RateLimited,
+    PayloadTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    Internal,
+    /// A code this build does not know yet; keeps old clients decoding newer servers.
+    #[serde(other)]
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_serialises_with_null_data_and_snake_case_code() {
+        let body = serde_json::to_value(Envelope::failure(403, ErrorCode::RefreshTokenReused, "x")).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"code": 403, "message": "x", "data": null, "error": "refresh_token_reused"})
+        );
+    }
+
+    #[test]
+    fn success_has_no_error_field() {
+        let body = serde_json::to_value(Envelope::success(200, "ok", 7)).unwrap();
+        assert_eq!(body, serde_json::json!({"code": 200, "message": "ok", "data": 7}));
+    }
+
+    #[test]
+    fn unknown_error_codes_still_decode() {
+        let env: Envelope<()> =
+            serde_json::from_str(r#"{"code":418,"message":"m","data":null,"error":"teapot"}"#).unwrap();
+        assert_eq!(env.error, Some(ErrorCode::Unknown));
+    }
+}

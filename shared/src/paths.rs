@@ -1,0 +1,18 @@
+//! API paths, so neither side spells a URL by hand.
+
+pub const REGISTER: &str = "/api/auth/register";
+pub const LOGIN: &str = "/api/auth/login";
+pub const REFRESH: &str = "/api/auth/refresh-token";
+pub const LOGOUT: &str = "/api/auth/logout";
+pub const LOGOUT_ALL: &str = "/api/auth/logout-all";
+pub const ME: &str = "/api/me";
+pub const SESSIONS: &str = "/api/sessions";
+pub const HEALTH: &str = "/api/health";
+pub const METRICS: &str = "/api/metrics";
+pub const DEMO_ECHO: &str = "/api/demo/echo";
+pub const DEMO_EXPIRED_TOKEN: &str = "/api/demo/expired-token";
+
+/// The path of one session, as `DELETE` takes it.
+pub fn session(id: &str) -> String {
+    format!("{SESSIONS}/{id}")
+}
