@@ -60,7 +60,8 @@ impl App {
     /// Connects the store (running migrations), prepares keys and hashing, seeds the demo user.
     pub async fn build(config: &Config) -> Result<Self, StartError> {
         let secret = config.signing_secret()?;
-        let pool = PoolSettings { max_connections: config.db_max_connections, acquire_timeout: config.db_acquire_timeout };
+        let pool =
+            PoolSettings { max_connections: config.db_max_connections, acquire_timeout: config.db_acquire_timeout };
         let store = Store::connect(&config.database()?, pool).await?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState {
@@ -95,7 +96,11 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         let purge = crate::purge::spawn(self.state.clone(), self.purge_every);
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
@@ -108,9 +113,8 @@ impl App {
 /// Binds `config.bind` and serves until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let app = App::build(&config).await?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| StartError::Bind { addr: config.bind, source })?;
+    let listener =
+        TcpListener::bind(config.bind).await.map_err(|source| StartError::Bind { addr: config.bind, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!("listening on http://{addr}");
     app.serve(listener, shutdown_signal()).await?;

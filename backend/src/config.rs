@@ -16,7 +16,7 @@ const GENERATED_SECRET_FILE: &str = "jwt-secret";
 const DEFAULT_DB_FILE: &str = "app.db";
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "backend", version, about = "Auth server with silent JWT refresh")]
+#[command(name = "backend", version, about = "Auth server with silent JWT refresh", args_override_self = true)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:3000")]

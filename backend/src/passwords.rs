@@ -60,7 +60,8 @@ impl Passwords {
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = tokio::task::spawn_blocking(move || {
             // A stored hash that does not parse can never match; treat it as a wrong password.
-            PasswordHash::new(&stored).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+            PasswordHash::new(&stored)
+                .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await?;
         Ok(matches && account_exists)

@@ -62,9 +62,8 @@ impl Store {
     /// Connects, creating a SQLite file and its folder if needed, and runs the embedded migrations.
     pub async fn connect(target: &DatabaseTarget, settings: PoolSettings) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let options = AnyPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout);
+        let options =
+            AnyPoolOptions::new().max_connections(settings.max_connections).acquire_timeout(settings.acquire_timeout);
         let store = match target {
             DatabaseTarget::Sqlite { url, path } => {
                 if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -31,7 +31,13 @@ impl LoginThrottle {
     }
 
     /// Seconds until the caller may try again, or `None` when not throttled.
-    pub(crate) async fn retry_after(&self, store: &Store, email: &str, ip: IpAddr, now: Millis) -> Result<Option<u64>, StoreError> {
+    pub(crate) async fn retry_after(
+        &self,
+        store: &Store,
+        email: &str,
+        ip: IpAddr,
+        now: Millis,
+    ) -> Result<Option<u64>, StoreError> {
         let mut wait = None;
         for (key, factor) in Self::keys(email, ip) {
             let Some(window) = store.login_failures(&key).await? else { continue };
@@ -45,7 +51,13 @@ impl LoginThrottle {
         Ok(wait)
     }
 
-    pub(crate) async fn record_failure(&self, store: &Store, email: &str, ip: IpAddr, now: Millis) -> Result<(), StoreError> {
+    pub(crate) async fn record_failure(
+        &self,
+        store: &Store,
+        email: &str,
+        ip: IpAddr,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         for (key, _) in Self::keys(email, ip) {
             store.record_login_failure(&key, now, now - self.window_ms()).await?;
         }

@@ -2,11 +2,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use axum::Router;
 use shared::auth::{DEFAULT_ROLE, LoginRequest, LoginResponse, RefreshRequest, RegisterRequest, TOKEN_TYPE, TokenPair};
 use shared::paths;
 
@@ -133,9 +133,15 @@ async fn refresh_token(State(state): State<AppState>, Json(body): Json<RefreshRe
             tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
             return Err(ApiError::RefreshTokenReused);
         }
-        Rotation::Rejected(Rejection::Unknown) => return Err(ApiError::RefreshTokenInvalid("refresh token is invalid")),
-        Rotation::Rejected(Rejection::Expired) => return Err(ApiError::RefreshTokenInvalid("refresh token has expired")),
-        Rotation::Rejected(Rejection::Revoked) => return Err(ApiError::RefreshTokenInvalid("session has been revoked")),
+        Rotation::Rejected(Rejection::Unknown) => {
+            return Err(ApiError::RefreshTokenInvalid("refresh token is invalid"));
+        }
+        Rotation::Rejected(Rejection::Expired) => {
+            return Err(ApiError::RefreshTokenInvalid("refresh token has expired"));
+        }
+        Rotation::Rejected(Rejection::Revoked) => {
+            return Err(ApiError::RefreshTokenInvalid("session has been revoked"));
+        }
     };
     // The new access token carries the user's current name and role, read fresh from the account.
     let user = state.store.user_by_id(&session.user_id).await?;
@@ -200,7 +206,8 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(normalize_email("  Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@.com"] {
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@.com"]
+        {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -20,9 +20,7 @@ use crate::tokens::now_millis;
 const MAX_DELAY_MS: u64 = 10_000;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(paths::DEMO_ECHO, get(get_echo))
-        .route(paths::DEMO_EXPIRED_TOKEN, post(create_expired_token))
+    Router::new().route(paths::DEMO_ECHO, get(get_echo)).route(paths::DEMO_EXPIRED_TOKEN, post(create_expired_token))
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +44,7 @@ async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Re
 async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let now = now_millis();
     let expired_at = now - 60_000;
-    let (token, _) = state.access.issue_until(subject(&caller.user, &caller.session_id), expired_at - 1000, expired_at)?;
+    let (token, _) =
+        state.access.issue_until(subject(&caller.user, &caller.session_id), expired_at - 1000, expired_at)?;
     Ok(reply(StatusCode::OK, "ok", shared::sessions::ExpiredToken { access_token: token }))
 }

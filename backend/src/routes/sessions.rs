@@ -15,9 +15,7 @@ use crate::state::AppState;
 use crate::tokens::now_millis;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(paths::SESSIONS, get(list_sessions))
-        .route(&paths::session("{id}"), delete(delete_session))
+    Router::new().route(paths::SESSIONS, get(list_sessions)).route(&paths::session("{id}"), delete(delete_session))
 }
 
 async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

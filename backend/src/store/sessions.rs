@@ -53,7 +53,9 @@ pub enum Rotation {
     /// The presented token was rotated moments ago; the caller gets the same successor again.
     Grace(SessionRecord),
     /// A retired token came back: the session has been revoked.
-    Reused { session_id: String },
+    Reused {
+        session_id: String,
+    },
     Rejected(Rejection),
 }
 
@@ -129,9 +131,9 @@ impl Store {
              RETURNING {SESSION_COLUMNS}"
         );
         let mut update = sqlx::query_as::<_, SessionRecord>(&sql)
-        .bind(request.successor.as_str())
-        .bind(request.presented.as_str())
-        .bind(request.now);
+            .bind(request.successor.as_str())
+            .bind(request.presented.as_str())
+            .bind(request.now);
         if let Some(ttl) = request.sliding_ttl_ms {
             update = update.bind(request.now.saturating_add(ttl));
         }

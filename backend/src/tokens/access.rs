@@ -115,12 +115,12 @@ impl AccessTokens {
         if header.alg != Algorithm::HS256 || header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(AccessError::Invalid);
         }
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|error| match error.kind() {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(
+            |error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AccessError::Expired,
                 _ => AccessError::Invalid,
-            })
+            },
+        )
     }
 }
 
@@ -175,8 +175,9 @@ mod tests {
     #[test]
     fn a_plain_jwt_without_the_access_typ_is_invalid() {
         let claims = tokens(KEY).verify(&tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
-        let plain = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
-            .unwrap();
+        let plain =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
+                .unwrap();
         assert_eq!(tokens(KEY).verify(&plain), Err(AccessError::Invalid));
     }
 

@@ -29,8 +29,8 @@ impl std::fmt::Debug for RefreshToken {
 impl RefreshToken {
     /// Accepts only the shape the server issues, so garbage never reaches the database.
     pub fn parse(value: &str) -> Option<Self> {
-        let well_formed = value.len() == ENCODED_LEN
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let well_formed =
+            value.len() == ENCODED_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         well_formed.then(|| Self(value.to_owned()))
     }
 

@@ -1,0 +1,277 @@
+//! `spawn_app` and typed helpers built on the `shared` wire types.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use backend::{App, Config};
+use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use shared::auth::{LoginResponse, TokenPair, User};
+use shared::sessions::Metrics;
+use shared::{Envelope, paths};
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+pub(crate) const SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// Where a test's data lives. Dropping it removes the SQLite folder or drops the PostgreSQL database.
+#[derive(Debug)]
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
+    _dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else { return };
+        // Drop runs inside the test's runtime, so the async cleanup gets a thread and runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                    let _ = sqlx::Executor::execute(&mut admin, sql.as_str()).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+impl TestDatabase {
+    pub(crate) async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) => {
+                let (url, name) = create_postgres_database(&admin_url).await;
+                Self { url, _dir: dir, postgres: Some((admin_url, name)) }
+            }
+            Err(_) => {
+                Self { url: format!("sqlite://{}", dir.path().join("test.db").display()), _dir: dir, postgres: None }
+            }
+        }
+    }
+
+    pub(crate) fn folder(&self) -> &Path {
+        self._dir.path()
+    }
+}
+
+/// Creates a uniquely named database; returns its URL and name.
+async fn create_postgres_database(admin_url: &str) -> (String, String) {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("TEST_POSTGRES_URL must accept connections");
+    sqlx::Executor::execute(&mut admin, format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create test database");
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+    (format!("{base}/{name}"), name)
+}
+
+/// A server running in this process on 127.0.0.1:<random port>.
+#[derive(Debug)]
+pub(crate) struct TestApp {
+    pub(crate) addr: SocketAddr,
+    pub(crate) client: reqwest::Client,
+    pub(crate) db: TestDatabase,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The flags every test server starts with; `overrides` later on the command line win.
+pub(crate) fn config(db_url: &str, overrides: &[&str]) -> Config {
+    use clap::Parser;
+    let base = [
+        "backend",
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        db_url,
+        "--jwt-secret",
+        SECRET,
+        "--jwt-leeway",
+        "0",
+        "--static-dir",
+        "/nonexistent",
+        "--demo-user",
+        "false",
+    ];
+    Config::try_parse_from(base.iter().chain(overrides)).expect("test configuration parses")
+}
+
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub(crate) async fn spawn_app_with(overrides: &[&str]) -> TestApp {
+    spawn_app_on(TestDatabase::new().await, overrides).await
+}
+
+/// Starts a server on an existing database (a restart, when the previous one was stopped).
+pub(crate) async fn spawn_app_on(db: TestDatabase, overrides: &[&str]) -> TestApp {
+    let config = config(&db.url, overrides);
+    let app = App::build(&config).await.expect("app builds");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.serve(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp { addr, client: reqwest::Client::new(), db, stop: Some(stop), server: Some(server) }
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server gracefully and hands back its database for a restart.
+    pub(crate) async fn stop(mut self) -> TestDatabase {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server stops cleanly");
+        }
+        self.db
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    pub(crate) async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub(crate) async fn post_with_token(&self, path: &str, token: &str) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub(crate) async fn register(&self, email: &str) -> User {
+        let response =
+            self.post_json(paths::REGISTER, &json!({"username": "ann", "email": email, "password": PASSWORD})).await;
+        data(expect_status(response, StatusCode::CREATED).await)
+    }
+
+    /// Registers a fresh account and logs it in.
+    pub(crate) async fn new_session(&self) -> (String, LoginResponse) {
+        let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+        self.register(&email).await;
+        let login = self.login(&email, None).await;
+        (email, login)
+    }
+
+    pub(crate) async fn login(&self, email: &str, device_id: Option<&str>) -> LoginResponse {
+        let body = json!({"email": email, "password": PASSWORD, "deviceId": device_id, "deviceName": "test device"});
+        data(expect_status(self.post_json(paths::LOGIN, &body).await, StatusCode::OK).await)
+    }
+
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(paths::REFRESH, &json!({"refreshToken": refresh_token})).await
+    }
+
+    pub(crate) async fn refresh_ok(&self, refresh_token: &str) -> TokenPair {
+        data(expect_status(self.refresh(refresh_token).await, StatusCode::OK).await)
+    }
+
+    pub(crate) async fn metrics(&self) -> Metrics {
+        data(
+            expect_status(self.client.get(self.url(paths::METRICS)).send().await.expect("request"), StatusCode::OK)
+                .await,
+        )
+    }
+}
+
+/// Asserts the status and returns the JSON body, which must be an envelope repeating that status.
+pub(crate) async fn expect_status(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(actual, status, "unexpected status; body: {body}");
+    assert_eq!(body["code"], status.as_u16(), "envelope code must repeat the status: {body}");
+    assert!(body["message"].is_string(), "envelope needs a message: {body}");
+    body
+}
+
+/// Asserts a failure envelope with the given status and error code.
+pub(crate) async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let body = expect_status(response, status).await;
+    assert_eq!(body["error"], code, "{body}");
+    assert_eq!(body["data"], Value::Null, "{body}");
+    body
+}
+
+pub(crate) fn data<T: DeserializeOwned>(body: Value) -> T {
+    let envelope: Envelope<T> = serde_json::from_value(body).expect("envelope with the expected data");
+    envelope.data.expect("data present")
+}
+
+/// The `backend` binary, running as a child process (for restarts, signals and `kill -9`).
+#[derive(Debug)]
+pub(crate) struct BackendProcess {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+}
+
+impl BackendProcess {
+    /// Starts the binary with the test flags plus `extra`, and waits until it is listening.
+    pub(crate) fn start(db_url: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+            .args(["--bind", "127.0.0.1:0", "--database-url", db_url, "--static-dir", "/nonexistent"])
+            .args(["--demo-user", "false", "--jwt-leeway", "0"])
+            .args(extra)
+            .env("JWT_SECRET", SECRET)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("backend binary starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (found, addr) = mpsc::channel();
+        // Keep draining stderr after the address is found, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = found.send(rest.trim().parse::<SocketAddr>().ok());
+                }
+            }
+        });
+        match addr.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(addr)) => Self { child, addr },
+            _ => {
+                let _ = child.kill();
+                panic!("backend did not report its address");
+            }
+        }
+    }
+
+    /// A [`TestApp`]-like client for this process.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub(crate) fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for BackendProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

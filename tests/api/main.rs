@@ -1,0 +1,14 @@
+//! Black-box tests of the HTTP contract, over real HTTP on 127.0.0.1 against a real database.
+//!
+//! Every test gets its own database: a SQLite file in a temporary folder, or, when `TEST_POSTGRES_URL`
+//! is set, a fresh PostgreSQL database created for it. The same suite therefore runs on both engines.
+
+mod helpers;
+
+mod bad_input;
+mod contract;
+mod durability;
+mod expiry;
+mod rotation;
+mod sessions;
+mod throttling;

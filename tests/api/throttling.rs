@@ -1,0 +1,72 @@
+//! Login throttling: failures only, per account and per IP, with Retry-After.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use shared::paths;
+
+use crate::helpers::{PASSWORD, expect_error, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn five_failures_in_a_minute_throttle_the_account_with_retry_after() {
+    let app = spawn_app().await;
+    app.register("ann@example.com").await;
+    let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
+    for _ in 0..5 {
+        expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let response = app.post_json(paths::LOGIN, &json!({"email": "ann@example.com", "password": PASSWORD})).await;
+    let retry_after: u64 =
+        response.headers().get("retry-after").expect("Retry-After").to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn the_throttle_lifts_when_the_window_ends() {
+    let app = spawn_app_with(&["--login-failure-window", "1s", "--login-max-failures", "2"]).await;
+    app.register("ann@example.com").await;
+    let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
+    for _ in 0..2 {
+        app.post_json(paths::LOGIN, &wrong).await;
+    }
+    expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.login("ann@example.com", None).await;
+}
+
+#[tokio::test]
+async fn successful_logins_are_never_throttled() {
+    let app = spawn_app().await;
+    app.register("ann@example.com").await;
+    for _ in 0..12 {
+        app.login("ann@example.com", None).await;
+    }
+}
+
+#[tokio::test]
+async fn one_ip_failing_across_many_accounts_is_throttled_too() {
+    let app = spawn_app_with(&["--login-max-failures", "2"]).await;
+    // An IP may fail 4 × 2 = 8 times, spread over accounts that each stay under their own limit.
+    for i in 0..8 {
+        let body = json!({"email": format!("nobody{}@example.com", i / 2), "password": "wrong-password"});
+        expect_error(app.post_json(paths::LOGIN, &body).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let body = json!({"email": "fresh@example.com", "password": "wrong-password"});
+    expect_error(app.post_json(paths::LOGIN, &body).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn a_success_forgives_the_accounts_earlier_failures() {
+    let app = spawn_app_with(&["--login-max-failures", "3"]).await;
+    app.register("ann@example.com").await;
+    let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
+    for _ in 0..2 {
+        app.post_json(paths::LOGIN, &wrong).await;
+    }
+    app.login("ann@example.com", None).await;
+    for _ in 0..2 {
+        expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+}

@@ -1,0 +1,121 @@
+//! Runs every suite, counts what passed, failed and was skipped, and prints one summary.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
+
+use crate::step;
+
+/// What one suite came to.
+#[derive(Debug, Default)]
+struct Outcome {
+    passed: u64,
+    failed: u64,
+    /// Tests cargo reported as ignored.
+    ignored: u64,
+    /// Why the whole suite did not run, if it did not.
+    skipped: Option<String>,
+    /// The suite could not even be built or started.
+    broken: bool,
+}
+
+pub(crate) fn run_all() -> ExitCode {
+    let mut results: Vec<(&str, Outcome)> = Vec::new();
+
+    step("building the workspace and its tests");
+    results.push(("native unit and integration tests (SQLite)", cargo_test(&["test", "--workspace"], &[])));
+
+    results.push(match std::env::var("TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            step("running the integration suite against PostgreSQL");
+            (
+                "integration suite (PostgreSQL)",
+                cargo_test(&["test", "--package", "backend", "--test", "api"], &[("TEST_POSTGRES_URL", &url)]),
+            )
+        }
+        _ => (
+            "integration suite (PostgreSQL)",
+            Outcome { skipped: Some("TEST_POSTGRES_URL is not set".into()), ..Outcome::default() },
+        ),
+    });
+
+    print_summary(&results)
+}
+
+/// Runs `cargo <args>`, echoing its output and adding up its `test result:` lines.
+fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let child = Command::new(cargo).args(args).envs(env.iter().copied()).stdout(Stdio::piped()).spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => {
+            eprintln!("error: cannot run cargo: {error}");
+            return Outcome { broken: true, ..Outcome::default() };
+        }
+    };
+    let mut outcome = Outcome::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(counts) = line.trim().strip_prefix("test result: ") {
+                outcome.passed += count(counts, "passed");
+                outcome.failed += count(counts, "failed");
+                outcome.ignored += count(counts, "ignored");
+            }
+        }
+    }
+    let succeeded = child.wait().is_ok_and(|s| s.success());
+    if !succeeded && outcome.failed == 0 {
+        outcome.broken = true;
+    }
+    outcome
+}
+
+/// The number before `label` in "ok. 12 passed; 0 failed; 1 ignored; …".
+fn count(counts: &str, label: &str) -> u64 {
+    counts
+        .split(['.', ';'])
+        .filter_map(|part| part.trim().strip_suffix(label))
+        .find_map(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn print_summary(results: &[(&str, Outcome)]) -> ExitCode {
+    println!();
+    println!("==================== summary ====================");
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (name, outcome) in results {
+        passed += outcome.passed;
+        failed += outcome.failed;
+        skipped += outcome.ignored;
+        match (&outcome.skipped, outcome.broken) {
+            (Some(reason), _) => {
+                skipped += 1;
+                println!("SKIP  {name}: {reason}");
+            }
+            (None, true) => {
+                failed += 1;
+                println!(
+                    "FAIL  {name}: did not build or run to completion ({} passed, {} failed)",
+                    outcome.passed, outcome.failed
+                );
+            }
+            (None, false) if outcome.failed > 0 => {
+                println!("FAIL  {name}: {} passed, {} failed", outcome.passed, outcome.failed)
+            }
+            (None, false) => println!("ok    {name}: {} passed, {} ignored", outcome.passed, outcome.ignored),
+        }
+    }
+    println!("summary: {passed} passed, {failed} failed, {skipped} skipped");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_are_read_from_cargos_result_line() {
+        let line = "ok. 53 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 13.00s";
+        assert_eq!((count(line, "passed"), count(line, "failed"), count(line, "ignored")), (53, 2, 1));
+    }
+}
