@@ -112,12 +112,13 @@ impl App {
 
 /// Binds `config.bind` and serves until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    let shutdown = shutdown_signal();
     let app = App::build(&config).await?;
     let listener =
         TcpListener::bind(config.bind).await.map_err(|source| StartError::Bind { addr: config.bind, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!("listening on http://{addr}");
-    app.serve(listener, shutdown_signal()).await?;
+    app.serve(listener, shutdown).await?;
     tracing::info!("shut down");
     Ok(())
 }
@@ -182,28 +183,34 @@ async fn seed_demo_user(state: &AppState) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers the SIGTERM and Ctrl-C handlers now, so a signal that arrives before serving starts is not
+/// lost (it would otherwise kill the process with the default action), and resolves on the first one.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
 /// An error and all its sources, joined with ": ", for one-line logs.

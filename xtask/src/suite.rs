@@ -22,14 +22,18 @@ pub(crate) fn run_all() -> ExitCode {
     let mut results: Vec<(&str, Outcome)> = Vec::new();
 
     step("building the workspace and its tests");
-    results.push(("native unit and integration tests (SQLite)", cargo_test(&["test", "--workspace"], &[])));
+    // The SQLite pass must not inherit a PostgreSQL URL meant for the next pass.
+    results.push((
+        "native unit and integration tests (SQLite)",
+        cargo_test(&["test", "--workspace"], &[], &["TEST_POSTGRES_URL"]),
+    ));
 
     results.push(match std::env::var("TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => {
             step("running the integration suite against PostgreSQL");
             (
                 "integration suite (PostgreSQL)",
-                cargo_test(&["test", "--package", "backend", "--test", "api"], &[("TEST_POSTGRES_URL", &url)]),
+                cargo_test(&["test", "--package", "backend", "--test", "api"], &[("TEST_POSTGRES_URL", &url)], &[]),
             )
         }
         _ => (
@@ -41,10 +45,16 @@ pub(crate) fn run_all() -> ExitCode {
     print_summary(&results)
 }
 
-/// Runs `cargo <args>`, echoing its output and adding up its `test result:` lines.
-fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+/// Runs `cargo <args>` with `env` set and `unset` removed, echoing its output and adding up its
+/// `test result:` lines.
+fn cargo_test(args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Outcome {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let child = Command::new(cargo).args(args).envs(env.iter().copied()).stdout(Stdio::piped()).spawn();
+    let mut command = Command::new(cargo);
+    command.args(args).envs(env.iter().copied()).stdout(Stdio::piped());
+    for name in unset {
+        command.env_remove(name);
+    }
+    let child = command.spawn();
     let mut child = match child {
         Ok(child) => child,
         Err(error) => {
