@@ -1,0 +1,359 @@
+//! [`ApiClient`]: one refresh for any number of 401s, replay at most once, no hangs, no false logouts.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
+use serde::de::DeserializeOwned;
+use shared::ErrorCode;
+use shared::auth::{LoginRequest, LoginResponse, RefreshRequest, RegisterRequest, TokenPair, User};
+use shared::paths;
+
+use super::error::ClientError;
+use super::events::{ClientEvent, Counters, LogoutReason, RefreshReason};
+use super::ports::{ApiRequest, Clock, RawResponse, RefreshLock, TokenStore, Transport};
+use super::session::StoredSession;
+
+const BACKOFF_START_MS: u64 = 200;
+const BACKOFF_CAP_MS: u64 = 30_000;
+
+type RefreshResult = Result<StoredSession, ClientError>;
+type Listener = Rc<dyn Fn(&ClientEvent)>;
+
+/// The refresh-aware client. Cheap to clone; clones share one state (one in-flight refresh per tab).
+pub struct ApiClient<T, S, C, L> {
+    inner: Rc<Inner<T, S, C, L>>,
+}
+
+impl<T, S, C, L> Clone for ApiClient<T, S, C, L> {
+    fn clone(&self) -> Self {
+        Self { inner: Rc::clone(&self.inner) }
+    }
+}
+
+impl<T, S, C, L> std::fmt::Debug for ApiClient<T, S, C, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient").field("counters", &self.inner.counters.get()).finish_non_exhaustive()
+    }
+}
+
+struct Inner<T, S, C, L> {
+    transport: T,
+    store: S,
+    clock: C,
+    lock: L,
+    listeners: RefCell<Vec<Listener>>,
+    counters: Cell<Counters>,
+    in_flight: RefCell<Option<InFlight>>,
+    backoff: Cell<Backoff>,
+}
+
+/// The one refresh running in this tab, awaited by everyone who needs it.
+struct InFlight {
+    future: Shared<LocalBoxFuture<'static, RefreshResult>>,
+    /// Requests that got 401 and will be replayed once this refresh settles.
+    replays: Rc<Cell<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Backoff {
+    failures: u32,
+    retry_at: i64,
+}
+
+impl Backoff {
+    fn delay_ms(failures: u32) -> u64 {
+        BACKOFF_START_MS.saturating_mul(1 << failures.saturating_sub(1).min(20)).min(BACKOFF_CAP_MS)
+    }
+}
+
+impl<T, S, C, L> ApiClient<T, S, C, L>
+where
+    T: Transport + 'static,
+    S: TokenStore + 'static,
+    C: Clock + 'static,
+    L: RefreshLock + 'static,
+{
+    pub fn new(transport: T, store: S, clock: C, lock: L) -> Self {
+        Self {
+            inner: Rc::new(Inner {
+                transport,
+                store,
+                clock,
+                lock,
+                listeners: RefCell::new(Vec::new()),
+                counters: Cell::new(Counters::default()),
+                in_flight: RefCell::new(None),
+                backoff: Cell::new(Backoff::default()),
+            }),
+        }
+    }
+
+    /// Calls `listener` for every event, in order.
+    pub fn subscribe(&self, listener: impl Fn(&ClientEvent) + 'static) {
+        self.inner.listeners.borrow_mut().push(Rc::new(listener));
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.inner.counters.get()
+    }
+
+    /// The stored session, if any (possibly rotated by another tab).
+    pub fn session(&self) -> Option<StoredSession> {
+        self.inner.store.load()
+    }
+
+    /// When the proactive refresh should run, if logged in.
+    pub fn next_refresh_at(&self) -> Option<i64> {
+        self.session().map(|s| s.refresh_due_at())
+    }
+
+    pub async fn register(&self, request: &RegisterRequest) -> Result<User, ClientError> {
+        let response = self.send_unauthenticated(&ApiRequest::post_json(paths::REGISTER, request)).await?;
+        decode(&response)
+    }
+
+    /// Logs in and stores the session.
+    pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        let response = self.send_unauthenticated(&ApiRequest::post_json(paths::LOGIN, request)).await?;
+        let login: LoginResponse = decode(&response)?;
+        self.inner.store.save(&StoredSession::from_login(&login, self.inner.clock.now_ms()));
+        self.inner.backoff.set(Backoff::default());
+        Ok(login)
+    }
+
+    /// Ends this session on the server (best effort) and everywhere locally.
+    pub async fn logout(&self) {
+        self.end_session(paths::LOGOUT).await;
+    }
+
+    /// Ends every session of the user.
+    pub async fn logout_everywhere(&self) {
+        self.end_session(paths::LOGOUT_ALL).await;
+    }
+
+    /// Another tab cleared the session: forget it here too and tell the UI.
+    pub fn session_ended_elsewhere(&self) {
+        self.inner.store.clear();
+        self.emit(ClientEvent::LoggedOut { reason: LogoutReason::OtherTab });
+    }
+
+    /// Sends an authenticated request and decodes the envelope's `data`.
+    pub async fn fetch<D: DeserializeOwned>(&self, request: &ApiRequest) -> Result<D, ClientError> {
+        decode(&self.send(request).await?)
+    }
+
+    /// Sends an authenticated request. Waits for a running refresh first, refreshes ahead of expiry,
+    /// and on a 401 refreshes once (shared with every other caller) and replays once.
+    pub async fn send(&self, request: &ApiRequest) -> Result<RawResponse, ClientError> {
+        let session = self.usable_session().await?;
+        let response = self.transmit(request, Some(&session.access_token)).await?;
+        if response.status != 401 {
+            return success(response);
+        }
+        // The token we used was refused. If the stored one differs, another request or tab already
+        // refreshed: replay at once. Otherwise refresh (or join the refresh already running).
+        let current = self.inner.store.load().ok_or(ClientError::SessionExpired)?;
+        let fresh = if current.access_token == session.access_token {
+            self.refresh(RefreshReason::Unauthorized, &session.access_token, true).await?
+        } else {
+            current
+        };
+        self.bump(|c| c.replays += 1);
+        // A 401 on the replay is final: no second refresh, no loop.
+        success(self.transmit(request, Some(&fresh.access_token)).await?)
+    }
+
+    /// Refreshes if the access token is due by the wall clock; the proactive timer calls this.
+    pub async fn refresh_if_due(&self) -> Result<(), ClientError> {
+        let Some(session) = self.inner.store.load() else { return Ok(()) };
+        if self.inner.clock.now_ms() >= session.refresh_due_at() {
+            self.refresh(RefreshReason::Proactive, &session.access_token, false).await?;
+        }
+        Ok(())
+    }
+
+    /// For the demo's "expire my token" button: the next request carries `token` as it is.
+    pub fn install_access_token(&self, token: String) {
+        if let Some(mut session) = self.inner.store.load() {
+            session.access_token = token;
+            self.inner.store.save(&session);
+        }
+    }
+
+    /// The session to send with: waits for a running refresh, refreshes first when the token is due.
+    async fn usable_session(&self) -> RefreshResult {
+        let running = self.inner.in_flight.borrow().as_ref().map(|f| f.future.clone());
+        if let Some(running) = running {
+            return running.await;
+        }
+        let session = self.inner.store.load().ok_or(ClientError::SessionExpired)?;
+        let now = self.inner.clock.now_ms();
+        if session.access_expired(now) {
+            return self.refresh(RefreshReason::Proactive, &session.access_token, false).await;
+        }
+        if now >= session.refresh_due_at() {
+            return match self.refresh(RefreshReason::Proactive, &session.access_token, false).await {
+                // Still valid: a failed early refresh must not fail the request.
+                Err(ClientError::Network(_) | ClientError::Api { .. } | ClientError::Decode(_)) => Ok(session),
+                other => other,
+            };
+        }
+        Ok(session)
+    }
+
+    /// Joins the running refresh or starts one. `stale_access` is the token known to be bad or due.
+    async fn refresh(&self, reason: RefreshReason, stale_access: &str, for_replay: bool) -> RefreshResult {
+        let (future, replays) = {
+            let mut slot = self.inner.in_flight.borrow_mut();
+            let in_flight = slot.get_or_insert_with(|| {
+                let client = self.clone();
+                let stale = stale_access.to_owned();
+                let replays = Rc::new(Cell::new(0));
+                let counted = Rc::clone(&replays);
+                let future = async move {
+                    let result = client.run_refresh(reason, &stale).await;
+                    client.inner.in_flight.borrow_mut().take();
+                    if result.is_ok() && counted.get() > 0 {
+                        client.emit(ClientEvent::RequestsReplayed { count: counted.get() });
+                    }
+                    result
+                };
+                InFlight { future: future.boxed_local().shared(), replays }
+            });
+            (in_flight.future.clone(), Rc::clone(&in_flight.replays))
+        };
+        if for_replay {
+            replays.set(replays.get() + 1);
+        }
+        future.await
+    }
+
+    /// One refresh attempt: back off after transient failures, serialise across tabs, adopt another
+    /// tab's rotation when there is one, and otherwise call the refresh endpoint.
+    async fn run_refresh(&self, reason: RefreshReason, stale_access: &str) -> RefreshResult {
+        let inner = &self.inner;
+        let wait = inner.backoff.get().retry_at - inner.clock.now_ms();
+        if let Ok(wait @ 1..) = u64::try_from(wait) {
+            inner.clock.sleep_ms(wait).await;
+        }
+        self.emit(ClientEvent::RefreshStarted { reason });
+        let started = inner.clock.now_ms();
+
+        let _guard = inner.lock.acquire().await;
+        // Inside the lock, storage is the truth: another tab may have refreshed while we waited.
+        let stored = inner.store.load().ok_or(ClientError::SessionExpired)?;
+        if stored.access_token != stale_access && stored.refresh_due_at() > inner.clock.now_ms() {
+            return Ok(self.adopt(stored));
+        }
+
+        let body = RefreshRequest { refresh_token: Some(stored.refresh_token.clone()) };
+        // Sent straight to the transport: the refresh call itself is never intercepted.
+        let sent = inner.transport.send(&ApiRequest::post_json(paths::REFRESH, &body), None).await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(self.transient(ClientError::Network(error.0))),
+        };
+        match response.status {
+            200 => {
+                let pair: TokenPair = match decode(&response) {
+                    Ok(pair) => pair,
+                    Err(error) => return Err(self.transient(error)),
+                };
+                let now = inner.clock.now_ms();
+                let session = stored.rotated(&pair, now);
+                inner.store.save(&session);
+                inner.backoff.set(Backoff::default());
+                self.bump(|c| c.refreshes += 1);
+                let duration_ms = u64::try_from(now - started).unwrap_or(0);
+                self.emit(ClientEvent::RefreshSucceeded { duration_ms });
+                Ok(session)
+            }
+            400 | 401 | 403 => {
+                let error = ClientError::from_response(response.status, &response.body);
+                // Another tab rotated first and this tab presented the older token: not a logout.
+                let reused = matches!(&error, ClientError::Api { body, .. } if body.error == Some(ErrorCode::RefreshTokenReused));
+                let newer = inner.store.load().filter(|l| l.refresh_token != stored.refresh_token);
+                if let (true, Some(latest)) = (reused, newer) {
+                    return Ok(self.adopt(latest));
+                }
+                Err(self.final_failure(&error))
+            }
+            502..=504 => Err(self.transient(ClientError::Network(format!("gateway answered {}", response.status)))),
+            status => Err(self.transient(ClientError::from_response(status, &response.body))),
+        }
+    }
+
+    fn adopt(&self, session: StoredSession) -> StoredSession {
+        self.bump(|c| c.adopted += 1);
+        self.emit(ClientEvent::TokenAdopted);
+        session
+    }
+
+    /// The session is kept; the next attempt waits 200 ms, doubling up to 30 s.
+    fn transient(&self, error: ClientError) -> ClientError {
+        let failures = self.inner.backoff.get().failures + 1;
+        let delay = Backoff::delay_ms(failures);
+        let retry_at = self.inner.clock.now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+        self.inner.backoff.set(Backoff { failures, retry_at });
+        self.bump(|c| c.refresh_failures += 1);
+        self.emit(ClientEvent::RefreshFailed { reason: error.to_string(), retry_in_ms: Some(delay) });
+        error
+    }
+
+    /// The session is over: forget it and tell every waiter.
+    fn final_failure(&self, error: &ClientError) -> ClientError {
+        self.inner.store.clear();
+        self.bump(|c| c.refresh_failures += 1);
+        self.emit(ClientEvent::RefreshFailed { reason: error.to_string(), retry_in_ms: None });
+        self.emit(ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(error.to_string()) });
+        ClientError::SessionExpired
+    }
+
+    async fn end_session(&self, path: &str) {
+        if let Some(session) = self.inner.store.load() {
+            // Best effort: the local session ends whatever the server says.
+            let _ = self.inner.transport.send(&ApiRequest::post(path), Some(&session.access_token)).await;
+        }
+        self.inner.store.clear();
+        self.emit(ClientEvent::LoggedOut { reason: LogoutReason::UserRequested });
+    }
+
+    async fn send_unauthenticated(&self, request: &ApiRequest) -> Result<RawResponse, ClientError> {
+        success(self.transmit(request, None).await?)
+    }
+
+    async fn transmit(&self, request: &ApiRequest, bearer: Option<&str>) -> Result<RawResponse, ClientError> {
+        self.inner.transport.send(request, bearer).await.map_err(|e| ClientError::Network(e.0))
+    }
+
+    fn bump(&self, change: impl FnOnce(&mut Counters)) {
+        let mut counters = self.inner.counters.get();
+        change(&mut counters);
+        self.inner.counters.set(counters);
+    }
+
+    #[allow(clippy::needless_pass_by_value)] // events are built at the call site; taking them by value reads better
+    fn emit(&self, event: ClientEvent) {
+        // Cloned first, so a listener may subscribe another without a double borrow.
+        let listeners: Vec<Listener> = self.inner.listeners.borrow().clone();
+        for listener in listeners {
+            listener(&event);
+        }
+    }
+}
+
+fn success(response: RawResponse) -> Result<RawResponse, ClientError> {
+    if (200..300).contains(&response.status) {
+        Ok(response)
+    } else {
+        Err(ClientError::from_response(response.status, &response.body))
+    }
+}
+
+fn decode<D: DeserializeOwned>(response: &RawResponse) -> Result<D, ClientError> {
+    let envelope: shared::Envelope<D> =
+        serde_json::from_str(&response.body).map_err(|e| ClientError::Decode(e.to_string()))?;
+    envelope.data.ok_or_else(|| ClientError::Decode("the envelope has no data".into()))
+}

@@ -1,0 +1,28 @@
+//! Dashboard building blocks.
+
+mod burst;
+pub(crate) mod device;
+mod event_log;
+mod profile;
+mod session_list;
+mod token_timers;
+
+pub(crate) use burst::Burst;
+pub(crate) use event_log::EventLog;
+pub(crate) use profile::Profile;
+pub(crate) use session_list::SessionList;
+pub(crate) use token_timers::TokenTimers;
+
+/// `95` → `1m 35s`; negative → `expired`.
+pub(crate) fn countdown(ms: i64) -> String {
+    if ms <= 0 {
+        return "expired".into();
+    }
+    let secs = ms / 1000;
+    match (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, 0, s) => format!("{s}s"),
+        (0, 0, m, s) => format!("{m}m {s:02}s"),
+        (0, h, m, _) => format!("{h}h {m:02}m"),
+        (d, h, _, _) => format!("{d}d {h}h"),
+    }
+}

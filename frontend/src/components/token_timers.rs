@@ -1,0 +1,66 @@
+//! Live countdowns of both tokens, the proactive-refresh switch and "expire my access token".
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::paths;
+use shared::sessions::ExpiredToken;
+
+use super::countdown;
+use crate::app::Services;
+use crate::client::ApiRequest;
+
+#[component]
+pub(crate) fn TokenTimers() -> impl IntoView {
+    let services = expect_context::<Services>();
+    let left = move |pick: fn(&crate::client::StoredSession) -> i64| {
+        move || {
+            services.session.with(|s| s.as_ref().map(|s| countdown(pick(s) - services.now.get()))).unwrap_or_default()
+        }
+    };
+    let notice = RwSignal::new(None::<String>);
+    let expire = move |_| {
+        let client = services.client();
+        spawn_local(async move {
+            match client.fetch::<ExpiredToken>(&ApiRequest::post(paths::DEMO_EXPIRED_TOKEN)).await {
+                Ok(expired) => {
+                    client.install_access_token(expired.access_token);
+                    services.sync();
+                    notice.set(Some("Your next request carries an expired token; watch the log.".into()));
+                }
+                Err(e) => notice.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="card" id="tokens">
+            <h2>"Tokens"</h2>
+            <dl class="facts">
+                <dt>"Access token expires in"</dt><dd id="access-countdown">{left(|s| s.access_expires_at)}</dd>
+                <dt>"Refresh due in"</dt><dd>{left(|s| s.refresh_due_at())}</dd>
+                <dt>"Session expires in"</dt><dd id="refresh-countdown">{left(|s| s.refresh_expires_at)}</dd>
+                <dt>"Access token"</dt>
+                <dd class="mono token" id="access-token">
+                    {move || services.session.with(|s| s.as_ref().map(|s| abbreviate(&s.access_token))).unwrap_or_default()}
+                </dd>
+                <dt>"Refreshes in this tab"</dt><dd id="refresh-count">{move || services.counters.get().refreshes}</dd>
+            </dl>
+            <label class="switch">
+                <input type="checkbox" id="proactive" prop:checked=move || services.proactive.get()
+                    on:change=move |ev| services.set_proactive(event_target_checked(&ev)) />
+                " Refresh ahead of expiry"
+            </label>
+            <div class="actions">
+                <button class="button" id="expire" on:click=expire>"Expire my access token"</button>
+            </div>
+            {move || notice.get().map(|n| view! { <p class="info">{n}</p> })}
+        </section>
+    }
+}
+
+/// The first and last characters: enough to see a rotation happen, without showing the token.
+fn abbreviate(token: &str) -> String {
+    match (token.get(..10), token.len().checked_sub(8).and_then(|start| token.get(start..))) {
+        (Some(head), Some(tail)) if token.len() > 24 => format!("{head}…{tail}"),
+        _ => token.to_owned(),
+    }
+}
