@@ -1,1 +1,147 @@
-//! placeholder
+//! The client in real headless Chromium against the real backend on loopback.
+//!
+//! `cargo xtask test` starts the backend with a 2-second access lifetime and CORS for this page's
+//! origin, and passes its address at build time in `BROWSER_TEST_BACKEND`. Without it every test says
+//! why it skipped. The tests share the page's `localStorage`, so each starts by clearing it.
+#![cfg(target_arch = "wasm32")]
+
+use frontend::client::browser::{self, BrowserClient, SESSION_KEY, WebLock};
+use frontend::client::{ApiRequest, ClientError, RefreshLock, TokenStore};
+use gloo_storage::Storage;
+use shared::auth::{LoginRequest, RegisterRequest};
+use shared::paths;
+use shared::sessions::{Echo, Metrics};
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const BACKEND: Option<&str> = option_env!("BROWSER_TEST_BACKEND");
+/// Just past the backend's 2 s access lifetime (leeway 0): waiting out a token lifetime.
+const PAST_EXPIRY_MS: u32 = 2_300;
+const PASSWORD: &str = "browser-test-password";
+
+fn backend() -> Option<&'static str> {
+    if BACKEND.is_none() {
+        console_log!("skipped: BROWSER_TEST_BACKEND was not set at build time (run `cargo xtask test`)");
+    }
+    BACKEND
+}
+
+/// A fresh client with a new account, logged in.
+async fn logged_in(base: &str) -> (BrowserClient, String) {
+    gloo_storage::LocalStorage::clear();
+    let client = browser::client(base);
+    let email = format!("{}@example.com", (js_sys::Math::random() * 1e15) as u64);
+    let register = RegisterRequest { username: "browser".into(), email: email.clone(), password: PASSWORD.into() };
+    client.register(&register).await.expect("register");
+    let login = LoginRequest { email: email.clone(), password: PASSWORD.into(), ..LoginRequest::default() };
+    client.login(&login).await.expect("login");
+    (client, email)
+}
+
+async fn server_refreshes(base: &str) -> u64 {
+    let response = gloo_net::http::Request::get(&format!("{base}{}", paths::METRICS)).send().await.expect("metrics");
+    let envelope: shared::Envelope<Metrics> = response.json().await.expect("metrics body");
+    envelope.data.expect("metrics data").refreshes
+}
+
+async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+fn echo() -> ApiRequest {
+    ApiRequest::get(paths::DEMO_ECHO)
+}
+
+#[wasm_bindgen_test]
+async fn login_stores_the_session_in_local_storage() {
+    let Some(base) = backend() else { return };
+    let (client, email) = logged_in(base).await;
+    let stored = browser::LocalStorageStore.load().expect("session in localStorage");
+    assert_eq!(stored.user.email, email);
+    assert_eq!(client.session(), Some(stored));
+    client.fetch::<Echo>(&echo()).await.expect("authenticated call");
+}
+
+#[wasm_bindgen_test]
+async fn a_call_after_expiry_succeeds_through_one_refresh() {
+    let Some(base) = backend() else { return };
+    let (client, _) = logged_in(base).await;
+    let before = server_refreshes(base).await;
+    sleep(PAST_EXPIRY_MS).await;
+    client.fetch::<Echo>(&echo()).await.expect("call after expiry");
+    assert_eq!(server_refreshes(base).await - before, 1);
+    assert_eq!(client.counters().refreshes, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
+    let Some(base) = backend() else { return };
+    let (client, _) = logged_in(base).await;
+    let before = server_refreshes(base).await;
+    sleep(PAST_EXPIRY_MS).await;
+    let request = ApiRequest::get(format!("{}?delay_ms=100", paths::DEMO_ECHO));
+    let results = futures::future::join_all((0..20).map(|_| client.fetch::<Echo>(&request))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(server_refreshes(base).await - before, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_401_with_an_expired_token_takes_the_reactive_path_once() {
+    let Some(base) = backend() else { return };
+    let (client, _) = logged_in(base).await;
+    let expired: shared::sessions::ExpiredToken =
+        client.fetch(&ApiRequest::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
+    client.install_access_token(expired.access_token);
+    let before = server_refreshes(base).await;
+    let request = echo();
+    let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(server_refreshes(base).await - before, 1);
+    assert_eq!(client.counters().replays, 5);
+}
+
+#[wasm_bindgen_test]
+async fn the_rotated_refresh_token_is_persisted_so_two_expiries_recover() {
+    let Some(base) = backend() else { return };
+    let (client, _) = logged_in(base).await;
+    let first = browser::LocalStorageStore.load().unwrap().refresh_token;
+    for round in 1..=2 {
+        sleep(PAST_EXPIRY_MS).await;
+        client.fetch::<Echo>(&echo()).await.unwrap_or_else(|e| panic!("expiry {round}: {e}"));
+    }
+    let last = browser::LocalStorageStore.load().unwrap().refresh_token;
+    assert_ne!(first, last);
+    assert_eq!(client.counters().refreshes, 2);
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_refresh_gives_every_caller_session_expired_and_clears_storage() {
+    let Some(base) = backend() else { return };
+    let (client, _) = logged_in(base).await;
+    // Revoke the session server-side, as another device would.
+    let access = client.session().unwrap().access_token;
+    let revoked = gloo_net::http::Request::post(&format!("{base}{}", paths::LOGOUT_ALL))
+        .header("Authorization", &format!("Bearer {access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    sleep(PAST_EXPIRY_MS).await;
+    let request = echo();
+    let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
+    assert!(results.iter().all(|r| matches!(r, Err(ClientError::SessionExpired))), "{results:?}");
+    assert!(gloo_storage::LocalStorage::raw().get_item(SESSION_KEY).unwrap().is_none(), "storage cleared");
+}
+
+#[wasm_bindgen_test]
+async fn web_locks_exclude_a_second_holder_until_the_first_releases() {
+    if backend().is_none() {
+        return;
+    }
+    let name = format!("test-lock-{}", js_sys::Math::random());
+    let first = WebLock::new(&name, 5_000).acquire().await.expect("Web Locks API available in Chromium");
+    assert!(WebLock::new(&name, 300).acquire().await.is_none(), "a held lock must not be granted twice");
+    drop(first);
+    assert!(WebLock::new(&name, 5_000).acquire().await.is_some(), "released on drop");
+}

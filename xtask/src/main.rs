@@ -1,21 +1,36 @@
 //! `cargo xtask run` builds and starts the demo; `cargo xtask test` installs what the tests need, runs
 //! every suite and prints one summary. Plain std, so it compiles in seconds on a fresh machine.
 
+mod browser_backend;
+mod spa;
 mod suite;
+mod tools;
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const DEMO_URL: &str = "http://127.0.0.1:3000";
 
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
+    let outcome = match args.first().map(String::as_str) {
         Some("run") => run_demo(),
-        Some("test") => suite::run_all(),
+        Some("test") => return suite::run_all(),
+        Some("size") => spa::build_release(),
         _ => {
-            eprintln!("usage: cargo xtask run    build and start the demo on {DEMO_URL}");
-            eprintln!("       cargo xtask test   run every test suite and print a summary");
-            ExitCode::from(2)
+            eprintln!("usage: cargo xtask run    build the SPA and start the demo on {DEMO_URL}");
+            eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
+            eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -25,30 +40,33 @@ pub(crate) fn step(message: &str) {
     eprintln!("==> {message}");
 }
 
-fn run_demo() -> ExitCode {
-    step("building the backend (release; the first build takes a few minutes)");
-    if !cargo(&["build", "--release", "--package", "backend"]) {
-        return ExitCode::FAILURE;
-    }
+pub(crate) fn fail<T>(message: &str) -> Result<T> {
+    Err(message.to_owned())
+}
+
+/// The workspace root (this crate's parent), whatever folder cargo was started in.
+pub(crate) fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), Into::into)
+}
+
+fn run_demo() -> Result {
+    tools::ensure_wasm_tools()?;
+    spa::build_release()?;
+    step("building the backend (release)");
+    tools::run("cargo", &["build", "--release", "--package", "backend"])?;
     step(&format!("starting the demo on {DEMO_URL}"));
-    eprintln!("    log in as demo@example.com / demo-password (Ctrl-C stops the server)");
-    let status = Command::new(target_dir().join("release/backend")).status();
-    match status {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("error: cannot start the backend: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs cargo with `args`, inheriting the terminal; true on success.
-pub(crate) fn cargo(args: &[&str]) -> bool {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Command::new(cargo).args(args).status().is_ok_and(|s| s.success())
-}
-
-pub(crate) fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), Into::into)
+    println!();
+    println!("    open   {DEMO_URL}");
+    println!("    login  demo@example.com / demo-password");
+    println!("    stop   Ctrl-C");
+    println!();
+    let status = Command::new(target_dir().join("release/backend"))
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot start the backend: {e}"))?;
+    if status.success() { Ok(()) } else { fail(&format!("the backend exited with {status}")) }
 }

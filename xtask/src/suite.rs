@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::step;
+use crate::{browser_backend, step, tools};
 
 /// What one suite came to.
 #[derive(Debug, Default)]
@@ -16,10 +16,17 @@ struct Outcome {
     skipped: Option<String>,
     /// The suite could not even be built or started.
     broken: bool,
+    /// Why it broke, when known.
+    note: Option<String>,
 }
 
 pub(crate) fn run_all() -> ExitCode {
     let mut results: Vec<(&str, Outcome)> = Vec::new();
+
+    let tools = tools::ensure_wasm_tools().and_then(|()| tools::ensure_chromium());
+    if let Err(error) = &tools {
+        eprintln!("error: {error}");
+    }
 
     step("building the workspace and its tests");
     // The SQLite pass must not inherit a PostgreSQL URL meant for the next pass.
@@ -42,7 +49,50 @@ pub(crate) fn run_all() -> ExitCode {
         ),
     });
 
+    results.push((
+        "browser tests (wasm-bindgen-test, headless Chromium)",
+        match &tools {
+            Ok(()) => browser_suite(),
+            Err(error) => Outcome { broken: true, skipped: None, note: Some(error.clone()), ..Outcome::default() },
+        },
+    ));
+
     print_summary(&results)
+}
+
+/// The client's wasm tests in headless Chromium, against a backend with 2-second access tokens.
+fn browser_suite() -> Outcome {
+    step("running the browser tests in headless Chromium");
+    let prepared = crate::tools::run("cargo", &["build", "--quiet", "--package", "backend"])
+        .and_then(|()| browser_backend::free_port())
+        .and_then(|page_port| {
+            let origin = format!("http://127.0.0.1:{page_port}");
+            let env = [
+                ("ACCESS_TOKEN_TTL", "2s"),
+                ("JWT_LEEWAY", "0"),
+                ("DEMO_USER", "false"),
+                ("CORS_ORIGINS", origin.as_str()),
+            ];
+            browser_backend::start(&env).map(|backend| (backend, page_port))
+        });
+    let (backend, page_port) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return Outcome { broken: true, note: Some(error), ..Outcome::default() },
+    };
+    let page_address = format!("127.0.0.1:{page_port}");
+    let path = tools::path_with_tools();
+    cargo_test(
+        &["test", "--target", "wasm32-unknown-unknown", "--package", "frontend", "--test", "browser"],
+        &[
+            ("BROWSER_TEST_BACKEND", backend.url.as_str()),
+            ("WASM_BINDGEN_TEST_ADDRESS", page_address.as_str()),
+            ("WASM_BINDGEN_TEST_TIMEOUT", "60"),
+            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner"),
+            ("PATH", path.to_str().unwrap_or_default()),
+        ],
+        &[],
+    )
 }
 
 /// Runs `cargo <args>` with `env` set and `unset` removed, echoing its output and adding up its
@@ -104,10 +154,8 @@ fn print_summary(results: &[(&str, Outcome)]) -> ExitCode {
             }
             (None, true) => {
                 failed += 1;
-                println!(
-                    "FAIL  {name}: did not build or run to completion ({} passed, {} failed)",
-                    outcome.passed, outcome.failed
-                );
+                let why = outcome.note.as_deref().unwrap_or("did not build or run to completion");
+                println!("FAIL  {name}: {why} ({} passed, {} failed)", outcome.passed, outcome.failed);
             }
             (None, false) if outcome.failed > 0 => {
                 println!("FAIL  {name}: {} passed, {} failed", outcome.passed, outcome.failed)

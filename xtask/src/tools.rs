@@ -1,0 +1,90 @@
+//! Installs the build and test tools that are missing or at the wrong version, and only those.
+//! Nothing is downloaded from anywhere but the package registries (crates.io, npm, Debian).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::{Result, fail, step, workspace_root};
+
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_OPT_VERSION: &str = "132";
+
+/// Where project-local tools (wasm-opt from npm) live; put on PATH for Trunk.
+pub(crate) fn tools_bin() -> PathBuf {
+    workspace_root().join("target/tools/node_modules/.bin")
+}
+
+/// PATH with the project-local tools first.
+pub(crate) fn path_with_tools() -> std::ffi::OsString {
+    let mut paths = vec![tools_bin()];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).unwrap_or_default()
+}
+
+/// The wasm32 target, Trunk, wasm-bindgen-cli (equal to the crate pinned in Cargo.lock) and wasm-opt.
+pub(crate) fn ensure_wasm_tools() -> Result {
+    if !output("rustup", &["target", "list", "--installed"]).contains("wasm32-unknown-unknown") {
+        step("installing the wasm32-unknown-unknown target");
+        run("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
+    }
+    if !output("trunk", &["--version"]).contains(TRUNK_VERSION) {
+        step(&format!("installing trunk {TRUNK_VERSION} from crates.io (about 7 minutes, once)"));
+        run("cargo", &["install", "trunk", "--locked", "--version", TRUNK_VERSION])?;
+    }
+    let bindgen = wasm_bindgen_version()?;
+    if !output("wasm-bindgen", &["--version"]).contains(&bindgen) {
+        step(&format!("installing wasm-bindgen-cli {bindgen} from crates.io (about 3 minutes, once)"));
+        // Not --locked: one of its locked dependency versions is no longer on the registry.
+        run("cargo", &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
+    }
+    let wasm_opt = tools_bin().join("wasm-opt");
+    if !output(wasm_opt.to_str().unwrap_or("wasm-opt"), &["--version"]).contains(&format!("version {WASM_OPT_VERSION}"))
+    {
+        // Debian's binaryen (108) silently breaks wasm-bindgen output; npm's 132 is current and quick.
+        step(&format!("installing wasm-opt {WASM_OPT_VERSION} (npm binaryen) into target/tools"));
+        let prefix = workspace_root().join("target/tools");
+        std::fs::create_dir_all(&prefix).map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
+        let package = format!("binaryen@{WASM_OPT_VERSION}.0.0");
+        run("npm", &["install", "--no-audit", "--no-fund", "--prefix", prefix.to_str().unwrap_or("."), &package])?;
+    }
+    Ok(())
+}
+
+/// Debian's Chromium and chromedriver, for the browser tests.
+pub(crate) fn ensure_chromium() -> Result {
+    if std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    step("installing chromium and chromium-driver from Debian");
+    run("apt-get", &["update", "-qq"])?;
+    run("apt-get", &["install", "-y", "-qq", "chromium", "chromium-driver"])
+}
+
+/// The `wasm-bindgen` version resolved in Cargo.lock (the crate is pinned with `=` in Cargo.toml).
+pub(crate) fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == r#"name = "wasm-bindgen""#
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
+        }
+    }
+    fail("wasm-bindgen is not in Cargo.lock")
+}
+
+/// Stdout of a command, or empty when it cannot run.
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+pub(crate) fn run(program: &str, args: &[&str]) -> Result {
+    let status = Command::new(program).args(args).status().map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() { Ok(()) } else { fail(&format!("`{program} {}` failed ({status})", args.join(" "))) }
+}
