@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::auth::{LoginResponse, TokenPair};
 use shared::paths;
 
-use crate::helpers::{BackendProcess, PASSWORD, TestDatabase, data, expect_status, spawn_app, spawn_app_on};
+use crate::helpers::{PASSWORD, TestDatabase, data, expect_status, spawn_app, spawn_app_on, start_backend};
 
 #[tokio::test]
 async fn a_restart_on_the_same_database_keeps_sessions() {
@@ -32,7 +32,7 @@ async fn kill_9_during_refresh_load_loses_no_acknowledged_rotation() {
     // A generous grace window: a rotation committed but never acknowledged leaves the client holding
     // the previous token, which the grace window must still honour after the restart.
     let flags = ["--refresh-reuse-grace", "60s"];
-    let mut server = BackendProcess::start(&db.url, &flags);
+    let mut server = start_backend(&db.url, &flags);
     let client = reqwest::Client::new();
     let base = server.url("");
 
@@ -94,7 +94,7 @@ async fn kill_9_during_refresh_load_loses_no_acknowledged_rotation() {
     }
     assert!(total >= 6, "the load did not get going: {total} rotations");
 
-    let server = BackendProcess::start(&db.url, &flags);
+    let server = start_backend(&db.url, &flags);
     for token in last_tokens {
         let response =
             client.post(server.url(paths::REFRESH)).json(&json!({"refreshToken": token})).send().await.unwrap();
@@ -106,7 +106,7 @@ async fn kill_9_during_refresh_load_loses_no_acknowledged_rotation() {
 #[tokio::test]
 async fn sigterm_shuts_the_binary_down_cleanly() {
     let db = TestDatabase::new().await;
-    let mut server = BackendProcess::start(&db.url, &[]);
+    let mut server = start_backend(&db.url, &[]);
     let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -1,11 +1,7 @@
 //! `spawn_app` and typed helpers built on the `shared` wire types.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use backend::{App, Config};
 use reqwest::{Response, StatusCode};
@@ -18,7 +14,8 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
-pub(crate) const SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub(crate) use crate::backend_process::{BackendProcess, SECRET};
+
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// Where a test's data lives. Dropping it removes the SQLite folder or drops the PostgreSQL database.
@@ -218,60 +215,10 @@ pub(crate) fn data<T: DeserializeOwned>(body: Value) -> T {
     envelope.data.expect("data present")
 }
 
-/// The `backend` binary, running as a child process (for restarts, signals and `kill -9`).
-#[derive(Debug)]
-pub(crate) struct BackendProcess {
-    pub(crate) child: Child,
-    pub(crate) addr: SocketAddr,
-}
-
-impl BackendProcess {
-    /// Starts the binary with the test flags plus `extra`, and waits until it is listening.
-    pub(crate) fn start(db_url: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
-            .args(["--bind", "127.0.0.1:0", "--database-url", db_url, "--static-dir", "/nonexistent"])
-            .args(["--demo-user", "false", "--jwt-leeway", "0"])
-            .args(extra)
-            .env("JWT_SECRET", SECRET)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("backend binary starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (found, addr) = mpsc::channel();
-        // Keep draining stderr after the address is found, so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = found.send(rest.trim().parse::<SocketAddr>().ok());
-                }
-            }
-        });
-        match addr.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(addr)) => Self { child, addr },
-            _ => {
-                let _ = child.kill();
-                panic!("backend did not report its address");
-            }
-        }
-    }
-
-    /// A [`TestApp`]-like client for this process.
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub(crate) fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for BackendProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The binary with the test defaults plus `extra`, listening on a random port.
+pub(crate) fn start_backend(db_url: &str, extra: &[&str]) -> BackendProcess {
+    let mut args = vec!["--bind", "127.0.0.1:0", "--database-url", db_url, "--static-dir", "/nonexistent"];
+    args.extend(["--demo-user", "false", "--jwt-leeway", "0"]);
+    args.extend(extra);
+    BackendProcess::spawn(&args)
 }

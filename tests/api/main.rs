@@ -3,6 +3,8 @@
 //! Every test gets its own database: a SQLite file in a temporary folder, or, when `TEST_POSTGRES_URL`
 //! is set, a fresh PostgreSQL database created for it. The same suite therefore runs on both engines.
 
+#[path = "../support/backend_process.rs"]
+mod backend_process;
 mod helpers;
 
 mod bad_input;

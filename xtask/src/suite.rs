@@ -57,7 +57,30 @@ pub(crate) fn run_all() -> ExitCode {
         },
     ));
 
+    results.push((
+        "end-to-end browser scenarios (release SPA, headless Chromium)",
+        match &tools {
+            Ok(()) => e2e_suite(),
+            Err(error) => Outcome { broken: true, note: Some(error.clone()), ..Outcome::default() },
+        },
+    ));
+
     print_summary(&results)
+}
+
+/// The release SPA, served by the real backend, driven through chromedriver. One scenario at a time:
+/// each runs its own Chromium and backend, and two cores are not enough for several.
+fn e2e_suite() -> Outcome {
+    if let Err(error) = crate::spa::build_release() {
+        return Outcome { broken: true, note: Some(error), ..Outcome::default() };
+    }
+    step("running the end-to-end scenarios (screenshots go to target/e2e-artifacts)");
+    let dist = crate::workspace_root().join("dist");
+    cargo_test(
+        &["test", "--package", "backend", "--features", "e2e", "--test", "e2e", "--", "--test-threads=1"],
+        &[("E2E_DIST", dist.to_str().unwrap_or("dist")), ("CHROMEDRIVER", "/usr/bin/chromedriver")],
+        &["TEST_POSTGRES_URL"],
+    )
 }
 
 /// The client's wasm tests in headless Chromium, against a backend with 2-second access tokens.

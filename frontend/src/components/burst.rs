@@ -15,6 +15,8 @@ const DELAY_MS: u32 = 150;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Outcome {
+    /// Which burst this is, so a watcher can tell a new result from the previous one.
+    run: u32,
     succeeded: usize,
     total: usize,
     refreshes: u32,
@@ -37,7 +39,9 @@ pub(crate) fn Burst() -> impl IntoView {
             let request = ApiRequest::get(format!("{}?delay_ms={DELAY_MS}", paths::DEMO_ECHO));
             let results: Vec<Result<Echo, ClientError>> = join_all((0..total).map(|_| client.fetch(&request))).await;
             let first_error = results.iter().find_map(|r| r.as_ref().err()).map(ToString::to_string);
+            let run = outcome.with_untracked(|o| o.as_ref().map_or(1, |o| o.run + 1));
             outcome.set(Some(Outcome {
+                run,
                 succeeded: results.iter().filter(|r| r.is_ok()).count(),
                 total,
                 refreshes: client.counters().refreshes - before,
@@ -63,7 +67,7 @@ pub(crate) fn Burst() -> impl IntoView {
                 let class = if o.succeeded == o.total { "result ok" } else { "result failed" };
                 let refreshes = if o.refreshes == 1 { "1 refresh".to_owned() } else { format!("{} refreshes", o.refreshes) };
                 view! {
-                    <p class=class id="burst-result">
+                    <p class=class id="burst-result" data-run=o.run>
                         <span id="burst-succeeded">{format!("{}/{}", o.succeeded, o.total)}</span>
                         " succeeded · "
                         <span id="burst-refreshes">{refreshes}</span>

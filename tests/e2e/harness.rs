@@ -1,0 +1,276 @@
+//! One scenario's world: a backend serving the SPA, chromedriver, a browser session, and the
+//! locate → act → check helpers. Failures save a screenshot and the page source; the browser is
+//! always closed.
+
+use std::future::Future;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use shared::paths;
+use shared::sessions::Metrics;
+
+use crate::backend_process::BackendProcess;
+
+pub(crate) const DEMO_EMAIL: &str = "demo@example.com";
+pub(crate) const DEMO_PASSWORD: &str = "demo-password";
+/// Past the backend's 3 s access lifetime: the one kind of fixed wait these tests use.
+pub(crate) const PAST_EXPIRY: Duration = Duration::from_millis(3_600);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The folder screenshots and failure captures go to.
+pub(crate) fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
+    let dir = target.join("e2e-artifacts");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+struct Chromedriver(Child);
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub(crate) struct Scenario {
+    name: &'static str,
+    pub(crate) browser: Client,
+    pub(crate) http: reqwest::Client,
+    backend: Option<BackendProcess>,
+    port: u16,
+    dist: String,
+    database: String,
+    _data: tempfile::TempDir,
+    _driver: Chromedriver,
+}
+
+impl Scenario {
+    /// Starts everything, or returns `None` (saying why) when the SPA has not been built for it.
+    pub(crate) async fn start(name: &'static str) -> Option<Self> {
+        let Some(dist) = std::env::var("E2E_DIST").ok().filter(|d| PathBuf::from(d).join("index.html").exists()) else {
+            eprintln!("skipped {name}: E2E_DIST does not point at a built SPA (run `cargo xtask test`)");
+            return None;
+        };
+        let data = tempfile::tempdir().expect("temporary folder");
+        let database = format!("sqlite://{}", data.path().join("e2e.db").display());
+        let port = free_port();
+        let backend = Some(spawn_backend(port, &database, &dist));
+
+        let driver_port = free_port();
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()))
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(Chromedriver)
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                         "--disable-component-update", "--disable-background-networking", "--no-first-run",
+                         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+                         "--window-size=1280,1100"]
+            }),
+        );
+        let browser = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .expect("a WebDriver session");
+        Some(Self {
+            name,
+            browser,
+            http: reqwest::Client::new(),
+            backend,
+            port,
+            dist,
+            database,
+            _data: data,
+            _driver: driver,
+        })
+    }
+
+    /// Saves a screenshot and the page source when `result` failed, always closes the browser, then
+    /// fails the test with the scenario's error.
+    pub(crate) async fn finish(self, result: anyhow::Result<()>) {
+        if result.is_err() {
+            let dir = artifacts();
+            if let Ok(png) = self.browser.screenshot().await {
+                let _ = std::fs::write(dir.join(format!("{}-failure.png", self.name)), png);
+            }
+            if let Ok(source) = self.browser.source().await {
+                let _ = std::fs::write(dir.join(format!("{}-failure.html", self.name)), source);
+            }
+        }
+        let _ = self.browser.clone().close().await;
+        if let Err(error) = result {
+            panic!("scenario {} failed: {error:#} (artifacts in {})", self.name, artifacts().display());
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `kill -9`, as an outage would.
+    pub(crate) fn stop_backend(&mut self) {
+        if let Some(mut backend) = self.backend.take() {
+            backend.kill_9();
+        }
+    }
+
+    /// The same port and database as before the outage.
+    pub(crate) fn restart_backend(&mut self) {
+        self.backend = Some(spawn_backend(self.port, &self.database, &self.dist));
+    }
+
+    pub(crate) async fn metrics(&self) -> anyhow::Result<Metrics> {
+        let body: Value = self.http.get(self.url(paths::METRICS)).send().await?.json().await?;
+        Ok(serde_json::from_value(body["data"].clone())?)
+    }
+
+    pub(crate) async fn goto(&self, path: &str) -> anyhow::Result<()> {
+        self.browser.goto(&self.url(path)).await.with_context(|| format!("open {path}"))
+    }
+
+    pub(crate) async fn wait_for(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        self.browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("wait for {css}"))
+    }
+
+    pub(crate) async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.wait_for(css).await?.click().await.with_context(|| format!("click {css}"))
+    }
+
+    pub(crate) async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.wait_for(css).await?;
+        field.clear().await?;
+        field.send_keys(text).await.with_context(|| format!("type into {css}"))
+    }
+
+    pub(crate) async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.wait_for(css).await?.text().await?)
+    }
+
+    /// Polls `check` until it holds, failing after the standard wait with `what`.
+    pub(crate) async fn wait_until<F, Fut>(&self, what: &str, mut check: F) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = anyhow::Result<bool>>,
+    {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if check().await.unwrap_or(false) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting until {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub(crate) async fn wait_for_text(&self, css: &str, expected: &str) -> anyhow::Result<()> {
+        let what = format!("{css} reads {expected:?}");
+        self.wait_until(&what, || async { Ok(self.text(css).await?.contains(expected)) }).await
+    }
+
+    /// Path and query of the current page.
+    pub(crate) async fn location(&self) -> anyhow::Result<String> {
+        let url = self.browser.current_url().await?;
+        Ok(match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        })
+    }
+
+    /// The raw session record in `localStorage`, if any.
+    pub(crate) async fn stored_session(&self) -> anyhow::Result<Option<Value>> {
+        let raw = self.browser.execute("return localStorage.getItem('silent-refresh.session');", vec![]).await?;
+        Ok(raw.as_str().map(serde_json::from_str).transpose()?)
+    }
+
+    pub(crate) async fn log_in(&self, email: &str, password: &str) -> anyhow::Result<()> {
+        self.type_into("input[name=email]", email).await?;
+        self.type_into("input[name=password]", password).await?;
+        self.click("button[type=submit]").await?;
+        self.wait_for_text("#profile .email", email).await
+    }
+
+    /// Logs the demo user in from the login page and lands on the dashboard.
+    pub(crate) async fn log_in_as_demo(&self) -> anyhow::Result<()> {
+        self.goto("/login").await?;
+        self.log_in(DEMO_EMAIL, DEMO_PASSWORD).await
+    }
+
+    /// Turns off refresh-ahead-of-expiry, so a refresh happens only when a request needs one.
+    pub(crate) async fn reactive_only(&self) -> anyhow::Result<()> {
+        let toggle = self.wait_for("#proactive").await?;
+        if toggle.prop("checked").await?.as_deref() == Some("true") {
+            toggle.click().await?;
+        }
+        Ok(())
+    }
+
+    /// Clicks "Fire 20 concurrent requests" and waits for a new result line.
+    pub(crate) async fn fire_burst(&self) -> anyhow::Result<()> {
+        let before = self.burst_run().await?;
+        self.click("#fire").await?;
+        self.wait_until("the burst finishes", || async { Ok(self.burst_run().await? != before) }).await
+    }
+
+    /// The sequence number of the last burst result shown, if any.
+    async fn burst_run(&self) -> anyhow::Result<Option<String>> {
+        match self.browser.find(Locator::Css("#burst-result")).await {
+            Ok(result) => Ok(result.attr("data-run").await?),
+            Err(_) => Ok(None),
+        }
+    }
+
+    pub(crate) async fn screenshot(&self, file: &str) -> anyhow::Result<()> {
+        std::fs::write(artifacts().join(file), self.browser.screenshot().await?)?;
+        Ok(())
+    }
+}
+
+fn spawn_backend(port: u16, database: &str, dist: &str) -> BackendProcess {
+    let bind = format!("127.0.0.1:{port}");
+    BackendProcess::spawn(&[
+        "--bind",
+        &bind,
+        "--database-url",
+        database,
+        "--static-dir",
+        dist,
+        "--demo-user",
+        "true",
+        "--access-token-ttl",
+        "3s",
+        "--jwt-leeway",
+        "0",
+    ])
+}

@@ -1,0 +1,29 @@
+//! Scenario 6: the backend goes away during a refresh and comes back.
+
+use crate::harness::{PAST_EXPIRY, Scenario};
+
+#[tokio::test]
+async fn an_outage_during_refresh_keeps_the_user_logged_in_and_recovers_after_restart() {
+    let Some(mut scenario) = Scenario::start("outage").await else { return };
+    let result = async {
+        scenario.log_in_as_demo().await?;
+        scenario.reactive_only().await?;
+        tokio::time::sleep(PAST_EXPIRY).await;
+        scenario.stop_backend();
+
+        scenario.fire_burst().await?;
+        anyhow::ensure!(scenario.text("#burst-succeeded").await? == "0/20");
+        let error = scenario.text("#burst-error").await?;
+        anyhow::ensure!(error.contains("network error"), "expected a network error, saw {error:?}");
+        anyhow::ensure!(scenario.location().await? == "/", "the user was sent away");
+        anyhow::ensure!(scenario.stored_session().await?.is_some(), "the session was dropped");
+
+        scenario.restart_backend();
+        scenario.fire_burst().await?;
+        anyhow::ensure!(scenario.text("#burst-succeeded").await? == "20/20", "no recovery after restart");
+        anyhow::ensure!(scenario.location().await? == "/");
+        Ok(())
+    }
+    .await;
+    scenario.finish(result).await;
+}

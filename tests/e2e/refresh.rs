@@ -1,0 +1,52 @@
+//! Scenario 2 (burst after expiry) and 7 (reload mid-session).
+
+use crate::harness::{DEMO_EMAIL, PAST_EXPIRY, Scenario};
+
+#[tokio::test]
+async fn twenty_concurrent_requests_after_expiry_take_exactly_one_refresh() {
+    let Some(scenario) = Scenario::start("burst").await else { return };
+    let result = async {
+        scenario.log_in_as_demo().await?;
+        scenario.reactive_only().await?;
+        let before = scenario.metrics().await?.refreshes;
+        tokio::time::sleep(PAST_EXPIRY).await;
+
+        scenario.fire_burst().await?;
+        anyhow::ensure!(scenario.text("#burst-succeeded").await? == "20/20", "not every request succeeded");
+        anyhow::ensure!(
+            scenario.text("#burst-refreshes").await? == "1 refresh",
+            "the page counted other than 1 refresh"
+        );
+        let counted = scenario.metrics().await?.refreshes - before;
+        anyhow::ensure!(counted == 1, "the backend counted {counted} refreshes");
+        scenario.wait_for_text("#events", "Refresh succeeded").await?;
+        scenario.screenshot("dashboard.png").await?;
+        std::fs::write(
+            crate::harness::artifacts().join("sessions.png"),
+            scenario.wait_for("#sessions").await?.screenshot().await?,
+        )?;
+        Ok(())
+    }
+    .await;
+    scenario.finish(result).await;
+}
+
+#[tokio::test]
+async fn a_reload_after_expiry_continues_the_session_silently() {
+    let Some(scenario) = Scenario::start("reload").await else { return };
+    let result = async {
+        scenario.log_in_as_demo().await?;
+        scenario.reactive_only().await?;
+        let before = scenario.metrics().await?.refreshes;
+        tokio::time::sleep(PAST_EXPIRY).await;
+
+        scenario.browser.refresh().await?;
+        scenario.wait_for_text("#profile .email", DEMO_EMAIL).await?;
+        anyhow::ensure!(scenario.location().await? == "/", "left the dashboard");
+        let counted = scenario.metrics().await?.refreshes - before;
+        anyhow::ensure!(counted == 1, "the backend counted {counted} refreshes");
+        Ok(())
+    }
+    .await;
+    scenario.finish(result).await;
+}
