@@ -30,7 +30,7 @@ pub(crate) fn EventLog() -> impl IntoView {
 fn describe(logged: &LoggedEvent) -> (&'static str, String) {
     match &logged.event {
         ClientEvent::RefreshStarted { reason: RefreshReason::Proactive } => {
-            ("start", "Refresh started (ahead of expiry)".into())
+            ("start", "Refresh started (access token expiring)".into())
         }
         ClientEvent::RefreshStarted { reason: RefreshReason::Unauthorized } => {
             ("start", "Refresh started (a request got 401)".into())
