@@ -11,6 +11,7 @@ mod bad_input;
 mod contract;
 mod durability;
 mod expiry;
+mod instances;
 mod rotation;
 mod sessions;
 mod throttling;

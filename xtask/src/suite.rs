@@ -39,12 +39,12 @@ pub(crate) fn run_all() -> ExitCode {
         Ok(url) if !url.is_empty() => {
             step("running the integration suite against PostgreSQL");
             (
-                "integration suite (PostgreSQL)",
+                "integration and two-instance suites (PostgreSQL)",
                 cargo_test(&["test", "--package", "backend", "--test", "api"], &[("TEST_POSTGRES_URL", &url)], &[]),
             )
         }
         _ => (
-            "integration suite (PostgreSQL)",
+            "integration and two-instance suites (PostgreSQL)",
             Outcome { skipped: Some("TEST_POSTGRES_URL is not set".into()), ..Outcome::default() },
         ),
     });

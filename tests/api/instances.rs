@@ -1,0 +1,176 @@
+//! Two `backend` processes sharing one database and one secret, as behind a load balancer. Run on the
+//! suite's engine: PostgreSQL when `TEST_POSTGRES_URL` is set, otherwise one SQLite file shared by both
+//! processes (its write lock spans processes, so the same rules must hold).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::auth::{LoginResponse, TokenPair};
+use shared::paths;
+use shared::sessions::Session;
+
+use crate::helpers::{BackendProcess, PASSWORD, TestDatabase, data, expect_error, expect_status, start_backend};
+
+struct Pair {
+    a: BackendProcess,
+    b: BackendProcess,
+    http: reqwest::Client,
+    _db: TestDatabase,
+}
+
+async fn two_instances(extra: &[&str]) -> Pair {
+    let db = TestDatabase::new().await;
+    // Start one first so migrations run once before the second connects.
+    let a = start_backend(&db.url, extra);
+    let b = start_backend(&db.url, extra);
+    Pair { a, b, http: reqwest::Client::new(), _db: db }
+}
+
+impl Pair {
+    async fn post(&self, on: &BackendProcess, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(on.url(path)).json(body).send().await.expect("request")
+    }
+
+    async fn login(&self, on: &BackendProcess, device: &str) -> LoginResponse {
+        let email = "multi@example.com";
+        let body = json!({"username": "multi", "email": email, "password": PASSWORD});
+        // The first call registers; later ones find the account taken, which is fine.
+        let _ = self.post(on, paths::REGISTER, &body).await;
+        let body = json!({"email": email, "password": PASSWORD, "deviceId": device});
+        data(expect_status(self.post(on, paths::LOGIN, &body).await, StatusCode::OK).await)
+    }
+
+    async fn refresh(&self, on: &BackendProcess, token: &str) -> reqwest::Response {
+        self.post(on, paths::REFRESH, &json!({"refreshToken": token})).await
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_from_one_instance_works_on_the_other() {
+    let pair = two_instances(&[]).await;
+    let login = pair.login(&pair.a, "laptop").await;
+    let response = pair.http.get(pair.b.url(paths::ME)).bearer_auth(&login.tokens.access_token).send().await.unwrap();
+    expect_status(response, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn reuse_on_one_instance_after_rotation_on_the_other_revokes_the_session_everywhere() {
+    let pair = two_instances(&["--refresh-reuse-grace", "1s"]).await;
+    let login = pair.login(&pair.a, "laptop").await;
+    let rotated: TokenPair =
+        data(expect_status(pair.refresh(&pair.a, &login.tokens.refresh_token).await, StatusCode::OK).await);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    expect_error(
+        pair.refresh(&pair.b, &login.tokens.refresh_token).await,
+        StatusCode::FORBIDDEN,
+        "refresh_token_reused",
+    )
+    .await;
+    expect_error(pair.refresh(&pair.a, &rotated.refresh_token).await, StatusCode::FORBIDDEN, "refresh_token_invalid")
+        .await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_refreshes_split_across_instances_make_one_successor() {
+    let pair = two_instances(&[]).await;
+    let login = pair.login(&pair.a, "laptop").await;
+    let token = &login.tokens.refresh_token;
+    let attempts = (0..20).map(|i| pair.refresh(if i % 2 == 0 { &pair.a } else { &pair.b }, token));
+    let mut successors = HashSet::new();
+    for response in futures::future::join_all(attempts).await {
+        let pair: TokenPair = data(expect_status(response, StatusCode::OK).await);
+        successors.insert(pair.refresh_token);
+    }
+    assert_eq!(successors.len(), 1, "instances forked the chain");
+    let successor = successors.into_iter().next().unwrap();
+    expect_status(pair.refresh(&pair.b, &successor).await, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn logout_on_one_instance_ends_refresh_on_the_other() {
+    let pair = two_instances(&[]).await;
+    let login = pair.login(&pair.a, "laptop").await;
+    let response =
+        pair.http.post(pair.a.url(paths::LOGOUT)).bearer_auth(&login.tokens.access_token).send().await.unwrap();
+    expect_status(response, StatusCode::OK).await;
+    expect_error(
+        pair.refresh(&pair.b, &login.tokens.refresh_token).await,
+        StatusCode::FORBIDDEN,
+        "refresh_token_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_listed_on_one_instance_include_those_created_on_the_other() {
+    let pair = two_instances(&[]).await;
+    pair.login(&pair.a, "laptop").await;
+    let phone = pair.login(&pair.b, "phone").await;
+    let response =
+        pair.http.get(pair.b.url(paths::SESSIONS)).bearer_auth(&phone.tokens.access_token).send().await.unwrap();
+    let sessions: Vec<Session> = data(expect_status(response, StatusCode::OK).await);
+    let devices: HashSet<_> = sessions.iter().filter_map(|s| s.device_id.as_deref()).collect();
+    assert_eq!(devices, HashSet::from(["laptop", "phone"]));
+}
+
+#[tokio::test]
+async fn login_throttling_is_shared_by_both_instances() {
+    let pair = two_instances(&["--login-max-failures", "4"]).await;
+    pair.login(&pair.a, "laptop").await;
+    let wrong = json!({"email": "multi@example.com", "password": "wrong-password"});
+    for i in 0..4 {
+        let on = if i % 2 == 0 { &pair.a } else { &pair.b };
+        expect_error(pair.post(on, paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    expect_error(pair.post(&pair.a, paths::LOGIN, &wrong).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    expect_error(pair.post(&pair.b, paths::LOGIN, &wrong).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+/// Clients rotate through instance A as fast as they can; A is killed mid-load. Every token A had
+/// acknowledged must still refresh on B (a commit A made but never acknowledged leaves the client with
+/// the previous token, which the grace window honours).
+#[tokio::test]
+async fn killing_one_instance_mid_load_loses_no_rotation_it_acknowledged() {
+    let mut pair = two_instances(&["--refresh-reuse-grace", "60s"]).await;
+    let mut tokens = Vec::new();
+    for device in 0..4 {
+        tokens.push(pair.login(&pair.a, &format!("device-{device}")).await.tokens.refresh_token);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = pair.a.url(paths::REFRESH);
+    let workers: Vec<_> = tokens
+        .into_iter()
+        .map(|mut token| {
+            let (http, url, stop) = (pair.http.clone(), url.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut acknowledged = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(response) = http.post(&url).json(&json!({"refreshToken": token})).send().await else {
+                        break;
+                    };
+                    if response.status() != StatusCode::OK {
+                        break;
+                    }
+                    let Ok(body) = response.json::<Value>().await else { break };
+                    token = data::<TokenPair>(body).refresh_token;
+                    acknowledged += 1;
+                }
+                (token, acknowledged)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    pair.a.kill_9();
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for worker in workers {
+        let (token, acknowledged) = worker.await.unwrap();
+        total += acknowledged;
+        expect_status(pair.refresh(&pair.b, &token).await, StatusCode::OK).await;
+    }
+    assert!(total >= 4, "the load did not get going: {total} rotations");
+}
