@@ -170,3 +170,76 @@ fn help_lists_every_setting_with_its_variable() {
         assert!(help.contains(&format!("[env: {variable}")), "{variable} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn logs_carry_request_ids_but_never_tokens_or_passwords() {
+    let db = TestDatabase::new().await;
+    let server = start_backend(&db.url, &[]);
+    let client = reqwest::Client::new();
+    let email = "logs@example.com";
+    let body = json!({"username": "logs", "email": email, "password": PASSWORD});
+    expect_status(client.post(server.url(paths::REGISTER)).json(&body).send().await.unwrap(), StatusCode::CREATED)
+        .await;
+    let body = json!({"email": email, "password": PASSWORD});
+    let login: LoginResponse = data(
+        expect_status(client.post(server.url(paths::LOGIN)).json(&body).send().await.unwrap(), StatusCode::OK).await,
+    );
+    let refresh = json!({"refreshToken": login.tokens.refresh_token});
+    let pair: TokenPair = data(
+        expect_status(client.post(server.url(paths::REFRESH)).json(&refresh).send().await.unwrap(), StatusCode::OK)
+            .await,
+    );
+    let wrong = json!({"email": email, "password": "a-wrong-password"});
+    client.post(server.url(paths::LOGIN)).json(&wrong).send().await.unwrap();
+    client.get(server.url(paths::ME)).bearer_auth(&pair.access_token).send().await.unwrap();
+
+    // Wait until the last request has been logged, then look for every secret.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("path=/api/me") {
+        assert!(std::time::Instant::now() < deadline, "requests were not logged:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = server.log();
+    assert!(log.contains("request{id="), "no request ids in:\n{log}");
+    for secret in [
+        PASSWORD,
+        "a-wrong-password",
+        &login.tokens.access_token,
+        &login.tokens.refresh_token,
+        &pair.refresh_token,
+        &pair.access_token,
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log:\n{log}");
+    }
+    // Not even a recognisable piece of a token.
+    assert!(!log.contains(&pair.access_token[..20]), "a token prefix reached the log");
+}
+
+#[tokio::test]
+async fn ended_sessions_are_purged_periodically() {
+    let db = TestDatabase::new().await;
+    let server = start_backend(&db.url, &["--purge-interval", "1s"]);
+    let client = reqwest::Client::new();
+    let body = json!({"username": "purge", "email": "purge@example.com", "password": PASSWORD});
+    expect_status(client.post(server.url(paths::REGISTER)).json(&body).send().await.unwrap(), StatusCode::CREATED)
+        .await;
+    let body = json!({"email": "purge@example.com", "password": PASSWORD});
+    let login: LoginResponse = data(
+        expect_status(client.post(server.url(paths::LOGIN)).json(&body).send().await.unwrap(), StatusCode::OK).await,
+    );
+    let response = client.post(server.url(paths::LOGOUT)).bearer_auth(&login.tokens.access_token).send().await.unwrap();
+    expect_status(response, StatusCode::OK).await;
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions").fetch_one(&pool).await.unwrap();
+        if rows == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the revoked session was never purged");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    pool.close().await;
+}

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// The signing key every test server uses.
@@ -14,6 +14,8 @@ pub(crate) const SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub(crate) struct BackendProcess {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
+    /// Everything the process has logged so far.
+    log: Arc<Mutex<String>>,
 }
 
 impl BackendProcess {
@@ -30,21 +32,32 @@ impl BackendProcess {
             .expect("backend binary starts");
         let stderr = child.stderr.take().expect("piped stderr");
         let (found, addr) = mpsc::channel();
+        let log = Arc::new(Mutex::new(String::new()));
+        let collected = Arc::clone(&log);
         // Keep draining stderr after the address is found, so the child never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     let _ = found.send(rest.trim().parse::<SocketAddr>().ok());
                 }
+                if let Ok(mut log) = collected.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
             }
         });
         match addr.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(addr)) => Self { child, addr },
+            Ok(Some(addr)) => Self { child, addr, log },
             _ => {
                 let _ = child.kill();
                 panic!("backend did not report its address");
             }
         }
+    }
+
+    /// The process's log so far.
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().map(|log| log.clone()).unwrap_or_default()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
