@@ -83,6 +83,7 @@ impl App {
                 max_lifetime_ms: millis(config.session_max_lifetime),
                 grace_ms: millis(config.refresh_reuse_grace),
             },
+            trust_forwarded_for: config.trust_forwarded_for,
         };
         if config.demo_user_enabled() {
             seed_demo_user(&state).await?;

@@ -97,6 +97,12 @@ pub struct Config {
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_lifetime)]
     pub db_acquire_timeout: Duration,
 
+    /// Take the client address for login throttling from the last `X-Forwarded-For` entry. Turn on only
+    /// behind a proxy that appends it; otherwise clients could pick their own address.
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub trust_forwarded_for: bool,
+
     /// Browser origins allowed to call the API cross-origin (comma-separated). Empty: same-origin only.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,

@@ -18,6 +18,8 @@ pub struct AppState {
     pub(crate) throttle: LoginThrottle,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sessions: SessionPolicy,
+    /// Whether the client address comes from `X-Forwarded-For` (behind a trusted proxy).
+    pub(crate) trust_forwarded_for: bool,
 }
 
 /// The session-lifetime rules, in milliseconds.

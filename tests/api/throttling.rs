@@ -70,3 +70,31 @@ async fn a_success_forgives_the_accounts_earlier_failures() {
         expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }
 }
+
+async fn fail_from(app: &crate::helpers::TestApp, forwarded_for: &str, account: usize) -> reqwest::Response {
+    let body = json!({"email": format!("nobody{account}@example.com"), "password": "wrong-password"});
+    app.client.post(app.url(paths::LOGIN)).header("x-forwarded-for", forwarded_for).json(&body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_last_forwarded_address_is_throttled_not_the_proxy() {
+    let app = spawn_app_with(&["--login-max-failures", "1", "--trust-forwarded-for", "true"]).await;
+    // The client may prepend anything; the proxy appends the real address last.
+    for account in 0..4 {
+        let response = fail_from(&app, &format!("6.6.6.{account}, 10.0.0.1"), account).await;
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    expect_error(fail_from(&app, "10.0.0.1", 9).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    expect_error(fail_from(&app, "10.0.0.2", 9).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn without_trust_the_forwarded_header_is_ignored() {
+    let app = spawn_app_with(&["--login-max-failures", "1"]).await;
+    for account in 0..4 {
+        let response = fail_from(&app, &format!("10.0.0.{account}"), account).await;
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    // Every attempt came from 127.0.0.1, whatever the header said.
+    expect_error(fail_from(&app, "10.0.0.9", 9).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}

@@ -1,9 +1,7 @@
 //! Register, login, refresh and logout.
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
@@ -12,7 +10,7 @@ use shared::paths;
 
 use super::{public_user, reply, subject};
 use crate::error::ApiError;
-use crate::extract::{Caller, Claims, Json};
+use crate::extract::{Caller, Claims, ClientIp, Json};
 use crate::passwords::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::state::AppState;
 use crate::store::{NewSession, NewUser, Rejection, Rotation, RotationRequest};
@@ -52,7 +50,7 @@ async fn register(State(state): State<AppState>, Json(body): Json<RegisterReques
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = body.email.trim().to_lowercase();
@@ -67,7 +65,6 @@ async fn login(
     let app_id = optional_field("appId", body.app_id.as_deref())?;
 
     let now = now_millis();
-    let ip = peer.ip();
     if let Some(retry_after) = state.throttle.retry_after(&state.store, &email, ip, now).await? {
         return Err(ApiError::RateLimited { retry_after });
     }
