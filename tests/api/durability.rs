@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::auth::{LoginResponse, TokenPair};
+use shared::auth::TokenPair;
 use shared::paths;
 
-use crate::helpers::{PASSWORD, TestDatabase, data, expect_status, spawn_app, spawn_app_on, start_backend};
+use crate::helpers::{PASSWORD, TestDatabase, data, expect_status, login_on, spawn_app, spawn_app_on, start_backend};
 
 #[tokio::test]
 async fn a_restart_on_the_same_database_keeps_sessions() {
@@ -38,21 +38,7 @@ async fn kill_9_during_refresh_load_loses_no_acknowledged_rotation() {
 
     let mut sessions = Vec::new();
     for i in 0..6 {
-        let email = format!("load{i}@example.com");
-        let body = json!({"username": "load", "email": email, "password": PASSWORD});
-        expect_status(
-            client.post(format!("{base}{}", paths::REGISTER)).json(&body).send().await.unwrap(),
-            StatusCode::CREATED,
-        )
-        .await;
-        let body = json!({"email": email, "password": PASSWORD});
-        let login: LoginResponse = data(
-            expect_status(
-                client.post(format!("{base}{}", paths::LOGIN)).json(&body).send().await.unwrap(),
-                StatusCode::OK,
-            )
-            .await,
-        );
+        let login = login_on(&client, &server, &format!("load{i}@example.com"), None).await;
         sessions.push(login.tokens.refresh_token);
     }
 
@@ -177,13 +163,7 @@ async fn logs_carry_request_ids_but_never_tokens_or_passwords() {
     let server = start_backend(&db.url, &[]);
     let client = reqwest::Client::new();
     let email = "logs@example.com";
-    let body = json!({"username": "logs", "email": email, "password": PASSWORD});
-    expect_status(client.post(server.url(paths::REGISTER)).json(&body).send().await.unwrap(), StatusCode::CREATED)
-        .await;
-    let body = json!({"email": email, "password": PASSWORD});
-    let login: LoginResponse = data(
-        expect_status(client.post(server.url(paths::LOGIN)).json(&body).send().await.unwrap(), StatusCode::OK).await,
-    );
+    let login = login_on(&client, &server, email, None).await;
     let refresh = json!({"refreshToken": login.tokens.refresh_token});
     let pair: TokenPair = data(
         expect_status(client.post(server.url(paths::REFRESH)).json(&refresh).send().await.unwrap(), StatusCode::OK)
@@ -220,13 +200,7 @@ async fn ended_sessions_are_purged_periodically() {
     let db = TestDatabase::new().await;
     let server = start_backend(&db.url, &["--purge-interval", "1s"]);
     let client = reqwest::Client::new();
-    let body = json!({"username": "purge", "email": "purge@example.com", "password": PASSWORD});
-    expect_status(client.post(server.url(paths::REGISTER)).json(&body).send().await.unwrap(), StatusCode::CREATED)
-        .await;
-    let body = json!({"email": "purge@example.com", "password": PASSWORD});
-    let login: LoginResponse = data(
-        expect_status(client.post(server.url(paths::LOGIN)).json(&body).send().await.unwrap(), StatusCode::OK).await,
-    );
+    let login = login_on(&client, &server, "purge@example.com", None).await;
     let response = client.post(server.url(paths::LOGOUT)).bearer_auth(&login.tokens.access_token).send().await.unwrap();
     expect_status(response, StatusCode::OK).await;
 

@@ -215,6 +215,21 @@ pub(crate) fn data<T: DeserializeOwned>(body: Value) -> T {
     envelope.data.expect("data present")
 }
 
+/// Registers `email` on a server process (an existing account is fine) and logs it in from `device`.
+pub(crate) async fn login_on(
+    client: &reqwest::Client,
+    server: &BackendProcess,
+    email: &str,
+    device: Option<&str>,
+) -> LoginResponse {
+    let body = json!({"username": "ann", "email": email, "password": PASSWORD});
+    let registered = client.post(server.url(paths::REGISTER)).json(&body).send().await.expect("request");
+    assert!(matches!(registered.status(), StatusCode::CREATED | StatusCode::CONFLICT), "{}", registered.status());
+    let body = json!({"email": email, "password": PASSWORD, "deviceId": device});
+    let response = client.post(server.url(paths::LOGIN)).json(&body).send().await.expect("request");
+    data(expect_status(response, StatusCode::OK).await)
+}
+
 /// The binary with the test defaults plus `extra`, listening on a random port.
 pub(crate) fn start_backend(db_url: &str, extra: &[&str]) -> BackendProcess {
     let mut args = vec!["--bind", "127.0.0.1:0", "--database-url", db_url, "--static-dir", "/nonexistent"];

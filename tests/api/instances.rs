@@ -13,7 +13,7 @@ use shared::auth::{LoginResponse, TokenPair};
 use shared::paths;
 use shared::sessions::Session;
 
-use crate::helpers::{BackendProcess, PASSWORD, TestDatabase, data, expect_error, expect_status, start_backend};
+use crate::helpers::{BackendProcess, TestDatabase, data, expect_error, expect_status, login_on, start_backend};
 
 struct Pair {
     a: BackendProcess,
@@ -36,12 +36,7 @@ impl Pair {
     }
 
     async fn login(&self, on: &BackendProcess, device: &str) -> LoginResponse {
-        let email = "multi@example.com";
-        let body = json!({"username": "multi", "email": email, "password": PASSWORD});
-        // The first call registers; later ones find the account taken, which is fine.
-        let _ = self.post(on, paths::REGISTER, &body).await;
-        let body = json!({"email": email, "password": PASSWORD, "deviceId": device});
-        data(expect_status(self.post(on, paths::LOGIN, &body).await, StatusCode::OK).await)
+        login_on(&self.http, on, "multi@example.com", Some(device)).await
     }
 
     async fn refresh(&self, on: &BackendProcess, token: &str) -> reqwest::Response {

@@ -199,6 +199,12 @@ impl Scenario {
         self.wait_until(&what, || async { Ok(self.text(css).await?.contains(expected)) }).await
     }
 
+    /// Waits until the page's path (and query) starts with `prefix`.
+    pub(crate) async fn wait_for_location(&self, prefix: &str) -> anyhow::Result<()> {
+        let what = format!("the page is at {prefix}");
+        self.wait_until(&what, || async { Ok(self.location().await?.starts_with(prefix)) }).await
+    }
+
     /// Path and query of the current page.
     pub(crate) async fn location(&self) -> anyhow::Result<String> {
         let url = self.browser.current_url().await?;

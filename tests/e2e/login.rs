@@ -24,9 +24,7 @@ async fn a_deep_link_while_logged_out_goes_to_login_and_back_after_it() {
     let Some(scenario) = Scenario::start("deep-link").await else { return };
     let result = async {
         scenario.goto("/").await?;
-        scenario
-            .wait_until("redirected to login", || async { Ok(scenario.location().await?.starts_with("/login")) })
-            .await?;
+        scenario.wait_for_location("/login").await?;
         let location = scenario.location().await?;
         anyhow::ensure!(location == "/login?next=%2F", "unexpected redirect {location}");
         scenario.log_in(DEMO_EMAIL, DEMO_PASSWORD).await?;

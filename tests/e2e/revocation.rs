@@ -28,9 +28,7 @@ async fn revoking_the_browsers_session_elsewhere_sends_it_to_login_with_storage_
 
         // The next action in the browser ends on the login page, with nothing left in storage.
         scenario.click("#fire").await?;
-        scenario
-            .wait_until("the browser is on login", || async { Ok(scenario.location().await?.starts_with("/login")) })
-            .await?;
+        scenario.wait_for_location("/login").await?;
         let location = scenario.location().await?;
         anyhow::ensure!(location == "/login?next=%2F", "unexpected location {location}");
         anyhow::ensure!(scenario.stored_session().await?.is_none(), "storage not cleared");

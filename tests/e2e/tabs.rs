@@ -57,13 +57,9 @@ async fn logging_out_in_one_tab_sends_the_other_to_login_by_itself() {
         let (first, second) = second_tab(&scenario).await?;
         scenario.browser.switch_to_window(first).await?;
         scenario.click("#logout").await?;
-        scenario
-            .wait_until("the first tab is on login", || async { Ok(scenario.location().await?.starts_with("/login")) })
-            .await?;
+        scenario.wait_for_location("/login").await?;
         scenario.browser.switch_to_window(second).await?;
-        scenario
-            .wait_until("the second tab is on login", || async { Ok(scenario.location().await?.starts_with("/login")) })
-            .await?;
+        scenario.wait_for_location("/login").await?;
         anyhow::ensure!(scenario.stored_session().await?.is_none(), "storage not cleared");
         Ok(())
     }
