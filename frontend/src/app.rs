@@ -73,9 +73,11 @@ impl Services {
         self.proactive.set(on);
     }
 
-    /// The proactive refresh: runs on every tick and whenever the tab wakes or goes back online.
+    /// The proactive refresh: runs on every tick and whenever the tab wakes or goes back online. The
+    /// tick also refreshes the clock and the counters (requests in flight change without events).
     fn refresh_if_due(&self) {
         self.now.set(js_sys::Date::now() as i64);
+        self.counters.set(self.client.with_value(|c| c.counters()));
         if !self.proactive.get_untracked() || self.session.with_untracked(Option::is_none) {
             return;
         }
@@ -114,6 +116,12 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"silent-refresh"</a>
                 <span class="tagline">"JWT rotation you never notice"</span>
+                <span class="status" id="in-flight">
+                    {move || {
+                        let counters = services.counters.get();
+                        format!("{} in flight · {} refreshed", counters.in_flight, counters.refreshes)
+                    }}
+                </span>
             </header>
             <main class="content">
                 <Routes fallback=|| view! { <NotFound /> }>

@@ -147,6 +147,11 @@ where
     /// Sends an authenticated request. Waits for a running refresh first, refreshes ahead of expiry,
     /// and on a 401 refreshes once (shared with every other caller) and replays once.
     pub async fn send(&self, request: &ApiRequest) -> Result<RawResponse, ClientError> {
+        let _in_flight = InFlightRequest::enter(self);
+        self.send_counted(request).await
+    }
+
+    async fn send_counted(&self, request: &ApiRequest) -> Result<RawResponse, ClientError> {
         let session = self.usable_session().await?;
         let response = self.transmit(request, Some(&session.access_token)).await?;
         if response.status != 401 {
@@ -341,6 +346,39 @@ where
         for listener in listeners {
             listener(&event);
         }
+    }
+}
+
+/// Counts a request as in flight until it settles, or until its future is dropped unfinished.
+struct InFlightRequest<'a, T, S, C, L>(&'a ApiClient<T, S, C, L>)
+where
+    T: Transport + 'static,
+    S: TokenStore + 'static,
+    C: Clock + 'static,
+    L: RefreshLock + 'static;
+
+impl<'a, T, S, C, L> InFlightRequest<'a, T, S, C, L>
+where
+    T: Transport + 'static,
+    S: TokenStore + 'static,
+    C: Clock + 'static,
+    L: RefreshLock + 'static,
+{
+    fn enter(client: &'a ApiClient<T, S, C, L>) -> Self {
+        client.bump(|c| c.in_flight += 1);
+        Self(client)
+    }
+}
+
+impl<T, S, C, L> Drop for InFlightRequest<'_, T, S, C, L>
+where
+    T: Transport + 'static,
+    S: TokenStore + 'static,
+    C: Clock + 'static,
+    L: RefreshLock + 'static,
+{
+    fn drop(&mut self) {
+        self.0.bump(|c| c.in_flight = c.in_flight.saturating_sub(1));
     }
 }
 

@@ -53,4 +53,6 @@ pub struct Counters {
     pub adopted: u32,
     /// Requests sent a second time after a 401.
     pub replays: u32,
+    /// Requests started through `send` that have not settled yet; 0 once everything has answered.
+    pub in_flight: u32,
 }

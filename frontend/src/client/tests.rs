@@ -84,6 +84,7 @@ fn a_hundred_concurrent_401s_make_exactly_one_refresh_and_all_succeed() {
     assert_eq!(world.server.refresh_calls(), 1);
     assert_eq!(tab.client.counters().replays, 100);
     assert!(tab.events.borrow().contains(&ClientEvent::RequestsReplayed { count: 100 }));
+    assert_eq!(tab.client.counters().in_flight, 0);
 }
 
 #[test]
@@ -285,4 +286,23 @@ fn logout_clears_storage_and_says_so() {
     assert!(world.store.load().is_none());
     assert_eq!(tab.events.borrow().last(), Some(&ClientEvent::LoggedOut { reason: LogoutReason::UserRequested }));
     assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+}
+
+#[test]
+fn a_request_dropped_before_it_settles_is_no_longer_counted_in_flight() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.server.expire_access();
+    world.server.hold_refreshes(true);
+    let request = echo();
+    {
+        let mut pending = Box::pin(tab.client.send(&request));
+        let waker = futures::task::noop_waker();
+        let mut context = std::task::Context::from_waker(&waker);
+        for _ in 0..10 {
+            assert!(pending.as_mut().poll(&mut context).is_pending());
+        }
+        assert_eq!(tab.client.counters().in_flight, 1);
+    }
+    assert_eq!(tab.client.counters().in_flight, 0);
 }

@@ -48,6 +48,7 @@ pub(crate) fn Burst() -> impl IntoView {
                 first_error,
             }));
             running.set(false);
+            services.sync();
         });
     };
 
