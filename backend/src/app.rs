@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Method, Request, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -126,7 +127,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
 /// The whole application: API, the built SPA (when `static_dir` exists) and the middleware stack.
 pub fn router(state: AppState, static_dir: &Path, cors_origins: &[String]) -> Result<Router, StartError> {
-    let mut app = crate::routes::api().with_state(state);
+    // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
+    let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut app = crate::routes::api().layer(no_store).with_state(state);
     if static_dir.is_dir() {
         // Unknown non-API paths get index.html, so client-side routes survive a reload.
         let spa = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
@@ -150,7 +153,17 @@ pub fn router(state: AppState, static_dir: &Path, cors_origins: &[String]) -> Re
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            // On every response: no MIME sniffing, no framing (clickjacking), no referrer leaks.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            )),
     ))
 }
 

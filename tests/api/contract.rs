@@ -189,3 +189,20 @@ async fn responses_carry_a_request_id() {
     assert!(!id.is_empty());
     let _: Value = response.json().await.unwrap();
 }
+
+#[tokio::test]
+async fn token_answers_are_never_cached_and_every_answer_carries_security_headers() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(dist.path().join("index.html"), "<!doctype html>").unwrap();
+    let app = spawn_app_with(&["--static-dir", dist.path().to_str().unwrap()]).await;
+    app.register("ann@example.com").await;
+    let login = app.post_json(paths::LOGIN, &json!({"email": "ann@example.com", "password": PASSWORD})).await;
+    assert_eq!(login.headers().get("cache-control").unwrap(), "no-store");
+    let spa = app.client.get(app.url("/")).send().await.unwrap();
+    for response in [&login, &spa] {
+        assert_eq!(response.headers().get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(response.headers().get("x-frame-options").unwrap(), "DENY");
+        assert_eq!(response.headers().get("referrer-policy").unwrap(), "no-referrer");
+    }
+    assert!(spa.headers().get("cache-control").is_none_or(|v| v != "no-store"), "the SPA's assets may be cached");
+}
