@@ -41,7 +41,9 @@ fn describe(logged: &LoggedEvent) -> (&'static str, String) {
             ("warn", format!("Refresh failed: {reason}; retrying after {ms} ms"))
         }
         ClientEvent::RefreshFailed { reason, retry_in_ms: None } => ("bad", format!("Refresh refused: {reason}")),
-        ClientEvent::RequestsReplayed { count } => ("ok", format!("Replayed {count} request(s) that waited for this refresh")),
+        ClientEvent::RequestsReplayed { count } => {
+            ("ok", format!("Replayed {count} request(s) that waited for this refresh"))
+        }
         ClientEvent::LoggedOut { reason: LogoutReason::UserRequested } => ("bad", "Logged out".into()),
         ClientEvent::LoggedOut { reason: LogoutReason::OtherTab } => ("bad", "Logged out in another tab".into()),
         ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(why) } => {
