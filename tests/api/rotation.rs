@@ -125,18 +125,36 @@ async fn logged_out_sessions_cannot_refresh() {
 #[tokio::test]
 async fn refresh_tokens_are_stored_only_as_hashes() {
     let app = spawn_app().await;
-    if !app.db.url.starts_with("sqlite") {
-        eprintln!("skipped: reads the SQLite file directly");
-        return;
-    }
     let (_, login) = app.new_session().await;
     let pair = app.refresh_ok(&login.tokens.refresh_token).await;
-    let db = app.stop().await;
-    let bytes = std::fs::read(db.folder().join("test.db")).unwrap();
-    let wal = std::fs::read(db.folder().join("test.db-wal")).unwrap_or_default();
-    for token in [&login.tokens.refresh_token, &pair.refresh_token] {
-        for file in [&bytes, &wal] {
-            assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()), "a raw refresh token was stored");
+    let tokens = [login.tokens.refresh_token.clone(), pair.refresh_token.clone()];
+
+    // Every stored token column holds a SHA-256 hex digest, never a token.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let stored: Vec<(String,)> = sqlx::query_as(
+        "SELECT current_hash FROM sessions UNION ALL SELECT previous_hash FROM sessions WHERE previous_hash IS NOT NULL
+         UNION ALL SELECT hash FROM retired_refresh_tokens",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(stored.len(), 3, "live, previous and retired: {stored:?}");
+    for (value,) in &stored {
+        assert!(value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()), "not a digest: {value}");
+        assert!(!tokens.contains(value));
+    }
+
+    // On SQLite, not even the raw file or its write-ahead log contains a token.
+    if app.db.url.starts_with("sqlite") {
+        let db = app.stop().await;
+        let bytes = std::fs::read(db.folder().join("test.db")).unwrap();
+        let wal = std::fs::read(db.folder().join("test.db-wal")).unwrap_or_default();
+        for token in &tokens {
+            for file in [&bytes, &wal] {
+                assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()), "a raw refresh token was stored");
+            }
         }
     }
 }
