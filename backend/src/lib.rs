@@ -1,8 +1,8 @@
 //! The auth server: short-lived access JWTs, rotating refresh tokens with a grace window and reuse
 //! detection, and the session API around them.
 //!
-//! Layout: [`tokens`] holds the token rules, [`store`] the database, [`routes`] the HTTP surface,
-//! [`passwords`] hashing, [`throttle`] login throttling. [`App::build`] assembles the app from a
+//! Layout: [`tokens`] holds the token rules, [`store`] the database, `routes` the HTTP surface,
+//! [`passwords`] hashing, `throttle` login throttling. [`App::build`] assembles the app from a
 //! [`Config`] (tests serve it on 127.0.0.1:0), and [`run`] serves it until a shutdown signal.
 
 mod app;
