@@ -242,11 +242,13 @@ impl Scenario {
         Ok(())
     }
 
-    /// Clicks "Fire 20 concurrent requests" and waits for a new result line.
-    pub(crate) async fn fire_burst(&self) -> anyhow::Result<()> {
+    /// Clicks "Fire 20 concurrent requests", waits for a new result line and returns its count of
+    /// successes ("20/20").
+    pub(crate) async fn fire_burst(&self) -> anyhow::Result<String> {
         let before = self.burst_run().await?;
         self.click("#fire").await?;
-        self.wait_until("the burst finishes", || async { Ok(self.burst_run().await? != before) }).await
+        self.wait_until("the burst finishes", || async { Ok(self.burst_run().await? != before) }).await?;
+        self.text("#burst-succeeded").await
     }
 
     /// The sequence number of the last burst result shown, if any.
