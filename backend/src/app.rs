@@ -93,10 +93,6 @@ impl App {
         Ok(Self { state, router, purge_every: config.purge_interval })
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn serve(
         self,

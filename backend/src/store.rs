@@ -29,7 +29,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+enum Engine {
     Sqlite,
     Postgres,
 }
@@ -84,10 +84,6 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
-    }
-
-    pub fn engine(&self) -> Engine {
-        self.engine
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
