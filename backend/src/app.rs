@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -11,7 +10,6 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -21,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::passwords::{PasswordError, Passwords};
 use crate::state::{AppState, SessionPolicy};
 use crate::store::{NewUser, PoolSettings, Store, StoreError};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{Limit, Throttle};
 use crate::tokens::{AccessTokens, RefreshTokens, millis, now_millis};
 
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -47,6 +45,14 @@ pub enum StartError {
     Serve(#[source] std::io::Error),
     #[error("invalid CORS origin {0:?}")]
     CorsOrigin(String),
+    #[error("cannot read the single-page app's {path}")]
+    Spa {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("CSP_CONNECT_SRC {0:?} is not an origin (scheme://host[:port])")]
+    CspSource(String),
 }
 
 /// A built application, ready to serve.
@@ -75,8 +81,12 @@ impl App {
                 config.jwt_leeway,
             ),
             refresh: RefreshTokens::new(&secret),
-            passwords: Passwords::new(cores).await?,
-            throttle: LoginThrottle::new(config.login_max_failures, config.login_failure_window),
+            // Sign-ups get one core's worth of hashing at most, logins every core: see passwords.rs.
+            passwords: Passwords::new(cores, 1).await?,
+            throttle: Throttle::new(
+                Limit { max: config.login_max_failures, window: config.login_failure_window },
+                Limit { max: config.register_max_per_ip, window: config.register_window },
+            ),
             metrics: Arc::new(Metrics::default()),
             sessions: SessionPolicy {
                 refresh_ttl_ms: millis(config.refresh_token_ttl),
@@ -89,7 +99,7 @@ impl App {
         if config.demo_user_enabled() {
             seed_demo_user(&state).await?;
         }
-        let router = router(state.clone(), &config.static_dir, &config.cors_origins)?;
+        let router = router(state.clone(), config)?;
         Ok(Self { state, router, purge_every: config.purge_interval })
     }
 
@@ -121,18 +131,21 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// The whole application: API, the built SPA (when `static_dir` exists) and the middleware stack.
-pub fn router(state: AppState, static_dir: &Path, cors_origins: &[String]) -> Result<Router, StartError> {
+/// The whole application: API, the built SPA (when `STATIC_DIR` exists) and the middleware stack.
+pub fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let mut app = crate::routes::api().layer(no_store).with_state(state);
-    if static_dir.is_dir() {
-        // Unknown non-API paths get index.html, so client-side routes survive a reload.
-        let spa = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
-        app = app.fallback_service(spa);
+    #[cfg(feature = "e2e")]
+    {
+        app = crate::fault::with_refresh_outage_switch(app);
+    }
+    if config.static_dir.is_dir() {
+        app = app.merge(crate::spa::router(&config.static_dir, &config.csp_connect_src)?);
     } else {
         app = app.fallback(|| async { crate::ApiError::NotFound });
     }
+    let cors_origins = &config.cors_origins;
     if !cors_origins.is_empty() {
         app = app.layer(cors(cors_origins)?);
     }

@@ -77,13 +77,22 @@ pub struct Config {
     #[arg(long, env = "DEMO_USER", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo_user: Option<bool>,
 
-    /// Failed logins per account within LOGIN_FAILURE_WINDOW before 429 (an IP gets four times as many).
+    /// Login attempts per account evaluated within LOGIN_FAILURE_WINDOW (an IP gets four times as many);
+    /// failures keep their slot, successes give it back. Past it, 429.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
     pub login_max_failures: u32,
 
-    /// Window over which failed logins are counted.
+    /// Window over which login attempts are counted.
     #[arg(long, env = "LOGIN_FAILURE_WINDOW", default_value = "1m", value_parser = parse_lifetime)]
     pub login_failure_window: Duration,
+
+    /// Sign-ups per client address within REGISTER_WINDOW. Past it, 429.
+    #[arg(long, env = "REGISTER_MAX_PER_IP", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
+    pub register_max_per_ip: u32,
+
+    /// Window over which sign-ups are counted.
+    #[arg(long, env = "REGISTER_WINDOW", default_value = "1h", value_parser = parse_lifetime)]
+    pub register_window: Duration,
 
     /// How often expired and revoked sessions are deleted.
     #[arg(long, env = "PURGE_INTERVAL", default_value = "1h", value_parser = parse_lifetime)]
@@ -106,6 +115,11 @@ pub struct Config {
     /// Browser origins allowed to call the API cross-origin (comma-separated). Empty: same-origin only.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// Origins the served SPA may call besides its own (comma-separated), added to the
+    /// Content-Security-Policy's `connect-src`. Empty: the SPA talks to this server only.
+    #[arg(long, env = "CSP_CONNECT_SRC", value_delimiter = ',')]
+    pub csp_connect_src: Vec<String>,
 }
 
 impl Config {
@@ -346,5 +360,21 @@ mod tests {
         assert!(matches!(config.database().unwrap(), DatabaseTarget::Postgres { .. }));
         let config = parse(&["--database-url", "mysql://x"]).unwrap();
         assert!(config.database().is_err());
+    }
+
+    proptest::proptest! {
+        /// No setting value can panic the parser; every accepted duration survives a round trip
+        /// through its own human form.
+        #[test]
+        fn duration_settings_never_panic_and_round_trip(value in ".{0,24}|[0-9]{1,12}(ns|ms|s|m|h|d|w)") {
+            if let Ok(duration) = parse_duration(&value) {
+                let shown = humantime::format_duration(duration).to_string();
+                let again = if duration.is_zero() { Duration::ZERO } else { parse_duration(&shown).unwrap() };
+                proptest::prop_assert_eq!(again, duration);
+            }
+            if let Ok(lifetime) = parse_lifetime(&value) {
+                proptest::prop_assert!(!lifetime.is_zero());
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ pub enum ApiError {
     RefreshTokenInvalid(&'static str),
     #[error("refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
-    #[error("too many failed login attempts; try again in {retry_after} s")]
+    #[error("too many attempts; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,

@@ -117,3 +117,39 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
         token => Ok(token),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    fn parts(header: &[u8]) -> Option<Parts> {
+        let value = axum::http::HeaderValue::from_bytes(header).ok()?;
+        Some(Request::builder().header(AUTHORIZATION, value).body(()).ok()?.into_parts().0)
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_and_malformed_headers_refused() {
+        assert_eq!(bearer_token(&parts(b"Bearer abc").unwrap()).unwrap(), "abc");
+        assert_eq!(bearer_token(&parts(b"bEaReR   abc  ").unwrap()).unwrap(), "abc");
+        for bad in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"abc", b"", b"Bearer \xff"] {
+            assert!(bearer_token(&parts(bad).unwrap()).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any header bytes: no panic; a token comes back only from a Bearer header, never empty and
+        /// never with surrounding white space.
+        #[test]
+        fn any_authorization_header_is_handled(header in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let Some(parts) = parts(&header) else { return Ok(()) };
+            if let Ok(token) = bearer_token(&parts) {
+                let text = String::from_utf8_lossy(&header).trim().to_ascii_lowercase();
+                proptest::prop_assert!(text.starts_with("bearer "));
+                proptest::prop_assert!(!token.is_empty());
+                proptest::prop_assert_eq!(token, token.trim());
+            }
+        }
+    }
+}

@@ -9,10 +9,13 @@ mod app;
 pub mod config;
 mod error;
 mod extract;
+#[cfg(feature = "e2e")]
+mod fault;
 mod metrics;
 pub mod passwords;
 mod purge;
 mod routes;
+mod spa;
 mod state;
 pub mod store;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-//! Periodic deletion of expired and revoked sessions and stale login counters.
+//! Periodic deletion of expired and revoked sessions and stale throttle counters.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match state.store.purge(now_millis(), state.throttle.window_ms()).await {
+            match state.store.purge(now_millis(), state.throttle.longest_window_ms()).await {
                 Ok(0) => {}
                 Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
                 Err(error) => tracing::warn!(error = %crate::error_chain(&error), "purge failed"),

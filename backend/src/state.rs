@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 use crate::store::Store;
-use crate::throttle::LoginThrottle;
+use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, Millis, RefreshTokens};
 
 /// Cheap to clone: every field is a handle or an `Arc`.
@@ -15,7 +15,7 @@ pub struct AppState {
     pub(crate) access: AccessTokens,
     pub(crate) refresh: RefreshTokens,
     pub(crate) passwords: Passwords,
-    pub(crate) throttle: LoginThrottle,
+    pub(crate) throttle: Throttle,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sessions: SessionPolicy,
     /// Whether the client address comes from `X-Forwarded-For` (behind a trusted proxy).

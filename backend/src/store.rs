@@ -1,11 +1,11 @@
-//! Storage: users, sessions with their refresh-token chain, and login-failure counters.
+//! Storage: users, sessions with their refresh-token chain, and throttle counters.
 //!
 //! One [`Store`] serves SQLite and PostgreSQL through sqlx's `Any` driver. The SQL is written once in the
 //! dialect both engines share (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the migrations and the
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
-mod login_failures;
 mod sessions;
+mod throttle_attempts;
 mod users;
 
 use std::time::Duration;
@@ -14,8 +14,8 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, Transaction};
 
-pub use login_failures::FailureWindow;
 pub use sessions::{NewSession, Rejection, Rotation, RotationRequest, SessionRecord};
+pub use throttle_attempts::AttemptWindow;
 pub use users::{NewUser, UserRecord};
 
 use crate::config::DatabaseTarget;
@@ -110,15 +110,16 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes expired and revoked sessions (their retired tokens go with them) and stale login counters.
-    pub async fn purge(&self, now: i64, login_window_ms: i64) -> Result<u64, StoreError> {
+    /// Deletes expired and revoked sessions (their retired tokens go with them) and throttle counters
+    /// whose window started more than `throttle_window_ms` ago.
+    pub async fn purge(&self, now: i64, throttle_window_ms: i64) -> Result<u64, StoreError> {
         let sessions = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM login_failures WHERE window_started_at <= $1")
-            .bind(now - login_window_ms)
+        sqlx::query("DELETE FROM throttle_attempts WHERE window_started_at <= $1")
+            .bind(now - throttle_window_ms)
             .execute(&self.pool)
             .await?;
         Ok(sessions)

@@ -16,3 +16,7 @@ pub const DEMO_EXPIRED_TOKEN: &str = "/api/demo/expired-token";
 pub fn session(id: &str) -> String {
     format!("{SESSIONS}/{id}")
 }
+
+/// Test builds only (the backend's `e2e` feature): `POST ?on=true|false` makes the refresh endpoint
+/// answer 503, so the browser suites can watch the client ride out an outage of that endpoint alone.
+pub const TEST_REFRESH_OUTAGE: &str = "/api/test/refresh-outage";

@@ -125,6 +125,18 @@ async fn login_throttling_is_shared_by_both_instances() {
     expect_error(pair.post(&pair.b, paths::LOGIN, &wrong).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
+#[tokio::test]
+async fn parallel_guesses_split_across_both_instances_get_exactly_the_limit_evaluated() {
+    let pair = two_instances(&["--login-max-failures", "5"]).await;
+    pair.login(&pair.a, "laptop").await;
+    let wrong = json!({"email": "multi@example.com", "password": "wrong-password"});
+    let sends = (0..40).map(|i| pair.post(if i % 2 == 0 { &pair.a } else { &pair.b }, paths::LOGIN, &wrong));
+    let statuses: Vec<_> = futures::future::join_all(sends).await.iter().map(reqwest::Response::status).collect();
+    let evaluated = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((evaluated, throttled), (5, 35), "{statuses:?}");
+}
+
 /// Clients rotate through instance A as fast as they can; A is killed mid-load. Every token A had
 /// acknowledged must still refresh on B (a commit A made but never acknowledged leaves the client with
 /// the previous token, which the grace window honours).

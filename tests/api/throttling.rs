@@ -1,4 +1,5 @@
-//! Login throttling: failures only, per account and per IP, with Retry-After.
+//! Throttling: login attempts per account and per IP, sign-ups per IP, with Retry-After, under any
+//! concurrency.
 
 use std::time::Duration;
 
@@ -6,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shared::paths;
 
-use crate::helpers::{PASSWORD, expect_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, expect_error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn five_failures_in_a_minute_throttle_the_account_with_retry_after() {
@@ -97,4 +98,83 @@ async fn without_trust_the_forwarded_header_is_ignored() {
     }
     // Every attempt came from 127.0.0.1, whatever the header said.
     expect_error(fail_from(&app, "10.0.0.9", 9).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+/// Fires `bodies` at `path` all at once and counts the answers by status.
+async fn burst(app: &TestApp, path: &str, bodies: Vec<serde_json::Value>) -> Vec<reqwest::Response> {
+    let sends = bodies.iter().map(|body| app.client.post(app.url(path)).json(body).send());
+    futures::future::join_all(sends).await.into_iter().map(|r| r.expect("request")).collect()
+}
+
+fn count(responses: &[reqwest::Response], status: StatusCode) -> usize {
+    responses.iter().filter(|r| r.status() == status).count()
+}
+
+#[tokio::test]
+async fn forty_parallel_guesses_for_one_account_get_exactly_five_evaluated() {
+    let app = spawn_app().await;
+    app.register("ann@example.com").await;
+    let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
+    let responses = burst(&app, paths::LOGIN, vec![wrong; 40]).await;
+
+    assert_eq!(count(&responses, StatusCode::UNAUTHORIZED), 5, "only the limit may reach the password check");
+    assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 35);
+    for response in responses.into_iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS) {
+        assert!(response.headers().contains_key("retry-after"));
+        expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    // The right password is refused too while the account is throttled.
+    let right = json!({"email": "ann@example.com", "password": PASSWORD});
+    expect_error(app.post_json(paths::LOGIN, &right).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_spread_over_accounts_are_capped_per_address() {
+    let app = spawn_app_with(&["--login-max-failures", "2"]).await;
+    // Forty different accounts, one guess each, all at once: the address allows 4 × 2 = 8.
+    let bodies = (0..40).map(|i| json!({"email": format!("victim{i}@example.com"), "password": "guess"})).collect();
+    let responses = burst(&app, paths::LOGIN, bodies).await;
+    assert_eq!(count(&responses, StatusCode::UNAUTHORIZED), 8);
+    assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 32);
+}
+
+#[tokio::test]
+async fn parallel_sign_ups_from_one_address_stop_at_the_limit() {
+    let app = spawn_app_with(&["--register-max-per-ip", "3"]).await;
+    let bodies = (0..20)
+        .map(|i| json!({"username": "flood", "email": format!("flood{i}@example.com"), "password": PASSWORD}))
+        .collect();
+    let responses = burst(&app, paths::REGISTER, bodies).await;
+    assert_eq!(count(&responses, StatusCode::CREATED), 3);
+    assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 17);
+    let rejected = responses.into_iter().find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).unwrap();
+    assert!(rejected.headers().contains_key("retry-after"));
+    expect_error(rejected, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_by_default_and_invalid_ones_cost_nothing() {
+    let app = spawn_app().await;
+    let invalid = json!({"username": "x", "email": "not-an-email", "password": PASSWORD});
+    for _ in 0..15 {
+        expect_error(app.post_json(paths::REGISTER, &invalid).await, StatusCode::BAD_REQUEST, "validation_failed")
+            .await;
+    }
+    for i in 0..10 {
+        app.register(&format!("user{i}@example.com")).await;
+    }
+    let eleventh = json!({"username": "x", "email": "user10@example.com", "password": PASSWORD});
+    expect_error(app.post_json(paths::REGISTER, &eleventh).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn successful_logins_give_their_address_slots_back() {
+    let app = spawn_app_with(&["--login-max-failures", "2"]).await;
+    app.register("ann@example.com").await;
+    // Sequential successes never hold a slot for long: the address limit (8) is never reached.
+    for _ in 0..12 {
+        app.login("ann@example.com", None).await;
+    }
+    let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
+    expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }

@@ -29,7 +29,11 @@ pub(super) fn router() -> Router<AppState> {
         .route(paths::LOGOUT_ALL, post(logout_all))
 }
 
-async fn register(State(state): State<AppState>, Json(body): Json<RegisterRequest>) -> Result<Response, ApiError> {
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<RegisterRequest>,
+) -> Result<Response, ApiError> {
     let username = body.username.trim();
     if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
         return Err(ApiError::Validation(format!("username must be 1 to {MAX_USERNAME_CHARS} characters")));
@@ -41,8 +45,10 @@ async fn register(State(state): State<AppState>, Json(body): Json<RegisterReques
             "password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
         )));
     }
+    let now = now_millis();
+    state.throttle.begin_registration(&state.store, ip, now).await?;
     let password_hash = state.passwords.hash(body.password).await?;
-    let new = NewUser { username, email: &email, password_hash: &password_hash, role: DEFAULT_ROLE, now: now_millis() };
+    let new = NewUser { username, email: &email, password_hash: &password_hash, role: DEFAULT_ROLE, now };
     let user = state.store.create_user(new).await?.ok_or(ApiError::EmailTaken)?;
     tracing::info!(user_id = %user.id, "account created");
     Ok(reply(StatusCode::CREATED, "account created", public_user(&user)))
@@ -65,16 +71,14 @@ async fn login(
     let app_id = optional_field("appId", body.app_id.as_deref())?;
 
     let now = now_millis();
-    if let Some(retry_after) = state.throttle.retry_after(&state.store, &email, ip, now).await? {
-        return Err(ApiError::RateLimited { retry_after });
-    }
+    // The slot is taken before the password is checked, so parallel guesses cannot outrun the count.
+    let slots = state.throttle.begin_login(&state.store, &email, ip, now).await?;
     let user = state.store.user_by_email(&email).await?;
     let matches = state.passwords.verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| matches) else {
-        state.throttle.record_failure(&state.store, &email, ip, now).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    state.throttle.record_success(&state.store, &email).await?;
+    state.throttle.login_succeeded(&state.store, slots).await?;
 
     let refresh = state.refresh.generate()?;
     let (expires_at, max_expires_at) = state.sessions.initial_expiry(now);

@@ -188,4 +188,28 @@ mod tests {
         let (token, _) = other.issue(SUBJECT, now()).unwrap();
         assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Invalid));
     }
+
+    proptest::proptest! {
+        /// Arbitrary text, and arbitrary dot-separated base64url segments (which reach the JSON and
+        /// signature checks), never panic and never verify.
+        #[test]
+        fn any_presented_token_that_was_not_issued_is_refused(
+            text in ".{0,300}",
+            segments in proptest::collection::vec("[A-Za-z0-9_-]{0,80}", 1..5),
+        ) {
+            let tokens = tokens(KEY);
+            proptest::prop_assert!(tokens.verify(&text).is_err());
+            proptest::prop_assert!(tokens.verify(&segments.join(".")).is_err());
+        }
+
+        /// A header we signed ourselves with arbitrary JSON claims decodes without panicking, and
+        /// passes only with the claims we require.
+        #[test]
+        fn signed_tokens_with_arbitrary_claims_never_panic(claims in proptest::collection::hash_map("[a-z]{1,5}", ".{0,10}", 0..6)) {
+            let header = Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(Algorithm::HS256) };
+            let key = EncodingKey::from_secret(KEY.as_bytes());
+            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+            proptest::prop_assert!(tokens(KEY).verify(&token).is_err());
+        }
+    }
 }

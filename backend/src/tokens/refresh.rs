@@ -140,4 +140,15 @@ mod tests {
         assert_eq!(hash.as_str().len(), 64);
         assert_ne!(hash.as_str(), token.as_str());
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, parsing never panics, and only the issued shape gets through.
+        #[test]
+        fn parsing_any_string_accepts_exactly_the_issued_shape(value in ".{0,64}|[A-Za-z0-9_-]{43}") {
+            let parsed = RefreshToken::parse(&value);
+            let issued_shape = value.len() == ENCODED_LEN
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            proptest::prop_assert_eq!(parsed.is_some(), issued_shape);
+        }
+    }
 }
