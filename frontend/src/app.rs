@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::client::browser::{self, BrowserClient, SESSION_KEY};
-use crate::client::{ClientEvent, Counters, StoredSession, TokenStore};
+use crate::client::{ClientEvent, Counters, StoredSession};
 use crate::pages::{Dashboard, LoginPage, NotFound};
 
 const PROACTIVE_KEY: &str = "silent-refresh.proactive";
@@ -64,7 +64,7 @@ impl Services {
 
     /// Re-reads storage and counters into the signals (after any client event or another tab's write).
     pub(crate) fn sync(&self) {
-        self.session.set(browser::LocalStorageStore.load());
+        self.session.set(self.client.with_value(|c| c.session()));
         self.counters.set(self.client.with_value(|c| c.counters()));
     }
 

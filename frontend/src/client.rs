@@ -10,12 +10,15 @@ pub mod browser;
 mod error;
 mod events;
 pub mod ports;
+mod redirect;
 mod session;
 
 pub use api_client::ApiClient;
 pub use error::{ApiErrorBody, ClientError};
 pub use events::{ClientEvent, Counters, LogoutReason, RefreshReason};
-pub use ports::{ApiRequest, Clock, Method, RawResponse, RefreshLock, TokenStore, Transport, TransportError};
+pub use ports::{
+    ApiRequest, Clock, Method, RawResponse, RefreshLock, StorageError, TokenStore, Transport, TransportError,
+};
 pub use session::{SessionUser, StoredSession};
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! why it skipped. The tests share the page's `localStorage`, so each starts by clearing it.
 #![cfg(target_arch = "wasm32")]
 
-use frontend::client::browser::{self, BrowserClient, SESSION_KEY, WebLock};
-use frontend::client::{ApiRequest, ClientError, RefreshLock, TokenStore};
+use frontend::client::browser::{
+    self, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, SESSION_KEY, WebLock,
+};
+use frontend::client::{ApiClient, ApiRequest, ClientError, RefreshLock, TokenStore};
 use gloo_storage::Storage;
 use shared::auth::{LoginRequest, RegisterRequest};
 use shared::paths;
@@ -39,10 +41,37 @@ async fn logged_in(base: &str) -> (BrowserClient, String) {
     (client, email)
 }
 
-async fn server_refreshes(base: &str) -> u64 {
+async fn server_metrics(base: &str) -> Metrics {
     let response = gloo_net::http::Request::get(&format!("{base}{}", paths::METRICS)).send().await.expect("metrics");
     let envelope: shared::Envelope<Metrics> = response.json().await.expect("metrics body");
-    envelope.data.expect("metrics data").refreshes
+    envelope.data.expect("metrics data")
+}
+
+async fn server_refreshes(base: &str) -> u64 {
+    server_metrics(base).await.refreshes
+}
+
+/// Turns the backend's refresh-endpoint outage switch (a test build feature) on or off.
+async fn refresh_outage(base: &str, on: bool) {
+    let url = format!("{base}{}?on={on}", paths::TEST_REFRESH_OUTAGE);
+    let response = gloo_net::http::Request::post(&url).send().await.expect("outage switch");
+    assert_eq!(response.status(), 204, "the backend must be built with the e2e feature");
+}
+
+/// A lock that is never granted, as in a browser without the Web Locks API: refreshes in two clients
+/// then really race each other at the server.
+#[derive(Debug, Clone, Copy)]
+struct NoLock;
+
+impl RefreshLock for NoLock {
+    type Guard = ();
+    async fn acquire(&self) -> Option<()> {
+        None
+    }
+}
+
+fn unlocked_client(base: &str) -> ApiClient<FetchTransport, LocalStorageStore, BrowserClock, NoLock> {
+    ApiClient::new(FetchTransport::new(base), LocalStorageStore, BrowserClock, NoLock)
 }
 
 async fn sleep(ms: u32) {
@@ -144,4 +173,81 @@ async fn web_locks_exclude_a_second_holder_until_the_first_releases() {
     assert!(WebLock::new(&name, 300).acquire().await.is_none(), "a held lock must not be granted twice");
     drop(first);
     assert!(WebLock::new(&name, 5_000).acquire().await.is_some(), "released on drop");
+}
+
+#[wasm_bindgen_test]
+async fn a_failing_refresh_endpoint_does_not_block_requests_whose_token_is_still_valid() {
+    let Some(base) = backend() else { return };
+    let (client, _) = logged_in(base).await;
+    refresh_outage(base, true).await;
+    // Past the refresh point by this client's clock, yet valid at the server for its 2 s life.
+    let mut session = LocalStorageStore.load().unwrap();
+    session.access_issued_at -= 60_000;
+    LocalStorageStore.save(&session).unwrap();
+
+    let tick = client.refresh_if_due().await;
+    let request = echo();
+    let results = futures::future::join_all((0..20).map(|_| client.fetch::<Echo>(&request))).await;
+    refresh_outage(base, false).await;
+
+    assert!(matches!(tick, Err(ClientError::Network(_))), "{tick:?}");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(LocalStorageStore.load().is_some(), "an outage is not a logout");
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_racing_a_refresh_both_stay_logged_in_through_the_servers_grace_window() {
+    let Some(base) = backend() else { return };
+    let _ = logged_in(base).await;
+    let (a, b) = (unlocked_client(base), unlocked_client(base));
+    let before = server_metrics(base).await;
+    sleep(PAST_EXPIRY_MS).await;
+
+    let request = echo();
+    let (ra, rb) = futures::future::join(a.fetch::<Echo>(&request), b.fetch::<Echo>(&request)).await;
+    ra.expect("client a");
+    rb.expect("client b");
+    let after = server_metrics(base).await;
+    assert_eq!(after.refreshes - before.refreshes, 2, "both presented the same refresh token");
+    assert_eq!(after.grace_refreshes - before.grace_refreshes, 1, "the second got the same successor");
+    assert_eq!(after.reuse_detected, before.reuse_detected);
+
+    sleep(PAST_EXPIRY_MS).await;
+    b.fetch::<Echo>(&request).await.expect("the chain is still alive");
+}
+
+#[wasm_bindgen_test]
+async fn next_targets_are_followed_only_when_chromium_resolves_them_to_this_origin() {
+    if backend().is_none() {
+        return;
+    }
+    let here = web_sys::window().unwrap().location();
+    let other_port = format!("http://{}:1/x", here.hostname().unwrap());
+    let hostile = [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\\/evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        " //evil.example",
+        "evil.example",
+        other_port.as_str(),
+        "",
+    ];
+    for next in hostile {
+        assert_eq!(browser::same_origin_target(next), None, "{next:?} was accepted");
+    }
+    for (next, expected) in [
+        ("/", "/"),
+        ("/sessions?tab=2#top", "/sessions?tab=2#top"),
+        ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+        ("/a/../b", "/b"),
+    ] {
+        assert_eq!(browser::same_origin_target(next).as_deref(), Some(expected), "{next:?}");
+    }
 }

@@ -92,6 +92,8 @@ impl Scenario {
                          "--window-size=1280,1100"]
             }),
         );
+        // The browser's console log is read at the end of each scenario for CSP violations.
+        capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let browser = ClientBuilder::native()
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{driver_port}"))
@@ -113,6 +115,10 @@ impl Scenario {
     /// Saves a screenshot and the page source when `result` failed, always closes the browser, then
     /// fails the test with the scenario's error.
     pub(crate) async fn finish(self, result: anyhow::Result<()>) {
+        let result = match result {
+            Ok(()) => self.no_csp_violations().await,
+            failed => failed,
+        };
         if result.is_err() {
             let dir = artifacts();
             if let Ok(png) = self.browser.screenshot().await {
@@ -126,6 +132,21 @@ impl Scenario {
         if let Err(error) = result {
             panic!("scenario {} failed: {error:#} (artifacts in {})", self.name, artifacts().display());
         }
+    }
+
+    /// Fails when Chromium reported that the page's Content-Security-Policy blocked anything: every
+    /// script, style and connection the app needs must be allowed, and nothing else.
+    pub(crate) async fn no_csp_violations(&self) -> anyhow::Result<()> {
+        let log = self.browser.issue_cmd(BrowserLog).await.context("read the browser log")?;
+        let violations: Vec<&str> = log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry["message"].as_str())
+            .filter(|message| message.contains("Content Security Policy"))
+            .collect();
+        anyhow::ensure!(violations.is_empty(), "CSP violations: {violations:#?}");
+        Ok(())
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -262,6 +283,20 @@ impl Scenario {
     pub(crate) async fn screenshot(&self, file: &str) -> anyhow::Result<()> {
         std::fs::write(artifacts().join(file), self.browser.screenshot().await?)?;
         Ok(())
+    }
+}
+
+/// ChromeDriver's log endpoint (not part of W3C WebDriver, so fantoccini has no method for it).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({"type": "browser"}).to_string()))
     }
 }
 

@@ -50,3 +50,39 @@ async fn a_wrong_password_is_shown_inline_and_an_unknown_page_says_not_found() {
     .await;
     scenario.finish(result).await;
 }
+
+/// `next` is followed only when Chromium's own URL parser resolves it to this origin. Each hostile
+/// value is tried twice: by a logged-in user opening the login page (an immediate redirect), and as the
+/// target after submitting the form.
+#[tokio::test]
+async fn hostile_next_values_never_leave_the_site() {
+    let Some(scenario) = Scenario::start("open-redirect").await else { return };
+    let result = async {
+        let hostile = [
+            "/%09/evil.example",
+            "/%0A/evil.example",
+            "//evil.example",
+            "/%5Cevil.example",
+            "%5C%5Cevil.example",
+            "/%5C/evil.example",
+            "https://evil.example/",
+            "javascript:alert(document.domain)",
+            "%2F%2Fevil.example",
+            "/%252F%252Fevil.example",
+        ];
+        let expected_origin = scenario.url("");
+        scenario.goto(&format!("/login?next={}", hostile[0])).await?;
+        scenario.log_in(DEMO_EMAIL, DEMO_PASSWORD).await?;
+        for next in hostile {
+            scenario.goto(&format!("/login?next={next}")).await?;
+            scenario.wait_for("#profile .email").await?;
+            let url = scenario.browser.current_url().await?;
+            let origin = url.origin().ascii_serialization();
+            anyhow::ensure!(origin == expected_origin, "next={next} sent the user to {url}");
+            anyhow::ensure!(url.path() == "/", "next={next} landed on {url}");
+        }
+        Ok(())
+    }
+    .await;
+    scenario.finish(result).await;
+}

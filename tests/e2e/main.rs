@@ -9,6 +9,7 @@
 mod backend_process;
 mod harness;
 
+mod csp;
 mod login;
 mod outage;
 mod refresh;

@@ -86,7 +86,8 @@ fn e2e_suite() -> Outcome {
 /// The client's wasm tests in headless Chromium, against a backend with 2-second access tokens.
 fn browser_suite() -> Outcome {
     step("running the browser tests in headless Chromium");
-    let prepared = crate::tools::run("cargo", &["build", "--quiet", "--package", "backend"])
+    // `e2e` adds the switch that fails the refresh endpoint (backend/src/fault.rs).
+    let prepared = crate::tools::run("cargo", &["build", "--quiet", "--package", "backend", "--features", "e2e"])
         .and_then(|()| browser_backend::free_port())
         .and_then(|page_port| {
             let origin = format!("http://127.0.0.1:{page_port}");
@@ -94,6 +95,8 @@ fn browser_suite() -> Outcome {
                 ("ACCESS_TOKEN_TTL", "2s"),
                 ("JWT_LEEWAY", "0"),
                 ("DEMO_USER", "false"),
+                // Every test signs up a fresh account from this one address.
+                ("REGISTER_MAX_PER_IP", "1000"),
                 ("CORS_ORIGINS", origin.as_str()),
             ];
             browser_backend::start(&env).map(|backend| (backend, page_port))

@@ -6,7 +6,6 @@ use std::rc::Rc;
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 use serde::de::DeserializeOwned;
-use shared::ErrorCode;
 use shared::auth::{LoginRequest, LoginResponse, RefreshRequest, RegisterRequest, TokenPair, User};
 use shared::paths;
 
@@ -47,6 +46,17 @@ struct Inner<T, S, C, L> {
     counters: Cell<Counters>,
     in_flight: RefCell<Option<InFlight>>,
     backoff: Cell<Backoff>,
+    /// A session storage refused to take. Kept here, and offered to storage again at every use, so a
+    /// rotated refresh token is never lost: presenting its retired parent later would count as reuse.
+    unsaved: RefCell<Option<Unsaved>>,
+    /// The access token the server last answered 401 for: known stale, so never sent again.
+    rejected_access: RefCell<Option<String>>,
+}
+
+struct Unsaved {
+    session: StoredSession,
+    /// The refresh token of the session storage still holds instead, if any.
+    replaces: Option<String>,
 }
 
 /// The one refresh running in this tab, awaited by everyone who needs it.
@@ -86,6 +96,8 @@ where
                 counters: Cell::new(Counters::default()),
                 in_flight: RefCell::new(None),
                 backoff: Cell::new(Backoff::default()),
+                unsaved: RefCell::new(None),
+                rejected_access: RefCell::new(None),
             }),
         }
     }
@@ -99,9 +111,24 @@ where
         self.inner.counters.get()
     }
 
-    /// The stored session, if any (possibly rotated by another tab).
+    /// The current session, if any: what storage holds (possibly rotated by another tab), or a newer
+    /// one this tab could not save yet.
     pub fn session(&self) -> Option<StoredSession> {
-        self.inner.store.load()
+        let stored = self.inner.store.load();
+        let Some(unsaved) = self.inner.unsaved.borrow_mut().take() else { return stored };
+        let stored_token = stored.as_ref().map(|s| &s.refresh_token);
+        // A logout or a newer login (in any tab) wins over a session this tab could not save.
+        let still_ours =
+            stored_token == unsaved.replaces.as_ref() || stored_token == Some(&unsaved.session.refresh_token);
+        if !still_ours {
+            return stored;
+        }
+        if self.inner.store.save(&unsaved.session).is_err() {
+            let session = unsaved.session.clone();
+            *self.inner.unsaved.borrow_mut() = Some(unsaved);
+            return Some(session);
+        }
+        Some(unsaved.session)
     }
 
     /// When the proactive refresh should run, if logged in.
@@ -114,11 +141,14 @@ where
         decode(&response)
     }
 
-    /// Logs in and stores the session.
+    /// Logs in and stores the session. Takes the refresh lock, so it never interleaves with a refresh
+    /// in another tab; a refresh of the previous session that settles later does not overwrite it.
     pub async fn login(&self, request: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        let _guard = self.inner.lock.acquire().await;
         let response = self.send_unauthenticated(&ApiRequest::post_json(paths::LOGIN, request)).await?;
         let login: LoginResponse = decode(&response)?;
-        self.inner.store.save(&StoredSession::from_login(&login, self.inner.clock.now_ms()));
+        self.inner.unsaved.borrow_mut().take();
+        self.persist(StoredSession::from_login(&login, self.inner.clock.now_ms()));
         self.inner.backoff.set(Backoff::default());
         Ok(login)
     }
@@ -135,7 +165,7 @@ where
 
     /// Another tab cleared the session: forget it here too and tell the UI.
     pub fn session_ended_elsewhere(&self) {
-        self.inner.store.clear();
+        self.forget_session();
         self.emit(ClientEvent::LoggedOut { reason: LogoutReason::OtherTab });
     }
 
@@ -144,8 +174,9 @@ where
         decode(&self.send(request).await?)
     }
 
-    /// Sends an authenticated request. Waits for a running refresh first, refreshes ahead of expiry,
-    /// and on a 401 refreshes once (shared with every other caller) and replays once.
+    /// Sends an authenticated request. A token that is valid by the wall clock goes out at once,
+    /// whatever a refresh is doing; an expired or refused one waits for the one shared refresh, and a
+    /// 401 is replayed once with the new token.
     pub async fn send(&self, request: &ApiRequest) -> Result<RawResponse, ClientError> {
         let _in_flight = InFlightRequest::enter(self);
         self.send_counted(request).await
@@ -157,9 +188,10 @@ where
         if response.status != 401 {
             return success(response);
         }
-        // The token we used was refused. If the stored one differs, another request or tab already
+        *self.inner.rejected_access.borrow_mut() = Some(session.access_token.clone());
+        // The token we used was refused. If the current one differs, another request or tab already
         // refreshed: replay at once. Otherwise refresh (or join the refresh already running).
-        let current = self.inner.store.load().ok_or(ClientError::SessionExpired)?;
+        let current = self.session().ok_or(ClientError::SessionExpired)?;
         let fresh = if current.access_token == session.access_token {
             self.refresh(RefreshReason::Unauthorized, &session.access_token, true).await?
         } else {
@@ -170,48 +202,45 @@ where
         success(self.transmit(request, Some(&fresh.access_token)).await?)
     }
 
-    /// Refreshes if the access token is due by the wall clock; the proactive timer calls this.
+    /// Refreshes if the access token is due by the wall clock; the proactive timer calls this. During
+    /// the backoff after a transient failure it does nothing.
     pub async fn refresh_if_due(&self) -> Result<(), ClientError> {
-        let Some(session) = self.inner.store.load() else { return Ok(()) };
-        if self.inner.clock.now_ms() >= session.refresh_due_at() {
-            self.refresh(RefreshReason::Proactive, &session.access_token, false).await?;
+        let Some(session) = self.session() else { return Ok(()) };
+        if self.inner.clock.now_ms() < session.refresh_due_at() || self.backoff_remaining_ms().is_some() {
+            return Ok(());
         }
-        Ok(())
+        self.refresh(RefreshReason::Proactive, &session.access_token, false).await.map(|_| ())
     }
 
     /// For the demo's "expire my token" button: the next request carries `token` as it is.
     pub fn install_access_token(&self, token: String) {
-        if let Some(mut session) = self.inner.store.load() {
+        if let Some(mut session) = self.session() {
             session.access_token = token;
-            self.inner.store.save(&session);
+            self.persist(session);
         }
     }
 
-    /// The session to send with: waits for a running refresh, refreshes first when the token is due.
+    /// The session to send with. A token that is valid by the wall clock and was not refused is used
+    /// as it is: a request never waits on a proactive refresh, let alone a failing one.
     async fn usable_session(&self) -> RefreshResult {
-        let running = self.inner.in_flight.borrow().as_ref().map(|f| f.future.clone());
-        if let Some(running) = running {
-            return running.await;
+        let session = self.session().ok_or(ClientError::SessionExpired)?;
+        let refused = self.inner.rejected_access.borrow().as_deref() == Some(session.access_token.as_str());
+        if !refused && !session.access_expired(self.inner.clock.now_ms()) {
+            return Ok(session);
         }
-        let session = self.inner.store.load().ok_or(ClientError::SessionExpired)?;
-        let now = self.inner.clock.now_ms();
-        if session.access_expired(now) {
-            return self.refresh(RefreshReason::Proactive, &session.access_token, false).await;
-        }
-        if now >= session.refresh_due_at() {
-            return match self.refresh(RefreshReason::Proactive, &session.access_token, false).await {
-                // Still valid: a failed early refresh must not fail the request.
-                Err(ClientError::Network(_) | ClientError::Api { .. } | ClientError::Decode(_)) => Ok(session),
-                other => other,
-            };
-        }
-        Ok(session)
+        self.refresh(RefreshReason::Proactive, &session.access_token, false).await
     }
 
     /// Joins the running refresh or starts one. `stale_access` is the token known to be bad or due.
+    /// During the backoff after a transient failure nobody waits: the caller gets `Network` at once.
     async fn refresh(&self, reason: RefreshReason, stale_access: &str, for_replay: bool) -> RefreshResult {
         let (future, replays) = {
             let mut slot = self.inner.in_flight.borrow_mut();
+            if slot.is_none()
+                && let Some(wait) = self.backoff_remaining_ms()
+            {
+                return Err(ClientError::Network(format!("refresh failed recently; next attempt in {wait} ms")));
+            }
             let in_flight = slot.get_or_insert_with(|| {
                 let client = self.clone();
                 let stale = stale_access.to_owned();
@@ -235,20 +264,21 @@ where
         future.await
     }
 
-    /// One refresh attempt: back off after transient failures, serialise across tabs, adopt another
-    /// tab's rotation when there is one, and otherwise call the refresh endpoint.
+    fn backoff_remaining_ms(&self) -> Option<i64> {
+        Some(self.inner.backoff.get().retry_at - self.inner.clock.now_ms()).filter(|wait| *wait > 0)
+    }
+
+    /// One refresh attempt: serialise across tabs, adopt another tab's rotation when there is one,
+    /// otherwise call the refresh endpoint, and write the outcome only if the session is still the one
+    /// this refresh started from.
     async fn run_refresh(&self, reason: RefreshReason, stale_access: &str) -> RefreshResult {
         let inner = &self.inner;
-        let wait = inner.backoff.get().retry_at - inner.clock.now_ms();
-        if let Ok(wait @ 1..) = u64::try_from(wait) {
-            inner.clock.sleep_ms(wait).await;
-        }
         self.emit(ClientEvent::RefreshStarted { reason });
         let started = inner.clock.now_ms();
 
         let _guard = inner.lock.acquire().await;
         // Inside the lock, storage is the truth: another tab may have refreshed while we waited.
-        let stored = inner.store.load().ok_or(ClientError::SessionExpired)?;
+        let stored = self.session().ok_or(ClientError::SessionExpired)?;
         if stored.access_token != stale_access && stored.refresh_due_at() > inner.clock.now_ms() {
             return Ok(self.adopt(stored));
         }
@@ -266,28 +296,44 @@ where
                     Ok(pair) => pair,
                     Err(error) => return Err(self.transient(error)),
                 };
+                // Compare-and-set: a logout or a newer login that landed while this refresh was on the
+                // wire wins, and the rotated pair is dropped. (Racing tabs inside the grace window get
+                // the same successor, which counts as unchanged.)
+                let current = self.session().map(|s| s.refresh_token);
+                if current.as_ref() != Some(&stored.refresh_token) && current.as_ref() != Some(&pair.refresh_token) {
+                    return Err(ClientError::SessionExpired);
+                }
                 let now = inner.clock.now_ms();
-                let session = stored.rotated(&pair, now);
-                inner.store.save(&session);
+                let session = self.persist(stored.rotated(&pair, now));
                 inner.backoff.set(Backoff::default());
                 self.bump(|c| c.refreshes += 1);
                 let duration_ms = u64::try_from(now - started).unwrap_or(0);
                 self.emit(ClientEvent::RefreshSucceeded { duration_ms });
                 Ok(session)
             }
+            // Refused, reused (the server has then revoked the whole session) or expired: final.
             400 | 401 | 403 => {
                 let error = ClientError::from_response(response.status, &response.body);
-                // Another tab rotated first and this tab presented the older token: not a logout.
-                let reused = matches!(&error, ClientError::Api { body, .. } if body.error == Some(ErrorCode::RefreshTokenReused));
-                let newer = inner.store.load().filter(|l| l.refresh_token != stored.refresh_token);
-                if let (true, Some(latest)) = (reused, newer) {
-                    return Ok(self.adopt(latest));
-                }
-                Err(self.final_failure(&error))
+                Err(self.final_failure(&error, &stored))
             }
             502..=504 => Err(self.transient(ClientError::Network(format!("gateway answered {}", response.status)))),
             status => Err(self.transient(ClientError::from_response(status, &response.body))),
         }
+    }
+
+    /// Saves `session`; when storage refuses, keeps it in memory (see `Inner::unsaved`) and says so.
+    fn persist(&self, session: StoredSession) -> StoredSession {
+        if let Err(error) = self.inner.store.save(&session) {
+            self.emit(ClientEvent::SessionNotSaved { reason: error.0 });
+            let replaces = self.inner.store.load().map(|s| s.refresh_token);
+            *self.inner.unsaved.borrow_mut() = Some(Unsaved { session: session.clone(), replaces });
+        }
+        session
+    }
+
+    fn forget_session(&self) {
+        self.inner.unsaved.borrow_mut().take();
+        self.inner.store.clear();
     }
 
     fn adopt(&self, session: StoredSession) -> StoredSession {
@@ -296,7 +342,7 @@ where
         session
     }
 
-    /// The session is kept; the next attempt waits 200 ms, doubling up to 30 s.
+    /// The session is kept; no refresh is tried for 200 ms, doubling up to 30 s.
     fn transient(&self, error: ClientError) -> ClientError {
         let failures = self.inner.backoff.get().failures + 1;
         let delay = Backoff::delay_ms(failures);
@@ -307,21 +353,26 @@ where
         error
     }
 
-    /// The session is over: forget it and tell every waiter.
-    fn final_failure(&self, error: &ClientError) -> ClientError {
-        self.inner.store.clear();
+    /// The session `ended` is over: forget it (unless a newer one replaced it meanwhile) and tell every
+    /// waiter.
+    fn final_failure(&self, error: &ClientError, ended: &StoredSession) -> ClientError {
         self.bump(|c| c.refresh_failures += 1);
         self.emit(ClientEvent::RefreshFailed { reason: error.to_string(), retry_in_ms: None });
-        self.emit(ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(error.to_string()) });
+        if self.session().is_some_and(|current| current.refresh_token == ended.refresh_token) {
+            self.forget_session();
+            self.emit(ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(error.to_string()) });
+        }
         ClientError::SessionExpired
     }
 
+    /// Takes the refresh lock, so a refresh in any tab either finished before or finds no session after.
     async fn end_session(&self, path: &str) {
-        if let Some(session) = self.inner.store.load() {
+        let _guard = self.inner.lock.acquire().await;
+        if let Some(session) = self.session() {
             // Best effort: the local session ends whatever the server says.
             let _ = self.inner.transport.send(&ApiRequest::post(path), Some(&session.access_token)).await;
         }
-        self.inner.store.clear();
+        self.forget_session();
         self.emit(ClientEvent::LoggedOut { reason: LogoutReason::UserRequested });
     }
 
@@ -394,4 +445,35 @@ fn decode<D: DeserializeOwned>(response: &RawResponse) -> Result<D, ClientError>
     let envelope: shared::Envelope<D> =
         serde_json::from_str(&response.body).map_err(|e| ClientError::Decode(e.to_string()))?;
     envelope.data.ok_or_else(|| ClientError::Decode("the envelope has no data".into()))
+}
+
+// proptest runs natively only.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Whatever a server (or a proxy in front of it) answers, decoding never panics: it is data or
+        /// `Decode`, and a failure status is `Api` carrying the status.
+        #[test]
+        fn any_answer_body_decodes_or_fails_cleanly(body in "\\PC{0,200}|\\{\"code\":[0-9]{1,3},\"message\":\"[a-z ]{0,9}\",\"data\":(null|\"x\"|[0-9]{1,5})(,\"error\":\"[a-z_]{0,25}\")?\\}", status in 100u16..600) {
+            let response = RawResponse { status, body };
+            match decode::<String>(&response) {
+                Ok(_) | Err(ClientError::Decode(_)) => {}
+                Err(other) => proptest::prop_assert!(false, "decode gave {other:?}"),
+            }
+            match success(response) {
+                Ok(ok) => proptest::prop_assert!((200..300).contains(&ok.status)),
+                Err(ClientError::Api { status: reported, .. }) => proptest::prop_assert_eq!(reported, status),
+                Err(other) => proptest::prop_assert!(false, "success gave {other:?}"),
+            }
+        }
+
+        /// A well-formed envelope always yields its data.
+        #[test]
+        fn a_success_envelope_yields_its_data(data in "\\PC{0,50}") {
+            let body = serde_json::json!({"code": 200, "message": "ok", "data": data}).to_string();
+            proptest::prop_assert_eq!(decode::<String>(&RawResponse { status: 200, body }).unwrap(), data);
+        }
+    }
 }

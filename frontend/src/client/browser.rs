@@ -8,7 +8,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::ApiClient;
-use super::ports::{ApiRequest, Clock, Method, RawResponse, RefreshLock, TokenStore, Transport, TransportError};
+use super::ports::{
+    ApiRequest, Clock, Method, RawResponse, RefreshLock, StorageError, TokenStore, Transport, TransportError,
+};
 use super::session::StoredSession;
 
 /// The `localStorage` key holding the session; every tab of the origin shares it.
@@ -74,14 +76,26 @@ impl TokenStore for LocalStorageStore {
         gloo_storage::LocalStorage::get(SESSION_KEY).ok()
     }
 
-    fn save(&self, session: &StoredSession) {
-        // A full or disabled storage leaves the session in this tab only; nothing better to do.
-        let _ = gloo_storage::LocalStorage::set(SESSION_KEY, session);
+    fn save(&self, session: &StoredSession) -> Result<(), StorageError> {
+        gloo_storage::LocalStorage::set(SESSION_KEY, session).map_err(|e| StorageError(e.to_string()))
     }
 
     fn clear(&self) {
         gloo_storage::LocalStorage::delete(SESSION_KEY);
     }
+}
+
+/// Where to go after logging in, given the `next` a URL asked for: the path, query and fragment of
+/// `next` when the browser's own URL parser resolves it, against the current page, to this page's
+/// origin; `None` otherwise. Closes the open redirect that `/login?next=//evil.example` (or any of the
+/// spellings the parser folds into it: tabs, newlines, backslashes) would be.
+pub fn same_origin_target(next: &str) -> Option<String> {
+    if !super::redirect::looks_like_local_path(next) {
+        return None;
+    }
+    let location = web_sys::window()?.location();
+    let url = web_sys::Url::new_with_base(next, &location.href().ok()?).ok()?;
+    (url.origin() == location.origin().ok()?).then(|| format!("{}{}{}", url.pathname(), url.search(), url.hash()))
 }
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -37,6 +37,11 @@ pub enum ClientEvent {
     RequestsReplayed {
         count: u32,
     },
+    /// Storage refused the session (full, disabled or blocked). The client keeps it in memory and
+    /// offers it to storage again at every use; the session goes on.
+    SessionNotSaved {
+        reason: String,
+    },
     LoggedOut {
         reason: LogoutReason,
     },

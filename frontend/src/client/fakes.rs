@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use shared::paths;
 
-use super::ports::{ApiRequest, Clock, RawResponse, RefreshLock, TokenStore, Transport, TransportError};
+use super::ports::{ApiRequest, Clock, RawResponse, RefreshLock, StorageError, TokenStore, Transport, TransportError};
 use super::session::StoredSession;
 
 /// Resolves on its second poll, letting every other ready future run in between.
@@ -40,46 +40,83 @@ pub(crate) enum RefreshMode {
 
 type Hook = Box<dyn FnOnce(&FakeServer)>;
 
+/// How long the previous refresh token still answers with the same successor, as on the real server.
+pub(crate) const GRACE_MS: i64 = 10_000;
+
 #[derive(Default)]
 struct ServerState {
     generation: u32,
     access: String,
     refresh: String,
+    /// The refresh token rotated last, and when: within the grace window it gets the current pair again.
+    previous: Option<(String, i64)>,
+    /// Every refresh token ever issued; presenting a retired one outside the grace window is reuse.
+    issued: Vec<String>,
+    revoked: bool,
     refresh_calls: u32,
     requests: Vec<(String, Option<String>, Option<String>)>,
     always_401: Vec<String>,
     before_answering: Option<(String, Hook)>,
 }
 
-/// The server's token rules in miniature: one live access token, one live refresh token, strict
-/// rotation (a presented old token is refused as reused).
+/// The server's token rules in miniature, as the real backend applies them: one live access token and
+/// one live refresh token per session; rotation with a grace window that hands racing callers the same
+/// successor; any other use of a retired token revokes the session (403 `refresh_token_reused`, after
+/// which nothing of the session works); logout revokes it too.
 #[derive(Clone)]
 pub(crate) struct FakeServer {
     state: Rc<RefCell<ServerState>>,
     mode: Rc<RefCell<RefreshMode>>,
     /// While set, refresh answers wait: lets a test line up callers behind a refresh in flight.
     hold_refreshes: Rc<Cell<bool>>,
+    clock: FakeClock,
     pub(crate) access_lifetime_s: u64,
 }
 
 impl FakeServer {
-    pub(crate) fn new() -> Self {
-        let server = Self {
+    pub(crate) fn new(clock: &FakeClock) -> Self {
+        Self {
             state: Rc::default(),
             mode: Rc::new(RefCell::new(RefreshMode::Normal)),
             hold_refreshes: Rc::default(),
+            clock: clock.clone(),
             access_lifetime_s: 60,
-        };
-        server.rotate();
-        server
+        }
     }
 
-    fn rotate(&self) -> (String, String) {
+    /// A new session (a login): fresh tokens, nothing revoked.
+    fn start_session(&self) -> (String, String) {
         let mut state = self.state.borrow_mut();
+        state.revoked = false;
+        state.previous = None;
+        Self::next_pair(&mut state)
+    }
+
+    fn next_pair(state: &mut ServerState) -> (String, String) {
         state.generation += 1;
         state.access = format!("access-{}", state.generation);
         state.refresh = format!("refresh-{}", state.generation);
+        state.issued.push(state.refresh.clone());
         (state.access.clone(), state.refresh.clone())
+    }
+
+    /// A successful rotation of `presented`, or the reason it is refused.
+    fn rotate(&self, presented: &str) -> Result<(String, String), &'static str> {
+        let now = self.clock.now_ms_for_tests();
+        let mut state = self.state.borrow_mut();
+        if state.revoked || !state.issued.iter().any(|t| t == presented) {
+            return Err("refresh_token_invalid");
+        }
+        if presented == state.refresh {
+            state.previous = Some((presented.to_owned(), now));
+            return Ok(Self::next_pair(&mut state));
+        }
+        let in_grace = state.previous.as_ref().is_some_and(|(token, at)| token == presented && now - at <= GRACE_MS);
+        if in_grace {
+            return Ok((state.access.clone(), state.refresh.clone()));
+        }
+        state.revoked = true;
+        Err("refresh_token_reused")
     }
 
     /// The server stops accepting the current access token (it "expired").
@@ -99,9 +136,17 @@ impl FakeServer {
         self.state.borrow().refresh_calls
     }
 
+    pub(crate) fn revoked(&self) -> bool {
+        self.state.borrow().revoked
+    }
+
     /// Every request seen: (path, bearer, body).
     pub(crate) fn requests(&self) -> Vec<(String, Option<String>, Option<String>)> {
         self.state.borrow().requests.clone()
+    }
+
+    pub(crate) fn calls_to(&self, path: &str) -> usize {
+        self.state.borrow().requests.iter().filter(|(p, ..)| p == path).count()
     }
 
     pub(crate) fn always_401(&self, path: &str) {
@@ -114,14 +159,15 @@ impl FakeServer {
     }
 
     /// What another tab's successful refresh leaves in storage.
-    pub(crate) fn rotate_for_other_tab(&self, store: &FakeStore, now: i64) {
-        let (access, refresh) = self.rotate();
+    pub(crate) fn rotate_for_other_tab(&self, store: &FakeStore) {
         let mut session = store.load().expect("a session to rotate");
+        let (access, refresh) = self.rotate(&session.refresh_token).expect("the other tab's refresh succeeds");
+        let now = self.clock.now_ms_for_tests();
         session.access_token = access;
         session.refresh_token = refresh;
         session.access_issued_at = now;
         session.access_expires_at = now + 60_000;
-        store.save(&session);
+        store.save(&session).expect("the other tab saves");
     }
 
     fn token_body(&self, access: &str, refresh: &str) -> String {
@@ -138,7 +184,7 @@ impl FakeServer {
             body: serde_json::json!({"code": status, "message": error, "data": null, "error": error}).to_string(),
         };
         if request.path == paths::LOGIN {
-            let (access, refresh) = self.rotate();
+            let (access, refresh) = self.start_session();
             return Ok(RawResponse { status: 200, body: self.token_body(&access, &refresh) });
         }
         if request.path == paths::REFRESH {
@@ -149,15 +195,17 @@ impl FakeServer {
                 RefreshMode::NetworkDown => return Err(TransportError("connection refused".into())),
             }
             let body: serde_json::Value = serde_json::from_str(request.body.as_deref().unwrap_or("{}")).unwrap();
-            if body["refreshToken"] != self.state.borrow().refresh.as_str() {
-                return Ok(reply(403, "refresh_token_reused"));
-            }
-            let (access, refresh) = self.rotate();
-            return Ok(RawResponse { status: 200, body: self.token_body(&access, &refresh) });
+            return Ok(match self.rotate(body["refreshToken"].as_str().unwrap_or_default()) {
+                Ok((access, refresh)) => RawResponse { status: 200, body: self.token_body(&access, &refresh) },
+                Err(code) => reply(403, code),
+            });
         }
-        let state = self.state.borrow();
-        if state.always_401.contains(&request.path) || bearer != Some(state.access.as_str()) {
+        let mut state = self.state.borrow_mut();
+        if state.revoked || state.always_401.contains(&request.path) || bearer != Some(state.access.as_str()) {
             return Ok(reply(401, "invalid_token"));
+        }
+        if request.path == paths::LOGOUT {
+            state.revoked = true;
         }
         Ok(RawResponse { status: 200, body: r#"{"code":200,"message":"ok","data":"pong"}"#.into() })
     }
@@ -183,18 +231,26 @@ impl Transport for FakeServer {
 }
 
 /// Storage shared by every clone: two clients holding clones behave like two tabs of one browser.
+/// `refuse_saves` makes every save fail, as a full or blocked `localStorage` does.
 #[derive(Clone, Default)]
-pub(crate) struct FakeStore(Rc<RefCell<Option<StoredSession>>>);
+pub(crate) struct FakeStore {
+    session: Rc<RefCell<Option<StoredSession>>>,
+    pub(crate) refuse_saves: Rc<Cell<bool>>,
+}
 
 impl TokenStore for FakeStore {
     fn load(&self) -> Option<StoredSession> {
-        self.0.borrow().clone()
+        self.session.borrow().clone()
     }
-    fn save(&self, session: &StoredSession) {
-        *self.0.borrow_mut() = Some(session.clone());
+    fn save(&self, session: &StoredSession) -> Result<(), StorageError> {
+        if self.refuse_saves.get() {
+            return Err(StorageError("QuotaExceededError".into()));
+        }
+        *self.session.borrow_mut() = Some(session.clone());
+        Ok(())
     }
     fn clear(&self) {
-        *self.0.borrow_mut() = None;
+        *self.session.borrow_mut() = None;
     }
 }
 

@@ -59,10 +59,15 @@ pub trait Transport {
     async fn send(&self, request: &ApiRequest, bearer: Option<&str>) -> Result<RawResponse, TransportError>;
 }
 
+/// Saving the session failed (storage full, disabled or blocked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError(pub String);
+
 /// Where the session's tokens live (`localStorage` in the browser, shared by all tabs).
 pub trait TokenStore {
     fn load(&self) -> Option<StoredSession>;
-    fn save(&self, session: &StoredSession);
+    /// A failure is not fatal: the client keeps the session in memory and keeps trying.
+    fn save(&self, session: &StoredSession) -> Result<(), StorageError>;
     fn clear(&self);
 }
 

@@ -35,12 +35,8 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        Self {
-            server: FakeServer::new(),
-            store: FakeStore::default(),
-            clock: FakeClock::new(),
-            lock: FakeLock::default(),
-        }
+        let clock = FakeClock::new();
+        Self { server: FakeServer::new(&clock), store: FakeStore::default(), clock, lock: FakeLock::default() }
     }
 
     fn tab(&self) -> Tab {
@@ -113,11 +109,9 @@ fn a_refused_refresh_rejects_every_waiter_clears_storage_and_leaves_nothing_pend
 fn a_401_for_a_token_already_replaced_is_replayed_without_a_refresh() {
     let world = World::new();
     let tab = world.logged_in_tab();
-    let (store, clock) = (world.store.clone(), world.clock.clone());
+    let store = world.store.clone();
     // While the request is on the wire, another tab refreshes: the server no longer takes our token.
-    world.server.before_answering(paths::DEMO_ECHO, move |server| {
-        server.rotate_for_other_tab(&store, clock.now_ms_for_tests())
-    });
+    world.server.before_answering(paths::DEMO_ECHO, move |server| server.rotate_for_other_tab(&store));
 
     block_on(tab.client.send(&echo())).expect("replayed with the newer token");
 
@@ -153,25 +147,46 @@ fn a_401_on_the_replay_is_final() {
     assert!(world.store.load().is_some(), "a refused replay is not a logout");
 }
 
+/// The `retry_in_ms` of every transient refresh failure so far.
+fn retry_delays(tab: &Tab) -> Vec<u64> {
+    tab.events
+        .borrow()
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RefreshFailed { retry_in_ms, .. } => *retry_in_ms,
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn a_network_error_during_refresh_keeps_the_session_and_backs_off() {
+fn a_network_error_during_refresh_keeps_the_session_and_backs_off_without_making_anyone_wait() {
     let world = World::new();
     let tab = world.logged_in_tab();
     world.server.expire_access();
     world.server.set_mode(RefreshMode::NetworkDown);
 
-    for _ in 0..4 {
-        assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::Network(_))));
+    for delay in [200, 400, 800] {
+        // The first call of each round tries a refresh; the rest fail at once during the backoff.
+        for _ in 0..3 {
+            assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::Network(_))));
+        }
+        world.clock.advance(delay);
     }
+    assert_eq!(world.server.refresh_calls(), 3, "no refresh during a backoff");
+    assert_eq!(retry_delays(&tab), [200, 400, 800], "200 ms doubling between attempts");
+    assert!(world.clock.sleeps.borrow().is_empty(), "nobody sleeps through a backoff");
     assert!(world.store.load().is_some(), "a network blip must not log out");
-    assert_eq!(*world.clock.sleeps.borrow(), [200, 400, 800], "200 ms doubling between attempts");
     assert!(!tab.events.borrow().iter().any(|e| matches!(e, ClientEvent::LoggedOut { .. })));
 
     world.server.set_mode(RefreshMode::Normal);
     block_on(tab.client.send(&echo())).expect("recovers once the network is back");
     world.server.expire_access();
     block_on(tab.client.send(&echo())).expect("and the backoff was reset");
-    assert_eq!(*world.clock.sleeps.borrow(), [200, 400, 800, 1600]);
+    world.server.set_mode(RefreshMode::NetworkDown);
+    world.server.expire_access();
+    let _ = block_on(tab.client.send(&echo()));
+    assert_eq!(retry_delays(&tab).last(), Some(&200));
 }
 
 #[test]
@@ -182,8 +197,9 @@ fn backoff_is_capped_at_thirty_seconds() {
     world.server.set_mode(RefreshMode::Status(503, "internal"));
     for _ in 0..12 {
         assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::Network(_))));
+        world.clock.advance(30_000);
     }
-    assert_eq!(world.clock.sleeps.borrow().last(), Some(&30_000));
+    assert_eq!(retry_delays(&tab).last(), Some(&30_000));
     assert!(world.store.load().is_some());
 }
 
@@ -205,27 +221,6 @@ fn two_tabs_sharing_storage_and_lock_make_one_refresh_and_both_succeed() {
     assert!(results_a.iter().chain(&results_b).all(Result::is_ok));
     assert_eq!(world.server.refresh_calls(), 1);
     assert_eq!(a.client.counters().adopted + b.client.counters().adopted, 1);
-}
-
-#[test]
-fn a_reused_403_while_storage_holds_a_newer_token_adopts_it_instead_of_logging_out() {
-    let world = World::new();
-    let tab = world.logged_in_tab();
-    world.server.expire_access();
-    world.lock.unavailable.set(true);
-    // Our refresh races another tab's (no lock to serialise them): theirs lands first.
-    world.server.set_mode(RefreshMode::Status(403, "refresh_token_reused"));
-    let (store, clock) = (world.store.clone(), world.clock.clone());
-    let server = world.server.clone();
-    world.server.before_answering(paths::REFRESH, move |_| {
-        server.set_mode(RefreshMode::Normal);
-        server.rotate_for_other_tab(&store, clock.now_ms_for_tests());
-        server.set_mode(RefreshMode::Status(403, "refresh_token_reused"));
-    });
-
-    block_on(tab.client.send(&echo())).expect("adopted the other tab's token");
-    assert!(world.store.load().is_some());
-    assert_eq!(tab.client.counters().adopted, 1);
 }
 
 #[test]
@@ -305,4 +300,200 @@ fn a_request_dropped_before_it_settles_is_no_longer_counted_in_flight() {
         assert_eq!(tab.client.counters().in_flight, 1);
     }
     assert_eq!(tab.client.counters().in_flight, 0);
+}
+
+/// Polls `future` with a no-op waker until it is ready, at most `polls` times. The fakes make progress
+/// on every poll, so a future that is not ready after many polls is really waiting on something else.
+fn poll_ready<F: std::future::Future>(future: F, polls: usize) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let waker = futures::task::noop_waker();
+    let mut context = std::task::Context::from_waker(&waker);
+    (0..polls).find_map(|_| match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    })
+}
+
+/// 60 s tokens are due 54 s after issue: past the refresh point, still valid for 5 s.
+const DUE_BUT_VALID_MS: i64 = 55_000;
+
+#[test]
+fn requests_with_a_valid_token_go_out_at_once_while_a_proactive_refresh_hangs() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.clock.advance(DUE_BUT_VALID_MS);
+    world.server.hold_refreshes(true);
+    let mut proactive = Box::pin(tab.client.refresh_if_due());
+    assert!(poll_ready(proactive.as_mut(), 50).is_none(), "the proactive refresh is on the wire");
+
+    let request = echo();
+    let burst = join_all((0..20).map(|_| tab.client.send(&request)));
+    let results = poll_ready(burst, 10_000).expect("the burst must not wait for the refresh");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let refreshes_sent = world.server.requests().iter().filter(|(path, ..)| path == paths::REFRESH).count();
+    assert_eq!(refreshes_sent, 1, "the burst started no refresh of its own");
+    world.server.hold_refreshes(false);
+    block_on(proactive).expect("the refresh itself completes");
+}
+
+#[test]
+fn a_failing_refresh_does_not_stop_requests_whose_token_is_still_valid() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.clock.advance(DUE_BUT_VALID_MS);
+    world.server.set_mode(RefreshMode::Status(503, "internal"));
+    assert!(matches!(block_on(tab.client.refresh_if_due()), Err(ClientError::Network(_))));
+
+    let request = echo();
+    for _ in 0..3 {
+        let results = block_on(join_all((0..20).map(|_| tab.client.send(&request))));
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        // The tick keeps firing during the backoff; it must neither sleep nor call the endpoint.
+        block_on(tab.client.refresh_if_due()).unwrap();
+    }
+    assert_eq!(world.server.refresh_calls(), 1);
+    assert!(world.clock.sleeps.borrow().is_empty());
+
+    // Once the token really expires, requests need the refresh and report the outage at once.
+    world.clock.advance(6_000);
+    assert!(matches!(block_on(tab.client.send(&request)), Err(ClientError::Network(_))));
+    assert!(world.store.load().is_some(), "an outage is not a logout");
+}
+
+#[test]
+fn logout_in_this_tab_while_a_refresh_is_on_the_wire_wins() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.lock.unavailable.set(true); // the compare-and-set must hold even without the lock
+    world.server.expire_access();
+    world.server.hold_refreshes(true);
+    let request = echo();
+    let mut waiting = Box::pin(tab.client.send(&request));
+    assert!(poll_ready(waiting.as_mut(), 50).is_none());
+
+    block_on(tab.client.logout());
+    world.server.hold_refreshes(false);
+
+    assert_eq!(block_on(waiting), Err(ClientError::SessionExpired));
+    assert!(world.store.load().is_none(), "the refresh wrote a logged-out session back");
+    assert!(tab.client.session().is_none());
+}
+
+#[test]
+fn logout_in_another_tab_while_a_refresh_is_on_the_wire_wins() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    let other = world.tab();
+    world.lock.unavailable.set(true);
+    world.server.expire_access();
+    let store = world.store.clone();
+    // The other tab logs out (clearing shared storage) while our refresh answer is on its way.
+    world.server.before_answering(paths::REFRESH, move |_| store.clear());
+
+    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(world.store.load().is_none());
+    assert!(other.client.session().is_none());
+}
+
+#[test]
+fn a_newer_login_while_a_refresh_is_on_the_wire_is_kept_and_nothing_replays_as_that_user() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.lock.unavailable.set(true);
+    world.server.expire_access();
+    let mut bob = world.store.load().unwrap();
+    bob.user.email = "bob@example.com".into();
+    bob.refresh_token = "bobs-refresh-token".into();
+    bob.access_token = "bobs-access-token".into();
+    let (store, newer) = (world.store.clone(), bob.clone());
+    world.server.before_answering(paths::REFRESH, move |_| store.save(&newer).unwrap());
+
+    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert_eq!(world.store.load(), Some(bob), "the newer login was overwritten");
+    let replayed_as_bob =
+        world.server.requests().iter().any(|(_, bearer, _)| bearer.as_deref() == Some("bobs-access-token"));
+    assert!(!replayed_as_bob);
+}
+
+#[test]
+fn a_login_in_another_tab_waits_for_a_refresh_that_holds_the_lock() {
+    let world = World::new();
+    let a = world.logged_in_tab();
+    let b = world.tab();
+    world.clock.advance(61_000); // tab a needs a refresh before its request, and takes the lock first
+    world.server.hold_refreshes(true);
+    let request = echo();
+    let refreshing = a.client.send(&request);
+    let login = LoginRequest { email: "bob@example.com".into(), password: "pw".into(), ..LoginRequest::default() };
+    let logging_in = b.client.login(&login);
+    let (sent, logged_in, ()) =
+        block_on(futures::future::join3(refreshing, logging_in, release_refreshes_later(&world.server)));
+    sent.expect("the refresh finished before the login started");
+    logged_in.expect("login");
+    let paths: Vec<_> = world.server.requests().into_iter().map(|(path, ..)| path).collect();
+    let refresh_at = paths.iter().position(|p| p == paths::REFRESH).unwrap();
+    let second_login_at = paths.iter().rposition(|p| p == paths::LOGIN).unwrap();
+    assert!(refresh_at < second_login_at, "the login did not wait for the lock: {paths:?}");
+    assert_eq!(world.store.load().unwrap().access_token, "access-3", "the newer login is what storage holds");
+}
+
+#[test]
+fn a_reused_refresh_token_ends_the_session_because_the_server_revoked_it() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.server.expire_access();
+    world.lock.unavailable.set(true);
+    let (store, clock) = (world.store.clone(), world.clock.clone());
+    // Another tab rotates while our refresh is on the wire, and ours arrives after the grace window:
+    // the server sees reuse and revokes the whole session, so adopting the other tab's token is no way
+    // out (its token died with the session).
+    world.server.before_answering(paths::REFRESH, move |server| {
+        server.rotate_for_other_tab(&store);
+        clock.advance(super::fakes::GRACE_MS + 1);
+    });
+
+    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(world.server.revoked(), "the fake must revoke on reuse, as the backend does");
+    assert_eq!(tab.client.counters().adopted, 0);
+    assert_eq!(world.server.calls_to(paths::DEMO_ECHO), 1, "nothing was replayed with a revoked token");
+}
+
+#[test]
+fn two_tabs_racing_without_the_lock_both_stay_logged_in_through_the_grace_window() {
+    let world = World::new();
+    let a = world.logged_in_tab();
+    let b = world.tab();
+    world.lock.unavailable.set(true);
+    world.clock.advance(61_000);
+    world.server.hold_refreshes(true);
+    let request = echo();
+    let (ra, rb, ()) = block_on(futures::future::join3(
+        a.client.send(&request),
+        b.client.send(&request),
+        release_refreshes_later(&world.server),
+    ));
+    ra.expect("tab a");
+    rb.expect("tab b");
+    assert_eq!(world.server.refresh_calls(), 2, "both presented the same token");
+    assert!(!world.server.revoked());
+    world.server.expire_access();
+    block_on(a.client.send(&echo())).expect("the chain goes on");
+}
+
+#[test]
+fn a_rotated_pair_that_storage_refuses_is_kept_and_used_until_storage_takes_it() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.store.refuse_saves.set(true);
+    for round in 1..=3 {
+        world.server.expire_access();
+        block_on(tab.client.send(&echo())).unwrap_or_else(|e| panic!("expiry {round}: {e}"));
+    }
+    assert!(!world.server.revoked(), "a lost rotated token was presented again (reuse)");
+    assert!(tab.events.borrow().iter().any(|e| matches!(e, ClientEvent::SessionNotSaved { .. })));
+    assert_ne!(world.store.load().unwrap().refresh_token, tab.client.session().unwrap().refresh_token);
+
+    world.store.refuse_saves.set(false);
+    let in_memory = tab.client.session().unwrap();
+    assert_eq!(world.store.load(), Some(in_memory), "saved as soon as storage takes it");
 }

@@ -44,6 +44,9 @@ fn describe(logged: &LoggedEvent) -> (&'static str, String) {
         ClientEvent::RequestsReplayed { count } => {
             ("ok", format!("Replayed {count} request(s) that waited for this refresh"))
         }
+        ClientEvent::SessionNotSaved { reason } => {
+            ("warn", format!("Could not save the session ({reason}); keeping it in memory"))
+        }
         ClientEvent::LoggedOut { reason: LogoutReason::UserRequested } => ("bad", "Logged out".into()),
         ClientEvent::LoggedOut { reason: LogoutReason::OtherTab } => ("bad", "Logged out in another tab".into()),
         ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(why) } => {

@@ -14,7 +14,7 @@ use crate::components::device;
 pub(crate) fn LoginPage() -> impl IntoView {
     let services = expect_context::<Services>();
     let query = use_query_map();
-    let next = move || safe_next(query.with(|q| q.get("next")));
+    let next = move || safe_next(query.with(|q| q.get("next")).as_deref());
     // Kept in a Copy handle so the submit handler is Copy and can be re-created on every render.
     let navigate = StoredValue::new_local(use_navigate());
 
@@ -101,7 +101,7 @@ pub(crate) fn LoginPage() -> impl IntoView {
     }
 }
 
-/// Only same-site paths: `next=//evil.example` or `next=https://…` would be an open redirect.
-fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\")).unwrap_or_else(|| "/".into())
+/// Only targets the browser resolves to this origin; anything else would be an open redirect.
+fn safe_next(next: Option<&str>) -> String {
+    next.and_then(crate::client::browser::same_origin_target).unwrap_or_else(|| "/".into())
 }
