@@ -1,7 +1,8 @@
 //! Dashboard building blocks.
 
+use leptos::prelude::*;
+
 mod burst;
-pub(crate) mod device;
 mod event_log;
 mod profile;
 mod session_list;
@@ -12,6 +13,16 @@ pub(crate) use event_log::EventLog;
 pub(crate) use profile::Profile;
 pub(crate) use session_list::SessionList;
 pub(crate) use token_timers::TokenTimers;
+
+/// What an `ErrorBoundary` caught, one line per error.
+#[component]
+pub(crate) fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    view! {
+        <ul class="errors">
+            {move || errors.get().into_iter().map(|(_, e)| view! { <li class="error">{e.to_string()}</li> }).collect_view()}
+        </ul>
+    }
+}
 
 /// `95` → `1m 35s`; negative → `expired`.
 pub(crate) fn countdown(ms: i64) -> String {

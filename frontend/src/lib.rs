@@ -1,8 +1,5 @@
-//! The demo single-page app and the refresh-aware HTTP client it is built on.
-//!
-//! [`client`] is plain Rust and builds everywhere; the Leptos app exists only for `wasm32`.
-
-pub mod client;
+//! The demo single-page app, built on the `silent-refresh` client like any other user of it. It exists
+//! only for `wasm32`; on the host the crate is empty.
 
 // `#[component]` expands to items whose visibility the lint misjudges.
 #[cfg(target_arch = "wasm32")]
@@ -11,6 +8,8 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]
 mod components;
+#[cfg(target_arch = "wasm32")]
+mod device;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]
 mod pages;

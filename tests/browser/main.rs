@@ -2,17 +2,17 @@
 //!
 //! `cargo xtask test` starts the backend with a 2-second access lifetime and CORS for this page's
 //! origin, and passes its address at build time in `BROWSER_TEST_BACKEND`. Without it every test says
-//! why it skipped. The tests share the page's `localStorage`, so each starts by clearing it.
+//! why it skipped. The tests share the page's `localStorage`, so each starts by clearing it. They use
+//! the `silent-refresh` crate's public API only, with its `browser` feature.
 #![cfg(target_arch = "wasm32")]
 
-use frontend::client::browser::{
-    self, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, SESSION_KEY, WebLock,
-};
-use frontend::client::{ApiClient, ApiRequest, ClientError, RefreshLock, TokenStore};
 use gloo_storage::Storage;
+use serde::{Deserialize, Serialize};
 use shared::auth::{LoginRequest, RegisterRequest};
 use shared::paths;
-use shared::sessions::{Echo, Metrics};
+use shared::sessions::{Echo, ExpiredToken, Metrics};
+use silent_refresh::browser::{self, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, WebLock};
+use silent_refresh::{ClientError, Config, EnvelopeProtocol, RefreshClient, RefreshLock, Request, TokenStore};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -22,6 +22,18 @@ const BACKEND: Option<&str> = option_env!("BROWSER_TEST_BACKEND");
 const PAST_EXPIRY_MS: u32 = 2_300;
 const PASSWORD: &str = "browser-test-password";
 
+/// The user fields of this server's login answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Account {
+    email: String,
+}
+
+type Api = EnvelopeProtocol<Account>;
+
+fn store() -> LocalStorageStore<Account> {
+    LocalStorageStore::new(&Config::default().storage_key)
+}
+
 fn backend() -> Option<&'static str> {
     if BACKEND.is_none() {
         console_log!("skipped: BROWSER_TEST_BACKEND was not set at build time (run `cargo xtask test`)");
@@ -30,14 +42,15 @@ fn backend() -> Option<&'static str> {
 }
 
 /// A fresh client with a new account, logged in.
-async fn logged_in(base: &str) -> (BrowserClient, String) {
+async fn logged_in(base: &str) -> (BrowserClient<Api>, String) {
     gloo_storage::LocalStorage::clear();
-    let client = browser::client(base);
+    let client = browser::client(Api::default(), base, Config::default());
     let email = format!("{}@example.com", (js_sys::Math::random() * 1e15) as u64);
     let register = RegisterRequest { username: "browser".into(), email: email.clone(), password: PASSWORD.into() };
-    client.register(&register).await.expect("register");
+    let register = Request::post(paths::REGISTER).json(&register).unwrap();
+    client.send_unauthenticated(&register).await.expect("register");
     let login = LoginRequest { email: email.clone(), password: PASSWORD.into(), ..LoginRequest::default() };
-    client.login(&login).await.expect("login");
+    client.login(&Request::post(paths::LOGIN).json(&login).unwrap()).await.expect("login");
     (client, email)
 }
 
@@ -61,32 +74,41 @@ async fn refresh_outage(base: &str, on: bool) {
 /// A lock that is never granted, as in a browser without the Web Locks API: refreshes in two clients
 /// then really race each other at the server.
 #[derive(Debug, Clone, Copy)]
-struct NoLock;
+struct NeverGranted;
 
-impl RefreshLock for NoLock {
+impl RefreshLock for NeverGranted {
     type Guard = ();
     async fn acquire(&self) -> Option<()> {
         None
     }
 }
 
-fn unlocked_client(base: &str) -> ApiClient<FetchTransport, LocalStorageStore, BrowserClock, NoLock> {
-    ApiClient::new(FetchTransport::new(base), LocalStorageStore, BrowserClock, NoLock)
+fn unlocked_client(
+    base: &str,
+) -> RefreshClient<Api, FetchTransport, LocalStorageStore<Account>, BrowserClock, NeverGranted> {
+    RefreshClient::new(
+        Api::default(),
+        FetchTransport::new(base),
+        store(),
+        BrowserClock,
+        NeverGranted,
+        Config::default(),
+    )
 }
 
 async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
-fn echo() -> ApiRequest {
-    ApiRequest::get(paths::DEMO_ECHO)
+fn echo() -> Request {
+    Request::get(paths::DEMO_ECHO)
 }
 
 #[wasm_bindgen_test]
 async fn login_stores_the_session_in_local_storage() {
     let Some(base) = backend() else { return };
     let (client, email) = logged_in(base).await;
-    let stored = browser::LocalStorageStore.load().expect("session in localStorage");
+    let stored = store().load().expect("session in localStorage");
     assert_eq!(stored.user.email, email);
     assert_eq!(client.session(), Some(stored));
     client.fetch::<Echo>(&echo()).await.expect("authenticated call");
@@ -109,7 +131,7 @@ async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
     let (client, _) = logged_in(base).await;
     let before = server_refreshes(base).await;
     sleep(PAST_EXPIRY_MS).await;
-    let request = ApiRequest::get(format!("{}?delay_ms=100", paths::DEMO_ECHO));
+    let request = Request::get(paths::DEMO_ECHO).query("delay_ms", "100");
     let results = futures::future::join_all((0..20).map(|_| client.fetch::<Echo>(&request))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(server_refreshes(base).await - before, 1);
@@ -119,9 +141,11 @@ async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
 async fn a_401_with_an_expired_token_takes_the_reactive_path_once() {
     let Some(base) = backend() else { return };
     let (client, _) = logged_in(base).await;
-    let expired: shared::sessions::ExpiredToken =
-        client.fetch(&ApiRequest::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
-    client.install_access_token(expired.access_token);
+    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
+    // What the demo's "expire my token" does: the store keeps the session with that token in it.
+    let mut session = store().load().unwrap();
+    session.access_token = expired.access_token;
+    store().save(&session).unwrap();
     let before = server_refreshes(base).await;
     let request = echo();
     let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
@@ -134,12 +158,12 @@ async fn a_401_with_an_expired_token_takes_the_reactive_path_once() {
 async fn the_rotated_refresh_token_is_persisted_so_two_expiries_recover() {
     let Some(base) = backend() else { return };
     let (client, _) = logged_in(base).await;
-    let first = browser::LocalStorageStore.load().unwrap().refresh_token;
+    let first = store().load().unwrap().refresh_token;
     for round in 1..=2 {
         sleep(PAST_EXPIRY_MS).await;
         client.fetch::<Echo>(&echo()).await.unwrap_or_else(|e| panic!("expiry {round}: {e}"));
     }
-    let last = browser::LocalStorageStore.load().unwrap().refresh_token;
+    let last = store().load().unwrap().refresh_token;
     assert_ne!(first, last);
     assert_eq!(client.counters().refreshes, 2);
 }
@@ -160,7 +184,8 @@ async fn a_refused_refresh_gives_every_caller_session_expired_and_clears_storage
     let request = echo();
     let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
     assert!(results.iter().all(|r| matches!(r, Err(ClientError::SessionExpired))), "{results:?}");
-    assert!(gloo_storage::LocalStorage::raw().get_item(SESSION_KEY).unwrap().is_none(), "storage cleared");
+    let key = Config::default().storage_key;
+    assert!(gloo_storage::LocalStorage::raw().get_item(&key).unwrap().is_none(), "storage cleared");
 }
 
 #[wasm_bindgen_test]
@@ -181,9 +206,9 @@ async fn a_failing_refresh_endpoint_does_not_block_requests_whose_token_is_still
     let (client, _) = logged_in(base).await;
     refresh_outage(base, true).await;
     // Past the refresh point by this client's clock, yet valid at the server for its 2 s life.
-    let mut session = LocalStorageStore.load().unwrap();
+    let mut session = store().load().unwrap();
     session.access_issued_at -= 60_000;
-    LocalStorageStore.save(&session).unwrap();
+    store().save(&session).unwrap();
 
     let tick = client.refresh_if_due().await;
     let request = echo();
@@ -192,7 +217,7 @@ async fn a_failing_refresh_endpoint_does_not_block_requests_whose_token_is_still
 
     assert!(matches!(tick, Err(ClientError::Network(_))), "{tick:?}");
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert!(LocalStorageStore.load().is_some(), "an outage is not a logout");
+    assert!(store().load().is_some(), "an outage is not a logout");
 }
 
 #[wasm_bindgen_test]

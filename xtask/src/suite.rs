@@ -49,6 +49,8 @@ pub(crate) fn run_all() -> ExitCode {
         ),
     });
 
+    results.push(("client crate: wasm32 build, examples, warning-free docs, no Leptos in its core", crate_checks()));
+
     results.push((
         "browser tests (wasm-bindgen-test, headless Chromium)",
         match &tools {
@@ -81,6 +83,27 @@ fn e2e_suite() -> Outcome {
         &[("E2E_DIST", dist.to_str().unwrap_or("dist")), ("CHROMEDRIVER", "/usr/bin/chromedriver")],
         &["TEST_POSTGRES_URL"],
     )
+}
+
+/// What `silent-refresh` promises its users beyond its tests: it builds for wasm32 with every feature
+/// (examples included), its docs have no warnings, and its core pulls in no Leptos.
+fn crate_checks() -> Outcome {
+    step("checking the silent-refresh crate (wasm32 build, docs, dependency tree)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        Command::new(&cargo).args(args).envs(env.iter().copied()).status().is_ok_and(|s| s.success())
+    };
+    let wasm = ["check", "--quiet", "--target", "wasm32-unknown-unknown", "-p", "silent-refresh", "--all-features"];
+    let builds = check(&[&wasm[..], &["--examples"]].concat(), &[]);
+    let docs = check(&["doc", "--quiet", "--no-deps", "-p", "silent-refresh"], &[("RUSTDOCFLAGS", "-D warnings")]);
+    let tree = Command::new(&cargo)
+        .args(["tree", "-p", "silent-refresh", "--no-default-features", "-e", "normal"])
+        .output()
+        .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("leptos"));
+    let results = [builds, docs, tree.unwrap_or(false)];
+    let passed = results.iter().filter(|ok| **ok).count() as u64;
+    let note = (passed < 3).then(|| format!("wasm32 build {builds}, docs {docs}, core without leptos {}", results[2]));
+    Outcome { passed, failed: 3 - passed, note, ..Outcome::default() }
 }
 
 /// The client's wasm tests in headless Chromium, against a backend with 2-second access tokens.
@@ -184,7 +207,8 @@ fn print_summary(results: &[(&str, Outcome)]) -> ExitCode {
                 println!("FAIL  {name}: {why} ({} passed, {} failed)", outcome.passed, outcome.failed);
             }
             (None, false) if outcome.failed > 0 => {
-                println!("FAIL  {name}: {} passed, {} failed", outcome.passed, outcome.failed)
+                let note = outcome.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+                println!("FAIL  {name}: {} passed, {} failed{note}", outcome.passed, outcome.failed)
             }
             (None, false) => println!("ok    {name}: {} passed, {} ignored", outcome.passed, outcome.ignored),
         }

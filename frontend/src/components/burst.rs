@@ -6,8 +6,9 @@ use leptos::task::spawn_local;
 use shared::paths;
 use shared::sessions::Echo;
 
+use silent_refresh::{ClientError, Request};
+
 use crate::app::Services;
-use crate::client::{ApiRequest, ClientError};
 
 const CHOICES: [usize; 6] = [1, 5, 10, 20, 50, 100];
 /// Each call waits this long server-side, so the burst overlaps any refresh it triggers.
@@ -36,7 +37,7 @@ pub(crate) fn Burst() -> impl IntoView {
         running.set(true);
         spawn_local(async move {
             let before = client.counters().refreshes;
-            let request = ApiRequest::get(format!("{}?delay_ms={DELAY_MS}", paths::DEMO_ECHO));
+            let request = Request::get(paths::DEMO_ECHO).query("delay_ms", DELAY_MS.to_string());
             let results: Vec<Result<Echo, ClientError>> = join_all((0..total).map(|_| client.fetch(&request))).await;
             let first_error = results.iter().find_map(|r| r.as_ref().err()).map(ToString::to_string);
             let run = outcome.with_untracked(|o| o.as_ref().map_or(1, |o| o.run + 1));

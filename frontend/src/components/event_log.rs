@@ -2,8 +2,9 @@
 
 use leptos::prelude::*;
 
+use silent_refresh::{ClientEvent, LogoutReason, RefreshReason};
+
 use crate::app::{LoggedEvent, Services};
-use crate::client::{ClientEvent, LogoutReason, RefreshReason};
 
 #[component]
 pub(crate) fn EventLog() -> impl IntoView {
@@ -52,6 +53,7 @@ fn describe(logged: &LoggedEvent) -> (&'static str, String) {
         ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(why) } => {
             ("bad", format!("Session ended: {why}"))
         }
+        other => ("muted", format!("{other:?}")),
     }
 }
 

@@ -1,27 +1,33 @@
-//! The user's sessions, this device marked, each revocable.
+//! The user's sessions, this device marked, each revocable, with the outcome of a revocation shown.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use shared::paths;
 use shared::sessions::Session;
+use silent_refresh::{ClientError, Request};
 
-use super::countdown;
+use super::{ErrorList, countdown};
 use crate::app::Services;
-use crate::client::ApiRequest;
 
 #[component]
 pub(crate) fn SessionList() -> impl IntoView {
     let services = expect_context::<Services>();
     let sessions = LocalResource::new(move || {
         let client = services.client();
-        async move { client.fetch::<Vec<Session>>(&ApiRequest::get(paths::SESSIONS)).await }
+        async move { client.fetch::<Vec<Session>>(&Request::get(paths::SESSIONS)).await }
     });
-    let revoke = move |id: String| {
-        let client = services.client();
-        spawn_local(async move {
-            let _ = client.send(&ApiRequest::delete(paths::session(&id))).await;
+    let revoke = Action::new_unsync_local(move |id: &String| {
+        let (client, id) = (services.client(), id.clone());
+        async move {
+            let result = client.send(&Request::delete(paths::session(&id))).await.map(|_| ());
             sessions.refetch();
-        });
+            result
+        }
+    });
+    let outcome = move || {
+        revoke.value().get().map(|result: Result<(), ClientError>| match result {
+            Ok(()) => view! { <p class="info" id="revoke-result">"Session revoked."</p> }.into_any(),
+            Err(e) => view! { <p class="error" id="revoke-result">{format!("Could not revoke: {e}")}</p> }.into_any(),
+        })
     };
     view! {
         <section class="card wide" id="sessions">
@@ -29,29 +35,33 @@ pub(crate) fn SessionList() -> impl IntoView {
                 <h2>"Sessions"</h2>
                 <button class="button small" on:click=move |_| sessions.refetch()>"Reload"</button>
             </div>
-            {move || match sessions.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                Some(Ok(list)) => view! {
-                    <ul class="sessions">
-                        {list.into_iter().map(|s| {
-                            let id = s.id.clone();
-                            let name = s.device_name.clone().unwrap_or_else(|| "Unnamed device".into());
-                            let expires = (s.expires_at * 1000) - services.now.get_untracked();
-                            view! {
-                                <li class:current=s.current>
-                                    <div>
-                                        <strong>{name}</strong>
-                                        {s.current.then(|| view! { <span class="badge">"this device"</span> })}
-                                        <div class="muted small">{format!("expires in {}", countdown(expires))}</div>
-                                    </div>
-                                    <button class="button small danger" on:click=move |_| revoke(id.clone())>"Revoke"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
-            }}
+            {outcome}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
+                    {move || Suspend::new(async move {
+                        sessions.await.map(|list| view! {
+                            <ul class="sessions">
+                                {list.into_iter().map(|s| {
+                                    let id = s.id.clone();
+                                    let name = s.device_name.clone().unwrap_or_else(|| "Unnamed device".into());
+                                    let expires = (s.expires_at * 1000) - services.now.get_untracked();
+                                    view! {
+                                        <li class:current=s.current>
+                                            <div>
+                                                <strong>{name}</strong>
+                                                {s.current.then(|| view! { <span class="badge">"this device"</span> })}
+                                                <div class="muted small">{format!("expires in {}", countdown(expires))}</div>
+                                            </div>
+                                            <button class="button small danger" disabled=move || revoke.pending().get()
+                                                on:click=move |_| { revoke.dispatch_local(id.clone()); }>"Revoke"</button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        })
+                    })}
+                </ErrorBoundary>
+            </Transition>
         </section>
     }
 }

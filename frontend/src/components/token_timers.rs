@@ -4,29 +4,33 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::paths;
 use shared::sessions::ExpiredToken;
+use silent_refresh::{Request, Session, TokenStore};
 
 use super::countdown;
-use crate::app::Services;
-use crate::client::ApiRequest;
+use crate::app::{Account, Services};
 
 #[component]
 pub(crate) fn TokenTimers() -> impl IntoView {
     let services = expect_context::<Services>();
-    let left = move |pick: fn(&crate::client::StoredSession) -> i64| {
+    let margin = services.client().config().refresh_margin;
+    let left = move |pick: fn(&Session<Account>, &silent_refresh::RefreshMargin) -> i64| {
         move || {
-            services.session.with(|s| s.as_ref().map(|s| countdown(pick(s) - services.now.get()))).unwrap_or_default()
+            let now = services.now.get();
+            services.session.with(|s| s.as_ref().map(|s| countdown(pick(s, &margin) - now))).unwrap_or_default()
         }
     };
     let notice = RwSignal::new(None::<String>);
     let expire = move |_| {
         let client = services.client();
         spawn_local(async move {
-            match client.fetch::<ExpiredToken>(&ApiRequest::post(paths::DEMO_EXPIRED_TOKEN)).await {
-                Ok(expired) => {
-                    client.install_access_token(expired.access_token);
-                    services.sync();
-                    notice.set(Some("Your next request carries an expired token; watch the log.".into()));
-                }
+            match client.fetch::<ExpiredToken>(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await {
+                Ok(expired) => match install_access_token(&client, expired.access_token) {
+                    Ok(()) => {
+                        services.sync();
+                        notice.set(Some("Your next request carries an expired token; watch the log.".into()));
+                    }
+                    Err(e) => notice.set(Some(e)),
+                },
                 Err(e) => notice.set(Some(e.to_string())),
             }
         });
@@ -35,9 +39,9 @@ pub(crate) fn TokenTimers() -> impl IntoView {
         <section class="card" id="tokens">
             <h2>"Tokens"</h2>
             <dl class="facts">
-                <dt>"Access token expires in"</dt><dd id="access-countdown">{left(|s| s.access_expires_at)}</dd>
-                <dt>"Refresh due in"</dt><dd>{left(|s| s.refresh_due_at())}</dd>
-                <dt>"Session expires in"</dt><dd id="refresh-countdown">{left(|s| s.refresh_expires_at)}</dd>
+                <dt>"Access token expires in"</dt><dd id="access-countdown">{left(|s, _| s.access_expires_at)}</dd>
+                <dt>"Refresh due in"</dt><dd>{left(|s, margin| s.refresh_due_at(margin))}</dd>
+                <dt>"Session expires in"</dt><dd id="refresh-countdown">{left(|s, _| s.refresh_expires_at.unwrap_or(s.access_expires_at))}</dd>
                 <dt>"Access token"</dt>
                 <dd class="mono token" id="access-token">
                     {move || services.session.with(|s| s.as_ref().map(|s| abbreviate(&s.access_token))).unwrap_or_default()}
@@ -55,6 +59,16 @@ pub(crate) fn TokenTimers() -> impl IntoView {
             {move || notice.get().map(|n| view! { <p class="info">{n}</p> })}
         </section>
     }
+}
+
+/// The demo's "expire my token": the stored session keeps everything but its access token, so the
+/// next request carries an expired one and takes the 401 path. The app does this through the store,
+/// as any user of the client could; the client itself has no such hook.
+fn install_access_token(client: &crate::app::Client, token: String) -> Result<(), String> {
+    let store = client.store();
+    let mut session = store.load().ok_or("not logged in")?;
+    session.access_token = token;
+    store.save(&session).map_err(|e| e.to_string())
 }
 
 /// The first and last characters: enough to see a rotation happen, without showing the token.

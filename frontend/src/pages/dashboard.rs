@@ -1,23 +1,14 @@
 //! `/`: the protected dashboard.
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::use_location;
+use silent_refresh::leptos::RequireSession;
 
-use crate::app::Services;
 use crate::components::{Burst, EventLog, Profile, SessionList, TokenTimers};
 
 #[component]
 pub(crate) fn Dashboard() -> impl IntoView {
-    let services = expect_context::<Services>();
-    let location = use_location();
-    // Where to come back to after logging in again.
-    let to_login = move || {
-        let here = location.pathname.get_untracked();
-        format!("/login?next={}", String::from(js_sys::encode_uri_component(&here)))
-    };
     view! {
-        <Show when=move || services.session.with(Option::is_some) fallback=move || view! { <Redirect path=to_login() /> }>
+        <RequireSession login_path="/login">
             <div class="grid">
                 <Profile />
                 <TokenTimers />
@@ -25,6 +16,6 @@ pub(crate) fn Dashboard() -> impl IntoView {
                 <SessionList />
                 <EventLog />
             </div>
-        </Show>
+        </RequireSession>
     }
 }

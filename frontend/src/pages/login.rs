@@ -1,78 +1,79 @@
 //! `/login`: log in or create an account, then go back to `next`.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use shared::auth::{LoginRequest, RegisterRequest};
+use shared::paths;
+use silent_refresh::browser::same_origin_target;
+use silent_refresh::{ClientError, Request};
 
-use crate::app::Services;
-use crate::components::device;
+use crate::app::{Client, Services};
+use crate::device;
+
+/// What the form submits.
+#[derive(Debug, Clone)]
+struct SignIn {
+    register: Option<RegisterRequest>,
+    login: LoginRequest,
+}
+
+/// Creates the account first when asked to, then logs in.
+async fn sign_in(client: Client, form: SignIn) -> Result<(), ClientError> {
+    let encode = |e: serde_json::Error| ClientError::Decode(e.into());
+    if let Some(register) = &form.register {
+        client.send_unauthenticated(&Request::post(paths::REGISTER).json(register).map_err(encode)?).await?;
+    }
+    client.login(&Request::post(paths::LOGIN).json(&form.login).map_err(encode)?).await?;
+    Ok(())
+}
 
 #[component]
 pub(crate) fn LoginPage() -> impl IntoView {
     let services = expect_context::<Services>();
     let query = use_query_map();
     let next = move || safe_next(query.with(|q| q.get("next")).as_deref());
-    // Kept in a Copy handle so the submit handler is Copy and can be re-created on every render.
-    let navigate = StoredValue::new_local(use_navigate());
+    let navigate = use_navigate();
 
     let registering = RwSignal::new(false);
     let username = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let device_name = RwSignal::new(device::default_name());
-    let error = RwSignal::new(None::<String>);
-    let info = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
 
-    let submit = move |ev: leptos::ev::SubmitEvent| {
+    let submit = Action::new_unsync_local(move |form: &SignIn| sign_in(services.client(), form.clone()));
+    Effect::new(move || {
+        if let Some(Ok(())) = submit.value().get() {
+            services.sync();
+            navigate(&next(), NavigateOptions::default());
+        }
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
-        info.set(None);
-        busy.set(true);
-        let client = services.client();
-        let target = next();
-        spawn_local(async move {
-            if registering.get_untracked() {
-                let request = RegisterRequest {
-                    username: username.get_untracked(),
-                    email: email.get_untracked(),
-                    password: password.get_untracked(),
-                };
-                if let Err(e) = client.register(&request).await {
-                    error.set(Some(e.to_string()));
-                    busy.set(false);
-                    return;
-                }
-                registering.set(false);
-                info.set(Some("Account created. Logging you in…".into()));
-            }
-            let request = LoginRequest {
-                email: email.get_untracked(),
-                password: password.get_untracked(),
-                app_id: Some("silent-refresh-demo".into()),
-                device_id: Some(device::id()),
-                device_name: Some(device_name.get_untracked()).filter(|n| !n.trim().is_empty()),
-            };
-            match client.login(&request).await {
-                Ok(_) => {
-                    services.sync();
-                    navigate.with_value(|navigate| navigate(&target, NavigateOptions::default()));
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-            busy.set(false);
+        let register = registering.get_untracked().then(|| RegisterRequest {
+            username: username.get_untracked(),
+            email: email.get_untracked(),
+            password: password.get_untracked(),
         });
+        let login = LoginRequest {
+            email: email.get_untracked(),
+            password: password.get_untracked(),
+            app_id: Some("silent-refresh-demo".into()),
+            device_id: Some(device::id()),
+            device_name: Some(device_name.get_untracked()).filter(|n| !n.trim().is_empty()),
+        };
+        submit.dispatch_local(SignIn { register, login });
     };
+    let busy = submit.pending();
+    let error = move || submit.value().get().and_then(Result::err).map(|e| e.to_string());
 
     view! {
         <Show when=move || services.session.with(Option::is_none) fallback=move || view! { <Redirect path=next() /> }>
             <section class="card narrow">
                 <h1>{move || if registering.get() { "Create an account" } else { "Log in" }}</h1>
                 <p class="muted">"Try demo@example.com / demo-password."</p>
-                <form class="form" on:submit=submit>
+                <form class="form" on:submit=on_submit>
                     <Show when=move || registering.get()>
                         <label>"Name" <input name="username" required bind:value=username autocomplete="name" /></label>
                     </Show>
@@ -83,8 +84,7 @@ pub(crate) fn LoginPage() -> impl IntoView {
                             autocomplete=move || if registering.get() { "new-password" } else { "current-password" } />
                     </label>
                     <label>"This device" <input name="device" bind:value=device_name /></label>
-                    {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                    {move || info.get().map(|i| view! { <p class="info">{i}</p> })}
+                    {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     <button type="submit" class="button primary" disabled=move || busy.get()>
                         {move || match (busy.get(), registering.get()) {
                             (true, _) => "Please wait…",
@@ -103,5 +103,5 @@ pub(crate) fn LoginPage() -> impl IntoView {
 
 /// Only targets the browser resolves to this origin; anything else would be an open redirect.
 fn safe_next(next: Option<&str>) -> String {
-    next.and_then(crate::client::browser::same_origin_target).unwrap_or_else(|| "/".into())
+    next.and_then(same_origin_target).unwrap_or_else(|| "/".into())
 }

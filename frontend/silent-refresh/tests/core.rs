@@ -1,17 +1,19 @@
-//! The refresh core, natively and deterministically: fake server, virtual clock, shared fake storage.
+//! The refresh core, natively and deterministically, through the public API and the `testing` fakes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::executor::block_on;
 use futures::future::join_all;
-use shared::auth::LoginRequest;
-use shared::paths;
+use silent_refresh::testing::{self, FakeClock, FakeLock, FakeServer, FakeStore, RefreshMode, TestUser, paths};
+use silent_refresh::{
+    ClientError, ClientEvent, Config, EnvelopeProtocol, LogoutReason, RefreshClient, Request, TokenStore,
+};
 
-use super::fakes::{FakeClock, FakeLock, FakeServer, FakeStore, RefreshMode};
-use super::{ApiClient, ApiRequest, ClientError, ClientEvent, LogoutReason, TokenStore};
+type Client = RefreshClient<EnvelopeProtocol<TestUser>, FakeServer, FakeStore, FakeClock, FakeLock>;
 
-type Client = ApiClient<FakeServer, FakeStore, FakeClock, FakeLock>;
+const ECHO: &str = "/api/echo";
+const ME: &str = "/api/me";
 
 struct Tab {
     client: Client,
@@ -19,7 +21,14 @@ struct Tab {
 }
 
 fn tab(server: &FakeServer, store: &FakeStore, clock: &FakeClock, lock: &FakeLock) -> Tab {
-    let client = ApiClient::new(server.clone(), store.clone(), clock.clone(), lock.clone());
+    let client = RefreshClient::new(
+        EnvelopeProtocol::default(),
+        server.clone(),
+        store.clone(),
+        clock.clone(),
+        lock.clone(),
+        Config::default(),
+    );
     let events = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&events);
     client.subscribe(move |event| sink.borrow_mut().push(event.clone()));
@@ -45,9 +54,7 @@ impl World {
 
     fn logged_in_tab(&self) -> Tab {
         let tab = self.tab();
-        let request =
-            LoginRequest { email: "ann@example.com".into(), password: "pw".into(), ..LoginRequest::default() };
-        block_on(tab.client.login(&request)).expect("login");
+        block_on(tab.client.login(&FakeServer::login_request())).expect("login");
         tab
     }
 }
@@ -56,13 +63,13 @@ impl World {
 /// (`join_all` over many futures polls them in budgeted batches, so a turn is not a full pass).
 async fn release_refreshes_later(server: &FakeServer) {
     for _ in 0..1_000 {
-        super::fakes::yield_now().await;
+        testing::yield_now().await;
     }
     server.hold_refreshes(false);
 }
 
-fn echo() -> ApiRequest {
-    ApiRequest::get(paths::DEMO_ECHO)
+fn echo() -> Request {
+    Request::get(ECHO)
 }
 
 #[test]
@@ -93,7 +100,7 @@ fn a_refused_refresh_rejects_every_waiter_clears_storage_and_leaves_nothing_pend
     let request = echo();
     let results = block_on(join_all((0..10).map(|_| tab.client.send(&request))));
 
-    assert!(results.iter().all(|r| r == &Err(ClientError::SessionExpired)), "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Err(ClientError::SessionExpired))), "{results:?}");
     assert_eq!(world.server.refresh_calls(), 1);
     assert!(world.store.load().is_none(), "tokens must be removed");
     assert!(matches!(
@@ -101,7 +108,7 @@ fn a_refused_refresh_rejects_every_waiter_clears_storage_and_leaves_nothing_pend
         Some(ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(_) })
     ));
     // Nothing is left waiting: the next call settles at once, without another refresh.
-    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired)));
     assert_eq!(world.server.refresh_calls(), 1);
 }
 
@@ -111,7 +118,7 @@ fn a_401_for_a_token_already_replaced_is_replayed_without_a_refresh() {
     let tab = world.logged_in_tab();
     let store = world.store.clone();
     // While the request is on the wire, another tab refreshes: the server no longer takes our token.
-    world.server.before_answering(paths::DEMO_ECHO, move |server| server.rotate_for_other_tab(&store));
+    world.server.before_answering(ECHO, move |server| server.rotate_for_other_tab(&store));
 
     block_on(tab.client.send(&echo())).expect("replayed with the newer token");
 
@@ -126,23 +133,23 @@ fn a_401_from_the_refresh_endpoint_is_final_and_does_not_loop() {
     world.server.expire_access();
     world.server.set_mode(RefreshMode::Status(401, "invalid_token"));
 
-    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired)));
 
     let paths: Vec<_> = world.server.requests().into_iter().map(|(path, ..)| path).collect();
-    assert_eq!(paths, [paths::LOGIN, paths::DEMO_ECHO, paths::REFRESH]);
+    assert_eq!(paths, [paths::LOGIN, ECHO, paths::REFRESH]);
 }
 
 #[test]
 fn a_401_on_the_replay_is_final() {
     let world = World::new();
     let tab = world.logged_in_tab();
-    world.server.always_401(paths::ME);
+    world.server.always_401(ME);
 
-    let result = block_on(tab.client.send(&ApiRequest::get(paths::ME)));
+    let result = block_on(tab.client.send(&Request::get(ME)));
 
     assert!(matches!(result, Err(ClientError::Api { status: 401, .. })), "{result:?}");
     assert_eq!(world.server.refresh_calls(), 1);
-    let me_calls = world.server.requests().iter().filter(|(path, ..)| path == paths::ME).count();
+    let me_calls = world.server.requests().iter().filter(|(path, ..)| path == ME).count();
     assert_eq!(me_calls, 2, "sent once, replayed once");
     assert!(world.store.load().is_some(), "a refused replay is not a logout");
 }
@@ -175,7 +182,6 @@ fn a_network_error_during_refresh_keeps_the_session_and_backs_off_without_making
     }
     assert_eq!(world.server.refresh_calls(), 3, "no refresh during a backoff");
     assert_eq!(retry_delays(&tab), [200, 400, 800], "200 ms doubling between attempts");
-    assert!(world.clock.sleeps.borrow().is_empty(), "nobody sleeps through a backoff");
     assert!(world.store.load().is_some(), "a network blip must not log out");
     assert!(!tab.events.borrow().iter().any(|e| matches!(e, ClientEvent::LoggedOut { .. })));
 
@@ -256,7 +262,7 @@ fn a_request_past_expiry_by_the_wall_clock_refreshes_first_instead_of_collecting
     world.server.expire_access();
     world.clock.advance(61_000);
     block_on(tab.client.send(&echo())).unwrap();
-    let echo_calls = world.server.requests().iter().filter(|(path, ..)| path == paths::DEMO_ECHO).count();
+    let echo_calls = world.server.requests().iter().filter(|(path, ..)| path == ECHO).count();
     assert_eq!((echo_calls, world.server.refresh_calls()), (1, 1));
 }
 
@@ -265,7 +271,7 @@ fn a_replayed_post_carries_the_same_body() {
     let world = World::new();
     let tab = world.logged_in_tab();
     world.server.expire_access();
-    let request = ApiRequest::post_json("/api/things", &serde_json::json!({"name": "x", "n": 1}));
+    let request = Request::post("/api/things").json(&serde_json::json!({"name": "x", "n": 1})).unwrap();
     block_on(tab.client.send(&request)).unwrap();
     let bodies: Vec<_> =
         world.server.requests().into_iter().filter(|(p, ..)| p == "/api/things").map(|(.., b)| b).collect();
@@ -280,7 +286,7 @@ fn logout_clears_storage_and_says_so() {
     block_on(tab.client.logout());
     assert!(world.store.load().is_none());
     assert_eq!(tab.events.borrow().last(), Some(&ClientEvent::LoggedOut { reason: LogoutReason::UserRequested }));
-    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired)));
 }
 
 #[test]
@@ -352,7 +358,6 @@ fn a_failing_refresh_does_not_stop_requests_whose_token_is_still_valid() {
         block_on(tab.client.refresh_if_due()).unwrap();
     }
     assert_eq!(world.server.refresh_calls(), 1);
-    assert!(world.clock.sleeps.borrow().is_empty());
 
     // Once the token really expires, requests need the refresh and report the outage at once.
     world.clock.advance(6_000);
@@ -364,7 +369,7 @@ fn a_failing_refresh_does_not_stop_requests_whose_token_is_still_valid() {
 fn logout_in_this_tab_while_a_refresh_is_on_the_wire_wins() {
     let world = World::new();
     let tab = world.logged_in_tab();
-    world.lock.unavailable.set(true); // the compare-and-set must hold even without the lock
+    world.lock.set_unavailable(true); // the compare-and-set must hold even without the lock
     world.server.expire_access();
     world.server.hold_refreshes(true);
     let request = echo();
@@ -374,7 +379,7 @@ fn logout_in_this_tab_while_a_refresh_is_on_the_wire_wins() {
     block_on(tab.client.logout());
     world.server.hold_refreshes(false);
 
-    assert_eq!(block_on(waiting), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(waiting), Err(ClientError::SessionExpired)));
     assert!(world.store.load().is_none(), "the refresh wrote a logged-out session back");
     assert!(tab.client.session().is_none());
 }
@@ -384,13 +389,13 @@ fn logout_in_another_tab_while_a_refresh_is_on_the_wire_wins() {
     let world = World::new();
     let tab = world.logged_in_tab();
     let other = world.tab();
-    world.lock.unavailable.set(true);
+    world.lock.set_unavailable(true);
     world.server.expire_access();
     let store = world.store.clone();
     // The other tab logs out (clearing shared storage) while our refresh answer is on its way.
     world.server.before_answering(paths::REFRESH, move |_| store.clear());
 
-    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired)));
     assert!(world.store.load().is_none());
     assert!(other.client.session().is_none());
 }
@@ -399,16 +404,16 @@ fn logout_in_another_tab_while_a_refresh_is_on_the_wire_wins() {
 fn a_newer_login_while_a_refresh_is_on_the_wire_is_kept_and_nothing_replays_as_that_user() {
     let world = World::new();
     let tab = world.logged_in_tab();
-    world.lock.unavailable.set(true);
+    world.lock.set_unavailable(true);
     world.server.expire_access();
     let mut bob = world.store.load().unwrap();
     bob.user.email = "bob@example.com".into();
-    bob.refresh_token = "bobs-refresh-token".into();
+    bob.refresh_token = Some("bobs-refresh-token".into());
     bob.access_token = "bobs-access-token".into();
     let (store, newer) = (world.store.clone(), bob.clone());
     world.server.before_answering(paths::REFRESH, move |_| store.save(&newer).unwrap());
 
-    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired)));
     assert_eq!(world.store.load(), Some(bob), "the newer login was overwritten");
     let replayed_as_bob =
         world.server.requests().iter().any(|(_, bearer, _)| bearer.as_deref() == Some("bobs-access-token"));
@@ -424,7 +429,7 @@ fn a_login_in_another_tab_waits_for_a_refresh_that_holds_the_lock() {
     world.server.hold_refreshes(true);
     let request = echo();
     let refreshing = a.client.send(&request);
-    let login = LoginRequest { email: "bob@example.com".into(), password: "pw".into(), ..LoginRequest::default() };
+    let login = FakeServer::login_request();
     let logging_in = b.client.login(&login);
     let (sent, logged_in, ()) =
         block_on(futures::future::join3(refreshing, logging_in, release_refreshes_later(&world.server)));
@@ -442,20 +447,20 @@ fn a_reused_refresh_token_ends_the_session_because_the_server_revoked_it() {
     let world = World::new();
     let tab = world.logged_in_tab();
     world.server.expire_access();
-    world.lock.unavailable.set(true);
+    world.lock.set_unavailable(true);
     let (store, clock) = (world.store.clone(), world.clock.clone());
     // Another tab rotates while our refresh is on the wire, and ours arrives after the grace window:
     // the server sees reuse and revokes the whole session, so adopting the other tab's token is no way
     // out (its token died with the session).
     world.server.before_answering(paths::REFRESH, move |server| {
         server.rotate_for_other_tab(&store);
-        clock.advance(super::fakes::GRACE_MS + 1);
+        clock.advance(testing::GRACE_MS + 1);
     });
 
-    assert_eq!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired));
+    assert!(matches!(block_on(tab.client.send(&echo())), Err(ClientError::SessionExpired)));
     assert!(world.server.revoked(), "the fake must revoke on reuse, as the backend does");
     assert_eq!(tab.client.counters().adopted, 0);
-    assert_eq!(world.server.calls_to(paths::DEMO_ECHO), 1, "nothing was replayed with a revoked token");
+    assert_eq!(world.server.calls_to(ECHO), 1, "nothing was replayed with a revoked token");
 }
 
 #[test]
@@ -463,7 +468,7 @@ fn two_tabs_racing_without_the_lock_both_stay_logged_in_through_the_grace_window
     let world = World::new();
     let a = world.logged_in_tab();
     let b = world.tab();
-    world.lock.unavailable.set(true);
+    world.lock.set_unavailable(true);
     world.clock.advance(61_000);
     world.server.hold_refreshes(true);
     let request = echo();
@@ -484,7 +489,7 @@ fn two_tabs_racing_without_the_lock_both_stay_logged_in_through_the_grace_window
 fn a_rotated_pair_that_storage_refuses_is_kept_and_used_until_storage_takes_it() {
     let world = World::new();
     let tab = world.logged_in_tab();
-    world.store.refuse_saves.set(true);
+    world.store.refuse_saves(true);
     for round in 1..=3 {
         world.server.expire_access();
         block_on(tab.client.send(&echo())).unwrap_or_else(|e| panic!("expiry {round}: {e}"));
@@ -493,7 +498,7 @@ fn a_rotated_pair_that_storage_refuses_is_kept_and_used_until_storage_takes_it()
     assert!(tab.events.borrow().iter().any(|e| matches!(e, ClientEvent::SessionNotSaved { .. })));
     assert_ne!(world.store.load().unwrap().refresh_token, tab.client.session().unwrap().refresh_token);
 
-    world.store.refuse_saves.set(false);
+    world.store.refuse_saves(false);
     let in_memory = tab.client.session().unwrap();
     assert_eq!(world.store.load(), Some(in_memory), "saved as soon as storage takes it");
 }

@@ -2,14 +2,17 @@
 
 /// Why a refresh started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RefreshReason {
-    /// The access token is close to expiry (or past it) by the wall clock.
+    /// The access token is close to expiry, or past it, by the wall clock.
     Proactive,
     /// A request came back 401.
     Unauthorized,
 }
 
+/// Why the session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogoutReason {
     /// The refresh endpoint refused the session (expired, revoked, reused).
     SessionExpired(String),
@@ -19,36 +22,51 @@ pub enum LogoutReason {
     OtherTab,
 }
 
+/// Something the client did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent {
+    /// A call to the refresh endpoint is about to start.
     RefreshStarted {
+        /// Why.
         reason: RefreshReason,
     },
+    /// The refresh endpoint issued new tokens.
     RefreshSucceeded {
+        /// From the start of the refresh (lock wait included) to storing its result.
         duration_ms: u64,
     },
-    /// Another tab had already rotated the token; this tab took it over without a refresh call.
+    /// Another tab had already rotated the tokens; this tab took them over without calling the server.
     TokenAdopted,
-    /// `retry_in_ms` is set for transient failures (the session is kept), absent for final ones.
+    /// A refresh failed. `retry_in_ms` is set for transient failures (the session is kept) and absent
+    /// for final ones.
     RefreshFailed {
+        /// What went wrong.
         reason: String,
+        /// How long until the next refresh may be tried.
         retry_in_ms: Option<u64>,
     },
+    /// Requests that got 401 were replayed after a refresh.
     RequestsReplayed {
+        /// How many waited for this refresh.
         count: u32,
     },
-    /// Storage refused the session (full, disabled or blocked). The client keeps it in memory and
-    /// offers it to storage again at every use; the session goes on.
+    /// Storage refused the session. The client keeps it in memory and offers it to storage again at
+    /// every use; the session goes on.
     SessionNotSaved {
+        /// What storage said.
         reason: String,
     },
+    /// The session ended here.
     LoggedOut {
+        /// Why.
         reason: LogoutReason,
     },
 }
 
 /// Running totals since the client was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Refresh calls that succeeded.
     pub refreshes: u32,

@@ -1,12 +1,11 @@
-//! The cheap first half of the `next` rule, in plain Rust so it is property-tested natively. The
-//! browser adapter (`browser::same_origin_target`) adds the decisive half: the browser's own URL parser
-//! must resolve the value to this origin.
+//! Where a login page may send the user back to. The cheap half of the rule is here, in plain Rust so
+//! it is property-tested natively; the browser feature's `same_origin_target` adds the decisive half:
+//! the browser's own URL parser must resolve the value to the page's origin.
 
 /// True for a rooted path that no URL parser can read as another host: it starts with one `/` not
 /// followed by `/` or `\`, and holds no control character (the parser strips tab and newline, which is
 /// how `/\t/evil.example` turns into `//evil.example`) and no backslash (which it reads as `/`).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // used by the browser adapter
-pub(crate) fn looks_like_local_path(next: &str) -> bool {
+pub fn looks_like_local_path(next: &str) -> bool {
     let mut chars = next.chars();
     chars.next() == Some('/')
         && !matches!(chars.next(), Some('/' | '\\'))

@@ -1,0 +1,127 @@
+//! What keeps a session fresh when the app does nothing: a tick, the wake-up events, and other tabs.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use gloo_timers::callback::Interval;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use crate::RefreshClient;
+use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
+use crate::protocol::Protocol;
+
+/// Drives a client: every tick (1 s by default) and whenever the tab becomes visible again or the
+/// browser comes back online, it refreshes if the token is due by the wall clock (a laptop waking from
+/// sleep is caught at once); when another tab clears the stored session it ends it here too. `on_change`
+/// runs after each of these, so a UI can re-read the session and counters. Everything stops when the
+/// driver is dropped.
+pub struct Driver {
+    proactive: Rc<Cell<bool>>,
+    _tick: Interval,
+    _listeners: Vec<Listener>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").field("proactive", &self.proactive.get()).finish_non_exhaustive()
+    }
+}
+
+struct Listener {
+    target: web_sys::EventTarget,
+    name: &'static str,
+    closure: Closure<dyn Fn(web_sys::Event)>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.target.remove_event_listener_with_callback(self.name, self.closure.as_ref().unchecked_ref());
+    }
+}
+
+impl Driver {
+    /// Starts driving `client`, ticking every `tick`.
+    pub fn start<P, T, S, C, L>(
+        client: RefreshClient<P, T, S, C, L>,
+        tick: Duration,
+        on_change: impl Fn() + 'static,
+    ) -> Self
+    where
+        P: Protocol + 'static,
+        T: Transport + 'static,
+        S: TokenStore<P::User> + 'static,
+        C: Clock + 'static,
+        L: RefreshLock + 'static,
+    {
+        let proactive = Rc::new(Cell::new(true));
+        let on_change: Rc<dyn Fn()> = Rc::new(on_change);
+        let wake = {
+            let (client, proactive, on_change) = (client.clone(), Rc::clone(&proactive), Rc::clone(&on_change));
+            Rc::new(move || {
+                if proactive.get() {
+                    let (client, on_change) = (client.clone(), Rc::clone(&on_change));
+                    wasm_bindgen_futures::spawn_local(async move {
+                        // Failures are events already; a request that needs a token refreshes itself.
+                        let _ = client.refresh_if_due().await;
+                        on_change();
+                    });
+                }
+                on_change();
+            })
+        };
+        let millis = u32::try_from(tick.as_millis()).unwrap_or(u32::MAX).max(1);
+        let tick = Interval::new(millis, {
+            let wake = Rc::clone(&wake);
+            move || wake()
+        });
+
+        let mut listeners = Vec::new();
+        if let Some(window) = web_sys::window() {
+            for name in ["online", "focus"] {
+                let wake = Rc::clone(&wake);
+                listeners.extend(Listener::add(window.clone().into(), name, move |_| wake()));
+            }
+            if let Some(document) = window.document() {
+                let wake = Rc::clone(&wake);
+                listeners.extend(Listener::add(document.into(), "visibilitychange", move |_| wake()));
+            }
+            let key = client.config().storage_key.clone();
+            let storage_changed = move |event: web_sys::Event| {
+                let Some(event) = event.dyn_ref::<web_sys::StorageEvent>() else { return };
+                if event.key().as_deref() != Some(key.as_str()) {
+                    return;
+                }
+                if event.new_value().is_none() && event.old_value().is_some() {
+                    client.session_ended_elsewhere();
+                }
+                on_change();
+            };
+            listeners.extend(Listener::add(window.into(), "storage", storage_changed));
+        }
+        Self { proactive, _tick: tick, _listeners: listeners }
+    }
+
+    /// Turns refreshing ahead of expiry on or off (requests still refresh when they need to).
+    pub fn set_proactive(&self, on: bool) {
+        self.proactive.set(on);
+    }
+
+    /// Whether refreshing ahead of expiry is on.
+    pub fn proactive(&self) -> bool {
+        self.proactive.get()
+    }
+}
+
+impl Listener {
+    fn add(
+        target: web_sys::EventTarget,
+        name: &'static str,
+        handler: impl Fn(web_sys::Event) + 'static,
+    ) -> Option<Self> {
+        let closure = Closure::<dyn Fn(web_sys::Event)>::new(handler);
+        target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref()).ok()?;
+        Some(Self { target, name, closure })
+    }
+}

@@ -1,0 +1,84 @@
+//! The session as this tab sees it: storage, or a newer session storage refused, kept in memory.
+
+use std::cell::Cell;
+
+use super::RefreshClient;
+use crate::events::{ClientEvent, Counters};
+use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
+use crate::protocol::Protocol;
+use crate::session::Session;
+
+/// A session storage refused, and what storage holds instead.
+pub(super) struct Unsaved<U> {
+    session: Session<U>,
+    replaces: Option<Session<U>>,
+}
+
+impl<P, T, S, C, L> RefreshClient<P, T, S, C, L>
+where
+    P: Protocol + 'static,
+    T: Transport + 'static,
+    S: TokenStore<P::User> + 'static,
+    C: Clock + 'static,
+    L: RefreshLock + 'static,
+{
+    /// The current session, if any: what storage holds (possibly rotated by another tab), or a newer
+    /// one this tab could not save yet, which is offered to storage again now.
+    pub fn session(&self) -> Option<Session<P::User>> {
+        let stored = self.inner.store.load();
+        let Some(unsaved) = self.inner.unsaved.borrow_mut().take() else { return stored };
+        // A logout or a newer login (in any tab) wins over a session this tab could not save.
+        let still_ours = match (&stored, &unsaved.replaces) {
+            (None, None) => true,
+            (Some(stored), Some(replaced)) => stored.same_tokens(replaced) || stored.same_tokens(&unsaved.session),
+            (Some(stored), None) => stored.same_tokens(&unsaved.session),
+            (None, Some(_)) => false,
+        };
+        if !still_ours {
+            return stored;
+        }
+        if self.inner.store.save(&unsaved.session).is_ok() {
+            return Some(unsaved.session);
+        }
+        let session = unsaved.session.clone();
+        *self.inner.unsaved.borrow_mut() = Some(unsaved);
+        Some(session)
+    }
+
+    /// Saves `session`; when storage refuses, keeps it in memory and says so.
+    pub(super) fn persist(&self, session: Session<P::User>) -> Session<P::User> {
+        if let Err(error) = self.inner.store.save(&session) {
+            self.emit(ClientEvent::SessionNotSaved { reason: error.0 });
+            let replaces = self.inner.store.load();
+            *self.inner.unsaved.borrow_mut() = Some(Unsaved { session: session.clone(), replaces });
+        }
+        session
+    }
+
+    pub(super) fn forget_session(&self) {
+        self.inner.unsaved.borrow_mut().take();
+        self.inner.store.clear();
+    }
+}
+
+/// Counts a request as in flight until it settles, or until its future is dropped unfinished.
+pub(super) struct InFlightRequest<'a>(&'a Cell<Counters>);
+
+impl<'a> InFlightRequest<'a> {
+    pub(super) fn enter(counters: &'a Cell<Counters>) -> Self {
+        update_counters(counters, |c| c.in_flight += 1);
+        Self(counters)
+    }
+}
+
+impl Drop for InFlightRequest<'_> {
+    fn drop(&mut self) {
+        update_counters(self.0, |c| c.in_flight = c.in_flight.saturating_sub(1));
+    }
+}
+
+pub(super) fn update_counters(counters: &Cell<Counters>, change: impl FnOnce(&mut Counters)) {
+    let mut value = counters.get();
+    change(&mut value);
+    counters.set(value);
+}

@@ -1,0 +1,128 @@
+//! Tuning, with documented defaults. Nothing a user might want to change is a private constant.
+
+use std::time::Duration;
+
+/// How long before expiry a token is refreshed: `fraction` of its lifetime, at least `min`, but never
+/// more than half the lifetime (so a very short token is refreshed halfway, not in a loop).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefreshMargin {
+    /// Share of the lifetime. Default 0.1.
+    pub fraction: f64,
+    /// Lower bound. Default 5 s.
+    pub min: Duration,
+}
+
+impl Default for RefreshMargin {
+    fn default() -> Self {
+        Self { fraction: 0.1, min: Duration::from_secs(5) }
+    }
+}
+
+impl RefreshMargin {
+    /// The margin in milliseconds for a token living `lifetime_ms`.
+    pub fn before_expiry_ms(&self, lifetime_ms: i64) -> i64 {
+        let share = (lifetime_ms as f64 * self.fraction.clamp(0.0, 1.0)) as i64;
+        share.max(millis(self.min)).min(lifetime_ms / 2)
+    }
+}
+
+/// The client's settings. Build with [`Config::builder`]; [`Config::default`] has every default.
+///
+/// ```
+/// use std::time::Duration;
+/// use silent_refresh::Config;
+///
+/// let config = Config::builder()
+///     .backoff(Duration::from_millis(500), Duration::from_secs(60))
+///     .storage_key("my-app.session")
+///     .build();
+/// assert_eq!(config.lock_name, "silent-refresh.refresh");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Config {
+    /// When to refresh ahead of expiry. Default: [`RefreshMargin::default`].
+    pub refresh_margin: RefreshMargin,
+    /// The pause after the first transient refresh failure; it doubles after each one. Default 200 ms.
+    pub backoff_start: Duration,
+    /// The longest pause. Default 30 s.
+    pub backoff_cap: Duration,
+    /// The Web Lock's name; every tab of an app must agree. Default `silent-refresh.refresh`.
+    pub lock_name: String,
+    /// How long a tab waits for another tab's refresh before going on without the lock. Default 10 s.
+    pub lock_timeout: Duration,
+    /// The `localStorage` key of the session. Default `silent-refresh.session`.
+    pub storage_key: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            refresh_margin: RefreshMargin::default(),
+            backoff_start: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(30),
+            lock_name: "silent-refresh.refresh".into(),
+            lock_timeout: Duration::from_secs(10),
+            storage_key: "silent-refresh.session".into(),
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder(Self::default())
+    }
+
+    /// The pause after `failures` transient failures in a row.
+    pub(crate) fn backoff_ms(&self, failures: u32) -> u64 {
+        let start = u64::try_from(self.backoff_start.as_millis()).unwrap_or(u64::MAX);
+        let cap = u64::try_from(self.backoff_cap.as_millis()).unwrap_or(u64::MAX);
+        start.saturating_mul(1 << failures.saturating_sub(1).min(40)).min(cap)
+    }
+}
+
+/// Builds a [`Config`].
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder(Config);
+
+impl ConfigBuilder {
+    /// See [`Config::refresh_margin`].
+    #[must_use]
+    pub fn refresh_margin(mut self, margin: RefreshMargin) -> Self {
+        self.0.refresh_margin = margin;
+        self
+    }
+
+    /// See [`Config::backoff_start`] and [`Config::backoff_cap`].
+    #[must_use]
+    pub fn backoff(mut self, start: Duration, cap: Duration) -> Self {
+        self.0.backoff_start = start;
+        self.0.backoff_cap = cap.max(start);
+        self
+    }
+
+    /// See [`Config::lock_name`] and [`Config::lock_timeout`].
+    #[must_use]
+    pub fn lock(mut self, name: impl Into<String>, timeout: Duration) -> Self {
+        self.0.lock_name = name.into();
+        self.0.lock_timeout = timeout;
+        self
+    }
+
+    /// See [`Config::storage_key`].
+    #[must_use]
+    pub fn storage_key(mut self, key: impl Into<String>) -> Self {
+        self.0.storage_key = key.into();
+        self
+    }
+
+    /// The settings.
+    pub fn build(self) -> Config {
+        self.0
+    }
+}
+
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,186 @@
+//! The contract of this project's server: JSON envelopes `{code, message, data, error?}`, a refresh
+//! endpoint taking `{"refreshToken": …}` and answering with a rotated pair, and
+//! `refresh_token_reused` when a retired token comes back (the server then revokes the session).
+
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::{Protocol, RefreshOutcome, TokenGrant};
+use crate::error::{ApiErrorBody, ClientError, DecodeError};
+use crate::http::{Request, Response};
+
+/// This project's server contract, with `U` read from the login answer's `data` (the fields beside
+/// the tokens).
+#[derive(Debug)]
+pub struct EnvelopeProtocol<U> {
+    refresh_path: String,
+    logout_path: String,
+    user: PhantomData<fn() -> U>,
+}
+
+impl<U> Clone for EnvelopeProtocol<U> {
+    fn clone(&self) -> Self {
+        Self { refresh_path: self.refresh_path.clone(), logout_path: self.logout_path.clone(), user: PhantomData }
+    }
+}
+
+impl<U> Default for EnvelopeProtocol<U> {
+    /// `/api/auth/refresh-token` and `/api/auth/logout`.
+    fn default() -> Self {
+        Self::new("/api/auth/refresh-token", "/api/auth/logout")
+    }
+}
+
+impl<U> EnvelopeProtocol<U> {
+    /// The contract at other paths.
+    pub fn new(refresh_path: impl Into<String>, logout_path: impl Into<String>) -> Self {
+        Self { refresh_path: refresh_path.into(), logout_path: logout_path.into(), user: PhantomData }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    #[serde(default)]
+    message: String,
+    data: Option<T>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Tokens {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_expires_in: Option<u64>,
+}
+
+impl From<Tokens> for TokenGrant {
+    fn from(tokens: Tokens) -> Self {
+        TokenGrant::new(tokens.access_token, tokens.refresh_token, tokens.expires_in, tokens.refresh_expires_in)
+    }
+}
+
+/// The envelope's `data`.
+fn data<T: DeserializeOwned>(response: &Response) -> Result<T, DecodeError> {
+    let envelope: Envelope<T> = response.json()?;
+    envelope.data.ok_or_else(|| DecodeError::new("the envelope has no data"))
+}
+
+impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for EnvelopeProtocol<U> {
+    type User = U;
+
+    fn refresh_request(&self, refresh_token: Option<&str>) -> Request {
+        let body = match refresh_token {
+            Some(token) => serde_json::json!({ "refreshToken": token }),
+            None => serde_json::json!({}),
+        };
+        Request::post(&self.refresh_path).json(&body).unwrap_or_else(|_| Request::post(&self.refresh_path))
+    }
+
+    fn classify_refresh(&self, response: &Response) -> RefreshOutcome {
+        match response.status {
+            200..=299 => match data::<Tokens>(response) {
+                Ok(tokens) => RefreshOutcome::Rotated(tokens.into()),
+                Err(error) => RefreshOutcome::Transient(format!("unreadable refresh answer: {error}")),
+            },
+            // Missing, invalid, expired, revoked or reused (the server has revoked the session then).
+            400 | 401 | 403 => RefreshOutcome::Final(self.read_error(response)),
+            status => RefreshOutcome::Transient(format!("refresh answered {status}")),
+        }
+    }
+
+    fn read_login(&self, response: &Response) -> Result<(TokenGrant, U), ClientError> {
+        let tokens: Tokens = data(response)?;
+        let user: U = data(response)?;
+        Ok((tokens.into(), user))
+    }
+
+    fn logout_request(&self, _refresh_token: Option<&str>) -> Option<Request> {
+        Some(Request::post(&self.logout_path))
+    }
+
+    fn read_body<D: DeserializeOwned>(&self, response: &Response) -> Result<D, DecodeError> {
+        data(response)
+    }
+
+    fn read_error(&self, response: &Response) -> ApiErrorBody {
+        match response.json::<Envelope<serde_json::Value>>() {
+            Ok(envelope) if !envelope.message.trim().is_empty() => ApiErrorBody::new(envelope.error, envelope.message),
+            Ok(envelope) => ApiErrorBody::new(envelope.error, format!("HTTP {}", response.status)),
+            Err(_) => ApiErrorBody::new(None, format!("HTTP {}", response.status)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+    struct User {
+        username: String,
+    }
+
+    fn protocol() -> EnvelopeProtocol<User> {
+        EnvelopeProtocol::default()
+    }
+
+    #[test]
+    fn a_login_answer_gives_the_grant_and_the_user_beside_it() {
+        let body = r#"{"code":200,"message":"ok","data":{"access_token":"a","refresh_token":"r","token_type":"Bearer",
+            "expires_in":900,"refresh_expires_in":604800,"username":"ann","email":"e","role":"user"}}"#;
+        let (grant, user) = protocol().read_login(&Response::new(200, body)).unwrap();
+        assert_eq!(grant, TokenGrant::new("a", Some("r".into()), Some(900), Some(604_800)));
+        assert_eq!(user.username, "ann");
+    }
+
+    #[test]
+    fn refusals_are_final_and_the_rest_transient() {
+        let reused = r#"{"code":403,"message":"m","data":null,"error":"refresh_token_reused"}"#;
+        match protocol().classify_refresh(&Response::new(403, reused)) {
+            RefreshOutcome::Final(body) => assert_eq!(body.code.as_deref(), Some("refresh_token_reused")),
+            other => panic!("{other:?}"),
+        }
+        for status in [500, 502, 503, 504, 429] {
+            assert!(matches!(protocol().classify_refresh(&Response::new(status, "")), RefreshOutcome::Transient(_)));
+        }
+        assert!(matches!(protocol().classify_refresh(&Response::new(200, "<html>")), RefreshOutcome::Transient(_)));
+    }
+
+    #[test]
+    fn the_refresh_body_is_the_tutorials() {
+        let request = protocol().refresh_request(Some("tok"));
+        assert_eq!(request.path, "/api/auth/refresh-token");
+        assert_eq!(request.body, Some(crate::http::Body::Json(r#"{"refreshToken":"tok"}"#.into())));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        /// Whatever a server (or a proxy in front of it) answers, reading it never panics: a refresh
+        /// answer is classified, a body is data or a `DecodeError`, a failure has a message.
+        #[test]
+        fn any_answer_is_read_without_panicking(
+            body in "\\PC{0,200}|\\{\"code\":[0-9]{1,3},\"message\":\"[a-z ]{0,9}\",\"data\":(null|\"x\"|[0-9]{1,5}|\\{\"access_token\":\"a\"\\})(,\"error\":\"[a-z_]{0,25}\")?\\}",
+            status in 100u16..600,
+        ) {
+            let response = Response::new(status, body);
+            let _ = protocol().classify_refresh(&response);
+            let _ = protocol().read_login(&response);
+            let _ = protocol().read_body::<String>(&response);
+            proptest::prop_assert!(!protocol().read_error(&response).message.is_empty());
+        }
+
+        /// A well-formed envelope always yields its data.
+        #[test]
+        fn a_success_envelope_yields_its_data(data in "\\PC{0,50}") {
+            let body = serde_json::json!({"code": 200, "message": "ok", "data": data}).to_string();
+            proptest::prop_assert_eq!(protocol().read_body::<String>(&Response::new(200, body)).unwrap(), data);
+        }
+    }
+}
