@@ -1,9 +1,10 @@
 //! The client in real headless Chromium against the real backend on loopback.
 //!
 //! `cargo xtask test` starts the backend with a 2-second access lifetime and CORS for this page's
-//! origin, and passes its address at build time in `BROWSER_TEST_BACKEND`. Without it every test says
-//! why it skipped. The tests share the page's `localStorage`, so each starts by clearing it. They use
-//! the `silent-refresh` crate's public API only, with its `browser` feature.
+//! origin, and passes its address at build time in `BROWSER_TEST_BACKEND`. Without it every test that
+//! needs the backend is ignored, with the reason (see `frontend/build.rs`). The tests share the page's
+//! `localStorage`, so each starts by clearing it. They use the `silent-refresh` crate's public API only,
+//! with its `browser` feature.
 #![cfg(target_arch = "wasm32")]
 
 use gloo_storage::Storage;
@@ -13,11 +14,14 @@ use shared::paths;
 use shared::sessions::{Echo, ExpiredToken, Metrics};
 use silent_refresh::browser::{self, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, WebLock};
 use silent_refresh::{ClientError, Config, EnvelopeProtocol, RefreshClient, RefreshLock, Request, TokenStore};
-use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const BACKEND: Option<&str> = option_env!("BROWSER_TEST_BACKEND");
+const BACKEND: &str = match option_env!("BROWSER_TEST_BACKEND") {
+    Some(url) => url,
+    None => "",
+};
 /// Just past the backend's 2 s access lifetime (leeway 0): waiting out a token lifetime.
 const PAST_EXPIRY_MS: u32 = 2_300;
 const PASSWORD: &str = "browser-test-password";
@@ -34,10 +38,7 @@ fn store() -> LocalStorageStore<Account> {
     LocalStorageStore::new(&Config::default().storage_key)
 }
 
-fn backend() -> Option<&'static str> {
-    if BACKEND.is_none() {
-        console_log!("skipped: BROWSER_TEST_BACKEND was not set at build time (run `cargo xtask test`)");
-    }
+fn backend() -> &'static str {
     BACKEND
 }
 
@@ -105,8 +106,9 @@ fn echo() -> Request {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn login_stores_the_session_in_local_storage() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, email) = logged_in(base).await;
     let stored = store().load().expect("session in localStorage");
     assert_eq!(stored.user.email, email);
@@ -115,8 +117,9 @@ async fn login_stores_the_session_in_local_storage() {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn a_call_after_expiry_succeeds_through_one_refresh() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, _) = logged_in(base).await;
     let before = server_refreshes(base).await;
     sleep(PAST_EXPIRY_MS).await;
@@ -126,8 +129,9 @@ async fn a_call_after_expiry_succeeds_through_one_refresh() {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, _) = logged_in(base).await;
     let before = server_refreshes(base).await;
     sleep(PAST_EXPIRY_MS).await;
@@ -138,8 +142,9 @@ async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn a_401_with_an_expired_token_takes_the_reactive_path_once() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, _) = logged_in(base).await;
     let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
     // What the demo's "expire my token" does: the store keeps the session with that token in it.
@@ -155,8 +160,9 @@ async fn a_401_with_an_expired_token_takes_the_reactive_path_once() {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn the_rotated_refresh_token_is_persisted_so_two_expiries_recover() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, _) = logged_in(base).await;
     let first = store().load().unwrap().refresh_token;
     for round in 1..=2 {
@@ -169,8 +175,9 @@ async fn the_rotated_refresh_token_is_persisted_so_two_expiries_recover() {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn a_refused_refresh_gives_every_caller_session_expired_and_clears_storage() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, _) = logged_in(base).await;
     // Revoke the session server-side, as another device would.
     let access = client.session().unwrap().access_token;
@@ -190,9 +197,6 @@ async fn a_refused_refresh_gives_every_caller_session_expired_and_clears_storage
 
 #[wasm_bindgen_test]
 async fn web_locks_exclude_a_second_holder_until_the_first_releases() {
-    if backend().is_none() {
-        return;
-    }
     let name = format!("test-lock-{}", js_sys::Math::random());
     let first = WebLock::new(&name, 5_000).acquire().await.expect("Web Locks API available in Chromium");
     assert!(WebLock::new(&name, 300).acquire().await.is_none(), "a held lock must not be granted twice");
@@ -201,8 +205,9 @@ async fn web_locks_exclude_a_second_holder_until_the_first_releases() {
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn a_failing_refresh_endpoint_does_not_block_requests_whose_token_is_still_valid() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let (client, _) = logged_in(base).await;
     refresh_outage(base, true).await;
     // Past the refresh point by this client's clock, yet valid at the server for its 2 s life.
@@ -221,8 +226,9 @@ async fn a_failing_refresh_endpoint_does_not_block_requests_whose_token_is_still
 }
 
 #[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn two_clients_racing_a_refresh_both_stay_logged_in_through_the_servers_grace_window() {
-    let Some(base) = backend() else { return };
+    let base = backend();
     let _ = logged_in(base).await;
     let (a, b) = (unlocked_client(base), unlocked_client(base));
     let before = server_metrics(base).await;
@@ -243,9 +249,6 @@ async fn two_clients_racing_a_refresh_both_stay_logged_in_through_the_servers_gr
 
 #[wasm_bindgen_test]
 async fn next_targets_are_followed_only_when_chromium_resolves_them_to_this_origin() {
-    if backend().is_none() {
-        return;
-    }
     let here = web_sys::window().unwrap().location();
     let other_port = format!("http://{}:1/x", here.hostname().unwrap());
     let hostile = [

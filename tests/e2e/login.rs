@@ -4,7 +4,7 @@ use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, Scenario};
 
 #[tokio::test]
 async fn logging_in_through_the_form_lands_on_the_dashboard_with_the_profile() {
-    let Some(scenario) = Scenario::start("login").await else { return };
+    let scenario = Scenario::start("login").await;
     let result = async {
         scenario.goto("/login").await?;
         scenario.wait_for("input[name=email]").await?;
@@ -21,7 +21,7 @@ async fn logging_in_through_the_form_lands_on_the_dashboard_with_the_profile() {
 
 #[tokio::test]
 async fn a_deep_link_while_logged_out_goes_to_login_and_back_after_it() {
-    let Some(scenario) = Scenario::start("deep-link").await else { return };
+    let scenario = Scenario::start("deep-link").await;
     let result = async {
         scenario.goto("/").await?;
         scenario.wait_for_location("/login").await?;
@@ -37,7 +37,7 @@ async fn a_deep_link_while_logged_out_goes_to_login_and_back_after_it() {
 
 #[tokio::test]
 async fn a_wrong_password_is_shown_inline_and_an_unknown_page_says_not_found() {
-    let Some(scenario) = Scenario::start("login-errors").await else { return };
+    let scenario = Scenario::start("login-errors").await;
     let result = async {
         scenario.goto("/login").await?;
         scenario.type_into("input[name=email]", DEMO_EMAIL).await?;
@@ -56,7 +56,7 @@ async fn a_wrong_password_is_shown_inline_and_an_unknown_page_says_not_found() {
 /// target after submitting the form.
 #[tokio::test]
 async fn hostile_next_values_never_leave_the_site() {
-    let Some(scenario) = Scenario::start("open-redirect").await else { return };
+    let scenario = Scenario::start("open-redirect").await;
     let result = async {
         let hostile = [
             "/%09/evil.example",

@@ -2,7 +2,7 @@
 //!
 //! The backend runs with 3-second access tokens (leeway 0). Each scenario gets its own backend,
 //! database and browser, and asserts both what the user sees and what the backend counted.
-//! `cargo xtask test` builds `dist/` and sets `E2E_DIST`; without it each scenario says why it skipped.
+//! `cargo xtask test` builds `dist/` and sets `E2E_DIST`; without it each scenario fails, saying why.
 
 #[path = "../support/backend_process.rs"]
 #[allow(dead_code)] // shared with the API suite, which uses all of it

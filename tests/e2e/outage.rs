@@ -4,7 +4,7 @@ use crate::harness::{PAST_EXPIRY, Scenario};
 
 #[tokio::test]
 async fn an_outage_during_refresh_keeps_the_user_logged_in_and_recovers_after_restart() {
-    let Some(mut scenario) = Scenario::start("outage").await else { return };
+    let mut scenario = Scenario::start("outage").await;
     let result = async {
         scenario.log_in_as_demo().await?;
         scenario.reactive_only().await?;

@@ -4,7 +4,7 @@ use crate::harness::{DEMO_EMAIL, PAST_EXPIRY, Scenario};
 
 #[tokio::test]
 async fn twenty_concurrent_requests_after_expiry_take_exactly_one_refresh() {
-    let Some(scenario) = Scenario::start("burst").await else { return };
+    let scenario = Scenario::start("burst").await;
     let result = async {
         scenario.log_in_as_demo().await?;
         scenario.reactive_only().await?;
@@ -33,7 +33,7 @@ async fn twenty_concurrent_requests_after_expiry_take_exactly_one_refresh() {
 
 #[tokio::test]
 async fn a_reload_after_expiry_continues_the_session_silently() {
-    let Some(scenario) = Scenario::start("reload").await else { return };
+    let scenario = Scenario::start("reload").await;
     let result = async {
         scenario.log_in_as_demo().await?;
         scenario.reactive_only().await?;

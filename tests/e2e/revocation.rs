@@ -7,7 +7,7 @@ use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, Scenario};
 
 #[tokio::test]
 async fn revoking_the_browsers_session_elsewhere_sends_it_to_login_with_storage_cleared() {
-    let Some(scenario) = Scenario::start("revocation").await else { return };
+    let scenario = Scenario::start("revocation").await;
     let result = async {
         scenario.log_in_as_demo().await?;
         // Another device logs in and revokes the browser's session.

@@ -16,7 +16,7 @@ async fn second_tab(scenario: &Scenario) -> anyhow::Result<(WindowHandle, Window
 
 #[tokio::test]
 async fn two_tabs_past_expiry_both_succeed_on_one_chain_without_reuse_detection() {
-    let Some(scenario) = Scenario::start("two-tabs").await else { return };
+    let scenario = Scenario::start("two-tabs").await;
     let result = async {
         scenario.log_in_as_demo().await?;
         scenario.reactive_only().await?;
@@ -51,7 +51,7 @@ async fn two_tabs_past_expiry_both_succeed_on_one_chain_without_reuse_detection(
 
 #[tokio::test]
 async fn logging_out_in_one_tab_sends_the_other_to_login_by_itself() {
-    let Some(scenario) = Scenario::start("logout-tabs").await else { return };
+    let scenario = Scenario::start("logout-tabs").await;
     let result = async {
         scenario.log_in_as_demo().await?;
         let (first, second) = second_tab(&scenario).await?;
