@@ -95,6 +95,7 @@ impl App {
                 grace_ms: millis(config.refresh_reuse_grace),
             },
             trust_forwarded_for: config.trust_forwarded_for,
+            cors_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
         };
         if config.demo_user_enabled() {
             seed_demo_user(&state).await?;
@@ -184,7 +185,8 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartError> {
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]))
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-token-delivery")])
+        .allow_credentials(true))
 }
 
 async fn seed_demo_user(state: &AppState) -> Result<(), StartError> {

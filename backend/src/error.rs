@@ -29,6 +29,8 @@ pub enum ApiError {
     RefreshTokenInvalid(&'static str),
     #[error("refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
+    #[error("refused: {0}")]
+    CsrfRejected(&'static str),
     #[error("too many attempts; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("request body is larger than 64 KiB")]
@@ -50,6 +52,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// True when the presented refresh token can never work again (invalid, expired, revoked, reused).
+    pub(crate) fn ends_refresh_token(&self) -> bool {
+        matches!(self, Self::RefreshTokenInvalid(_) | Self::RefreshTokenReused)
+    }
+
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, ErrorCode::MissingToken),
@@ -61,6 +68,7 @@ impl ApiError {
             Self::RefreshTokenMissing => (StatusCode::BAD_REQUEST, ErrorCode::RefreshTokenMissing),
             Self::RefreshTokenInvalid(_) => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenInvalid),
             Self::RefreshTokenReused => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenReused),
+            Self::CsrfRejected(_) => (StatusCode::FORBIDDEN, ErrorCode::CsrfRejected),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),

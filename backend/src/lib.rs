@@ -7,6 +7,7 @@
 
 mod app;
 pub mod config;
+mod delivery;
 mod error;
 mod extract;
 #[cfg(feature = "e2e")]

@@ -5,6 +5,7 @@ mod account;
 mod auth;
 mod demo;
 mod health;
+mod refresh;
 mod sessions;
 
 use axum::Router;
@@ -22,6 +23,7 @@ use crate::tokens::access::Subject;
 pub(crate) fn api() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(refresh::router())
         .merge(account::router())
         .merge(sessions::router())
         .merge(health::router())
@@ -40,7 +42,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// A success envelope.
-fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> Response {
+pub(crate) fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> Response {
     (status, axum::Json(shared::Envelope::success(status.as_u16(), message, data))).into_response()
 }
 

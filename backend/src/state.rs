@@ -20,6 +20,8 @@ pub struct AppState {
     pub(crate) sessions: SessionPolicy,
     /// Whether the client address comes from `X-Forwarded-For` (behind a trusted proxy).
     pub(crate) trust_forwarded_for: bool,
+    /// Origins besides this server's own that may make cookie-mode requests (`CORS_ORIGINS`).
+    pub(crate) cors_origins: Arc<[String]>,
 }
 
 /// The session-lifetime rules, in milliseconds.

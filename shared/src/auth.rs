@@ -54,6 +54,25 @@ pub struct LoginResponse {
     pub role: String,
 }
 
+/// The value of [`TOKEN_DELIVERY_HEADER`] that asks for the refresh token in an `HttpOnly` cookie.
+pub const COOKIE_DELIVERY: &str = "cookie";
+/// Sent on login, refresh and logout to choose cookie delivery for that request.
+pub const TOKEN_DELIVERY_HEADER: &str = "X-Token-Delivery";
+
+/// Login and refresh answers in cookie mode: the access token and the user, and no refresh token (it
+/// is in the cookie). Refresh answers carry the user too, so a reloaded page can restore its session
+/// with one refresh call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CookieSession {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub refresh_expires_in: u64,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,

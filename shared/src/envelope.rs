@@ -37,6 +37,8 @@ pub enum ErrorCode {
     RefreshTokenMissing,
     RefreshTokenInvalid,
     RefreshTokenReused,
+    /// A cookie-mode request came from another site (its `Origin` or `Sec-Fetch-Site`).
+    CsrfRejected,
     RateLimited,
     PayloadTooLarge,
     NotFound,

@@ -9,6 +9,7 @@ mod helpers;
 
 mod bad_input;
 mod contract;
+mod cookies;
 mod durability;
 mod expiry;
 mod instances;

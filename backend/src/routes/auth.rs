@@ -2,18 +2,19 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use shared::auth::{DEFAULT_ROLE, LoginRequest, LoginResponse, RefreshRequest, RegisterRequest, TOKEN_TYPE, TokenPair};
+use shared::auth::{DEFAULT_ROLE, LoginRequest, RegisterRequest};
 use shared::paths;
 
 use super::{public_user, reply, subject};
+use crate::delivery::{Delivery, Issued, clear_refresh_cookie, refresh_cookie};
 use crate::error::ApiError;
 use crate::extract::{Caller, Claims, ClientIp, Json};
 use crate::passwords::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::state::AppState;
-use crate::store::{NewSession, NewUser, Rejection, Rotation, RotationRequest};
+use crate::store::{NewSession, NewUser};
 use crate::tokens::{RefreshToken, now_millis, seconds_until};
 
 const MAX_USERNAME_CHARS: usize = 64;
@@ -24,7 +25,6 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route(paths::REGISTER, post(register))
         .route(paths::LOGIN, post(login))
-        .route(paths::REFRESH, post(refresh_token))
         .route(paths::LOGOUT, post(logout))
         .route(paths::LOGOUT_ALL, post(logout_all))
 }
@@ -57,6 +57,7 @@ async fn register(
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    delivery: Delivery,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = body.email.trim().to_lowercase();
@@ -98,73 +99,41 @@ async fn login(
     let (access_token, expires_in) = state.access.issue(subject(&user, &session.id), now)?;
     state.metrics.login();
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
-    let tokens = TokenPair {
-        access_token,
-        refresh_token: refresh.into_string(),
-        token_type: TOKEN_TYPE.into(),
-        expires_in,
-        refresh_expires_in: seconds_until(session.expires_at, now),
-    };
-    let data = LoginResponse { tokens, username: user.username, email: user.email, role: user.role };
-    Ok(reply(StatusCode::OK, "login successful", data))
+    let refresh_expires_in = seconds_until(session.expires_at, now);
+    let issued = Issued { access_token, expires_in, refresh, refresh_expires_in, user };
+    Ok(delivery.answer("login successful", issued, true))
 }
 
-async fn refresh_token(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> Result<Response, ApiError> {
-    let raw = body.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let raw = raw.ok_or(ApiError::RefreshTokenMissing)?;
-    let presented = RefreshToken::parse(raw).ok_or(ApiError::RefreshTokenInvalid("refresh token is invalid"))?;
-    let successor = state.refresh.successor(&presented);
+/// Idempotent: a valid access token of an already ended session still gets 200. In cookie mode the
+/// session is the one the Bearer token or the cookie names, the cookie is cleared, and an answer with
+/// neither is still 200: there is nothing left to end.
+async fn logout(
+    State(state): State<AppState>,
+    delivery: Delivery,
+    claims: Result<Claims, ApiError>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let now = now_millis();
-    let policy = state.sessions;
-    let outcome = state
-        .store
-        .rotate(RotationRequest {
-            presented: &presented.hash(),
-            successor: &successor.hash(),
-            now,
-            sliding_ttl_ms: policy.sliding.then_some(policy.refresh_ttl_ms),
-            grace_ms: policy.grace_ms,
-        })
-        .await?;
-    let (session, from_grace) = match outcome {
-        Rotation::Rotated(session) => (session, false),
-        Rotation::Grace(session) => (session, true),
-        Rotation::Reused { session_id } => {
-            state.metrics.reuse();
-            tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
-            return Err(ApiError::RefreshTokenReused);
+    let mut ended = Vec::new();
+    match (delivery, claims) {
+        (Delivery::Body, claims) => ended.push(claims?.0.session()),
+        (Delivery::Cookie, claims) => {
+            ended.extend(claims.ok().map(|Claims(c)| c.session()));
+            let cookie = refresh_cookie(&headers).and_then(RefreshToken::parse);
+            if let Some(token) = cookie {
+                ended.extend(state.store.session_for_refresh_hash(&token.hash()).await?);
+            }
         }
-        Rotation::Rejected(Rejection::Unknown) => {
-            return Err(ApiError::RefreshTokenInvalid("refresh token is invalid"));
-        }
-        Rotation::Rejected(Rejection::Expired) => {
-            return Err(ApiError::RefreshTokenInvalid("refresh token has expired"));
-        }
-        Rotation::Rejected(Rejection::Revoked) => {
-            return Err(ApiError::RefreshTokenInvalid("session has been revoked"));
-        }
-    };
-    // The new access token carries the user's current name and role, read fresh from the account.
-    let user = state.store.user_by_id(&session.user_id).await?;
-    let user = user.ok_or(ApiError::RefreshTokenInvalid("account no longer exists"))?;
-    let (access_token, expires_in) = state.access.issue(subject(&user, &session.id), now)?;
-    state.metrics.refresh(from_grace);
-    tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
-    let data = TokenPair {
-        access_token,
-        refresh_token: successor.into_string(),
-        token_type: TOKEN_TYPE.into(),
-        expires_in,
-        refresh_expires_in: seconds_until(session.expires_at, now),
-    };
-    Ok(reply(StatusCode::OK, "token refreshed", data))
-}
-
-/// Idempotent: a valid access token of an already ended session still gets 200.
-async fn logout(State(state): State<AppState>, Claims(claims): Claims) -> Result<Response, ApiError> {
-    state.store.revoke_session(&claims.sid, &claims.sub, now_millis(), "logout").await?;
-    tracing::info!(session_id = %claims.sid, "logged out");
-    Ok(reply(StatusCode::OK, "logged out", ()))
+    }
+    for (session_id, user_id) in &ended {
+        state.store.revoke_session(session_id, user_id, now, "logout").await?;
+        tracing::info!(%session_id, "logged out");
+    }
+    let mut response = reply(StatusCode::OK, "logged out", ());
+    if delivery == Delivery::Cookie {
+        clear_refresh_cookie(&mut response);
+    }
+    Ok(response)
 }
 
 async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

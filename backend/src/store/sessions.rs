@@ -209,6 +209,14 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
+    /// (session id, user id) of the session whose live or just-rotated refresh token hashes to `hash`.
+    pub async fn session_for_refresh_hash(&self, hash: &TokenHash) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, user_id FROM sessions WHERE current_hash = $1 OR previous_hash = $1")
+            .bind(hash.as_str())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Revokes every live session of the user; returns how many.
     pub async fn revoke_all_sessions(&self, user_id: &str, now: i64, reason: &str) -> Result<u64, StoreError> {
         let result = sqlx::query(

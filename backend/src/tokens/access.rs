@@ -24,6 +24,13 @@ pub struct AccessClaims {
     pub aud: String,
 }
 
+impl AccessClaims {
+    /// (session id, user id): the session this token belongs to.
+    pub fn session(self) -> (String, String) {
+        (self.sid, self.sub)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     #[error("access token expired")]

@@ -1,0 +1,84 @@
+//! `POST /api/auth/refresh-token`: rotate the presented refresh token (from the body, or from the
+//! cookie in cookie mode) and answer with new tokens.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use shared::auth::RefreshRequest;
+use shared::paths;
+
+use super::subject;
+use crate::delivery::{Delivery, Issued, refresh_cookie};
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::state::AppState;
+use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
+use crate::tokens::{RefreshToken, now_millis, seconds_until};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route(paths::REFRESH, post(refresh_token))
+}
+
+async fn refresh_token(
+    State(state): State<AppState>,
+    delivery: Delivery,
+    headers: HeaderMap,
+    Json(body): Json<RefreshRequest>,
+) -> Response {
+    let result = async {
+        let presented = presented_token(delivery, &headers, &body)?;
+        let now = now_millis();
+        let (session, from_grace) = rotate(&state, &presented, now).await?;
+        // The new access token carries the user's current name and role, read fresh from the account.
+        let user = state.store.user_by_id(&session.user_id).await?;
+        let user = user.ok_or(ApiError::RefreshTokenInvalid("account no longer exists"))?;
+        let (access_token, expires_in) = state.access.issue(subject(&user, &session.id), now)?;
+        state.metrics.refresh(from_grace);
+        tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
+        let refresh = state.refresh.successor(&presented);
+        let refresh_expires_in = seconds_until(session.expires_at, now);
+        let issued = Issued { access_token, expires_in, refresh, refresh_expires_in, user };
+        Ok(delivery.answer("token refreshed", issued, delivery == Delivery::Cookie))
+    };
+    delivery.respond(result.await)
+}
+
+/// The token to rotate: the body's in body mode, the cookie's in cookie mode (never both).
+fn presented_token(delivery: Delivery, headers: &HeaderMap, body: &RefreshRequest) -> Result<RefreshToken, ApiError> {
+    let in_body = body.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let raw = match delivery {
+        Delivery::Body => in_body,
+        Delivery::Cookie if in_body.is_some() => {
+            return Err(ApiError::Validation("in cookie mode the refresh token comes from the cookie only".into()));
+        }
+        Delivery::Cookie => refresh_cookie(headers).filter(|t| !t.is_empty()),
+    };
+    let raw = raw.ok_or(ApiError::RefreshTokenMissing)?;
+    RefreshToken::parse(raw).ok_or(ApiError::RefreshTokenInvalid("refresh token is invalid"))
+}
+
+/// Rotates `presented` in the store; the session and whether the answer came from the grace window.
+async fn rotate(state: &AppState, presented: &RefreshToken, now: i64) -> Result<(SessionRecord, bool), ApiError> {
+    let policy = state.sessions;
+    let request = RotationRequest {
+        presented: &presented.hash(),
+        successor: &state.refresh.successor(presented).hash(),
+        now,
+        sliding_ttl_ms: policy.sliding.then_some(policy.refresh_ttl_ms),
+        grace_ms: policy.grace_ms,
+    };
+    match state.store.rotate(request).await? {
+        Rotation::Rotated(session) => Ok((session, false)),
+        Rotation::Grace(session) => Ok((session, true)),
+        Rotation::Reused { session_id } => {
+            state.metrics.reuse();
+            tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
+            Err(ApiError::RefreshTokenReused)
+        }
+        Rotation::Rejected(Rejection::Unknown) => Err(ApiError::RefreshTokenInvalid("refresh token is invalid")),
+        Rotation::Rejected(Rejection::Expired) => Err(ApiError::RefreshTokenInvalid("refresh token has expired")),
+        Rotation::Rejected(Rejection::Revoked) => Err(ApiError::RefreshTokenInvalid("session has been revoked")),
+    }
+}
