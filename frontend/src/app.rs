@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use serde::{Deserialize, Serialize};
-use silent_refresh::browser::{self, BrowserClient};
+use silent_refresh::browser::{self, BroadcastStore, CookieClient};
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client};
 use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, Session};
 
@@ -26,9 +26,10 @@ pub(crate) struct Account {
     pub(crate) role: String,
 }
 
-/// This server's contract.
+/// This server's contract, in cookie mode: the refresh token stays in an `HttpOnly` cookie and the
+/// access token in memory (shared between tabs), so no script can read a token from any storage.
 pub(crate) type Api = EnvelopeProtocol<Account>;
-pub(crate) type Client = BrowserClient<Api>;
+pub(crate) type Client = CookieClient<Api>;
 
 /// One line of the event log.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ pub(crate) struct LoggedEvent {
 /// What every page needs, handed down by context. All handles, so it is `Copy`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Services {
-    auth: RefreshContext<Api>,
+    auth: RefreshContext<Api, BroadcastStore<Account>>,
     pub(crate) session: RwSignal<Option<Session<Account>>, LocalStorage>,
     pub(crate) counters: RwSignal<Counters, LocalStorage>,
     pub(crate) events: RwSignal<Vec<LoggedEvent>>,
@@ -50,7 +51,8 @@ pub(crate) struct Services {
 
 impl Services {
     fn new() -> Self {
-        let auth = provide_refresh_client(browser::client(Api::default(), "", Config::default()));
+        let api = Api::default().cookie_delivery();
+        let auth = provide_refresh_client(browser::cookie_client(api, "", Config::default()));
         let proactive = gloo_storage::LocalStorage::get::<bool>(PROACTIVE_KEY).unwrap_or(true);
         auth.set_proactive(proactive);
         let services = Self {

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use shared::auth::{LoginRequest, RegisterRequest};
 use shared::paths;
 use shared::sessions::{Echo, ExpiredToken, Metrics};
-use silent_refresh::browser::{self, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, WebLock};
+use silent_refresh::browser::{
+    self, BroadcastStore, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, WebLock,
+};
 use silent_refresh::{ClientError, Config, EnvelopeProtocol, RefreshClient, RefreshLock, Request, TokenStore};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -278,4 +280,45 @@ async fn next_targets_are_followed_only_when_chromium_resolves_them_to_this_orig
     ] {
         assert_eq!(browser::same_origin_target(next).as_deref(), Some(expected), "{next:?}");
     }
+}
+
+type CookieTab = RefreshClient<Api, FetchTransport, BroadcastStore<Account>, BrowserClock, NeverGranted>;
+
+/// A client in cookie mode whose session no other tab shares (its own channel) and which never gets
+/// the lock: two of them race each other at the server with the one cookie the browser holds.
+fn cookie_tab(base: &str) -> CookieTab {
+    let channel = format!("test-{}", js_sys::Math::random());
+    let transport = FetchTransport::new(base).include_credentials();
+    let api = Api::default().cookie_delivery();
+    RefreshClient::new(api, transport, BroadcastStore::new(&channel), BrowserClock, NeverGranted, Config::default())
+}
+
+#[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
+async fn in_cookie_mode_two_tabs_racing_with_one_cookie_stay_logged_in_and_nothing_is_stored() {
+    let base = backend();
+    gloo_storage::LocalStorage::clear();
+    let (a, b) = (cookie_tab(base), cookie_tab(base));
+    let email = format!("{}@example.com", (js_sys::Math::random() * 1e15) as u64);
+    let register = RegisterRequest { username: "cookie".into(), email: email.clone(), password: PASSWORD.into() };
+    a.send_unauthenticated(&Request::post(paths::REGISTER).json(&register).unwrap()).await.expect("register");
+    let login = LoginRequest { email, password: PASSWORD.into(), ..LoginRequest::default() };
+    let session = a.login(&Request::post(paths::LOGIN).json(&login).unwrap()).await.expect("login");
+    assert_eq!(session.refresh_token, None, "the page never sees the refresh token");
+    // The second tab has nothing in memory: it restores the session from the cookie alone.
+    assert!(b.resume().await.expect("resume").is_some());
+
+    let before = server_metrics(base).await;
+    sleep(PAST_EXPIRY_MS).await;
+    let (ra, rb) = futures::future::join(a.fetch::<Echo>(&echo()), b.fetch::<Echo>(&echo())).await;
+    ra.expect("tab a");
+    rb.expect("tab b");
+    let after = server_metrics(base).await;
+    assert_eq!(after.reuse_detected, before.reuse_detected, "a race with one cookie is not reuse");
+    assert!(after.grace_refreshes > before.grace_refreshes, "the second refresh came from the grace window");
+    assert_eq!(gloo_storage::LocalStorage::length(), 0, "nothing in localStorage");
+
+    a.logout().await;
+    let fresh = cookie_tab(base);
+    assert!(fresh.resume().await.expect("resume").is_none(), "logout cleared the cookie");
 }

@@ -17,6 +17,8 @@ use shared::sessions::Metrics;
 use crate::backend_process::BackendProcess;
 
 pub(crate) const DEMO_EMAIL: &str = "demo@example.com";
+/// The cookie the backend keeps the refresh token in.
+pub(crate) const REFRESH_COOKIE: &str = "__Host-refresh_token";
 pub(crate) const DEMO_PASSWORD: &str = "demo-password";
 /// Past the backend's 3 s access lifetime: the one kind of fixed wait these tests use.
 pub(crate) const PAST_EXPIRY: Duration = Duration::from_millis(3_600);
@@ -236,10 +238,33 @@ impl Scenario {
         })
     }
 
-    /// The raw session record in `localStorage`, if any.
-    pub(crate) async fn stored_session(&self) -> anyhow::Result<Option<Value>> {
-        let raw = self.browser.execute("return localStorage.getItem('silent-refresh.session');", vec![]).await?;
-        Ok(raw.as_str().map(serde_json::from_str).transpose()?)
+    /// The refresh cookie as the browser holds it (WebDriver sees `HttpOnly` cookies too), if any.
+    pub(crate) async fn refresh_cookie(&self) -> anyhow::Result<Option<fantoccini::cookies::Cookie<'static>>> {
+        let cookies = self.browser.get_all_cookies().await?;
+        Ok(cookies.into_iter().find(|c| c.name() == REFRESH_COOKIE))
+    }
+
+    /// Fails if any token is where a script could read it: `localStorage`, `sessionStorage`, IndexedDB
+    /// or `document.cookie`. Looks for the refresh cookie's value and for anything shaped like a JWT.
+    pub(crate) async fn no_token_readable_by_scripts(&self) -> anyhow::Result<()> {
+        let dump = self
+            .browser
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const areas = [localStorage, sessionStorage].map(s => Object.keys(s).map(k => k + '=' + s.getItem(k)).join('\\n'));
+                 const databases = indexedDB.databases ? indexedDB.databases() : Promise.resolve([]);
+                 databases.then(dbs => done({areas, cookie: document.cookie, databases: dbs.map(d => d.name)}));",
+                vec![],
+            )
+            .await?;
+        let refresh = self.refresh_cookie().await?.map(|c| c.value().to_owned()).filter(|v| !v.is_empty());
+        let text = dump.to_string();
+        anyhow::ensure!(!text.contains("eyJ"), "a JWT is readable by scripts: {dump}");
+        if let Some(refresh) = refresh {
+            anyhow::ensure!(!text.contains(&refresh), "the refresh token is readable by scripts: {dump}");
+        }
+        anyhow::ensure!(dump["databases"].as_array().is_none_or(Vec::is_empty), "IndexedDB in use: {dump}");
+        Ok(())
     }
 
     pub(crate) async fn log_in(&self, email: &str, password: &str) -> anyhow::Result<()> {

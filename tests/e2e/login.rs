@@ -1,6 +1,10 @@
 //! Scenario 1 (login) and 8 (deep link while logged out).
 
-use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, Scenario};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, PAST_EXPIRY, Scenario};
 
 #[tokio::test]
 async fn logging_in_through_the_form_lands_on_the_dashboard_with_the_profile() {
@@ -12,7 +16,7 @@ async fn logging_in_through_the_form_lands_on_the_dashboard_with_the_profile() {
         scenario.log_in(DEMO_EMAIL, DEMO_PASSWORD).await?;
         anyhow::ensure!(scenario.location().await? == "/", "not on the dashboard");
         anyhow::ensure!(scenario.text("#profile .username").await? == "demo");
-        anyhow::ensure!(scenario.stored_session().await?.is_some(), "session not stored");
+        scenario.no_token_readable_by_scripts().await?;
         Ok(())
     }
     .await;
@@ -82,6 +86,45 @@ async fn hostile_next_values_never_leave_the_site() {
             anyhow::ensure!(url.path() == "/", "next={next} landed on {url}");
         }
         Ok(())
+    }
+    .await;
+    scenario.finish(result).await;
+}
+
+/// Cookie mode as the browser sees it: the refresh token only in an `HttpOnly; Secure; SameSite=Strict`
+/// cookie (accepted from http://127.0.0.1 because loopback counts as secure), and no token anywhere a
+/// script could read, after login, after a refresh and after a reload.
+#[tokio::test]
+async fn no_script_can_read_a_token_after_login_refresh_or_reload() {
+    let scenario = Scenario::start("cookie-mode").await;
+    let result = async {
+        scenario.log_in_as_demo().await?;
+        let cookie = scenario.refresh_cookie().await?.context("the browser kept no refresh cookie")?;
+        anyhow::ensure!(cookie.http_only() == Some(true), "not HttpOnly: {cookie:?}");
+        anyhow::ensure!(cookie.secure() == Some(true), "not Secure: {cookie:?}");
+        // fantoccini does not re-export the cookie crate's `SameSite`; its Debug form is enough.
+        let same_site = format!("{:?}", cookie.same_site());
+        anyhow::ensure!(same_site == "Some(Strict)", "not SameSite=Strict: {cookie:?}");
+        anyhow::ensure!(cookie.path() == Some("/"), "path {:?}", cookie.path());
+        anyhow::ensure!(cookie.domain().is_none_or(|d| d == "127.0.0.1"), "a domain cookie: {cookie:?}");
+        let expires_at = cookie.expires_datetime().context("a session cookie, not a persistent one")?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let days = (expires_at.unix_timestamp() - i64::try_from(now)?) / 86_400;
+        anyhow::ensure!((6..=7).contains(&days), "expires in {days} days");
+        scenario.no_token_readable_by_scripts().await?;
+
+        let first = cookie.value().to_owned();
+        scenario.reactive_only().await?;
+        tokio::time::sleep(PAST_EXPIRY).await;
+        anyhow::ensure!(scenario.fire_burst().await? == "20/20");
+        let rotated = scenario.refresh_cookie().await?.context("cookie gone after refresh")?;
+        anyhow::ensure!(rotated.value() != first, "the refresh did not rotate the cookie");
+        scenario.no_token_readable_by_scripts().await?;
+
+        scenario.browser.refresh().await?;
+        scenario.wait_for_text("#profile .email", DEMO_EMAIL).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        scenario.no_token_readable_by_scripts().await
     }
     .await;
     scenario.finish(result).await;

@@ -31,7 +31,7 @@ async fn revoking_the_browsers_session_elsewhere_sends_it_to_login_with_storage_
         scenario.wait_for_location("/login").await?;
         let location = scenario.location().await?;
         anyhow::ensure!(location == "/login?next=%2F", "unexpected location {location}");
-        anyhow::ensure!(scenario.stored_session().await?.is_none(), "storage not cleared");
+        anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "the refused cookie was not cleared");
         // Every one of the 20 requests settled: none is left waiting on the failed refresh.
         let settled = || async { Ok(scenario.text("#in-flight").await?.starts_with("0 in flight")) };
         scenario.wait_until("no request is in flight", settled).await?;

@@ -60,7 +60,7 @@ async fn logging_out_in_one_tab_sends_the_other_to_login_by_itself() {
         scenario.wait_for_location("/login").await?;
         scenario.browser.switch_to_window(second).await?;
         scenario.wait_for_location("/login").await?;
-        anyhow::ensure!(scenario.stored_session().await?.is_none(), "storage not cleared");
+        anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "logout did not clear the cookie");
         Ok(())
     }
     .await;

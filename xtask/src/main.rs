@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const DEMO_URL: &str = "http://127.0.0.1:3000";
+/// Where `trunk serve` serves the app in development (Trunk.toml); its proxy forwards /api.
+const DEV_URL: &str = "http://127.0.0.1:8080";
 
 pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
@@ -19,10 +21,12 @@ fn main() -> ExitCode {
         Some("run") => run_demo(),
         Some("test") => return suite::run_all(),
         Some("size") => spa::build_release(),
+        Some("dev") => run_dev(),
         _ => {
             eprintln!("usage: cargo xtask run    build the SPA and start the demo on {DEMO_URL}");
             eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
             eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
+            eprintln!("       cargo xtask dev    the backend on :3000 and `trunk serve` on {DEV_URL} with live reload");
             return ExitCode::from(2);
         }
     };
@@ -69,4 +73,32 @@ fn run_demo() -> Result {
         .status()
         .map_err(|e| format!("cannot start the backend: {e}"))?;
     if status.success() { Ok(()) } else { fail(&format!("the backend exited with {status}")) }
+}
+
+/// Development: the backend, told that the `trunk serve` origin is this site too (cookie-mode
+/// requests arrive through Trunk's proxy with `Origin: http://127.0.0.1:8080`), and `trunk serve`
+/// building into its own folder so the release `dist/` is never overwritten.
+fn run_dev() -> Result {
+    tools::ensure_wasm_tools()?;
+    step("building the backend");
+    tools::run("cargo", &["build", "--package", "backend"])?;
+    let mut backend = Command::new(target_dir().join("debug/backend"))
+        .current_dir(workspace_root())
+        .env("CORS_ORIGINS", DEV_URL)
+        .spawn()
+        .map_err(|e| format!("cannot start the backend: {e}"))?;
+    step(&format!("serving the app on {DEV_URL} (Ctrl-C stops both)"));
+    let served = Command::new("trunk")
+        .args(["serve", "--offline", "--dist", "target/serve-dist"])
+        .current_dir(workspace_root())
+        .env("PATH", tools::path_with_tools())
+        .env("TRUNK_SKIP_VERSION_CHECK", "true")
+        .status();
+    let _ = backend.kill();
+    let _ = backend.wait();
+    match served {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => fail(&format!("trunk serve exited with {status}")),
+        Err(error) => fail(&format!("cannot run trunk: {error}")),
+    }
 }

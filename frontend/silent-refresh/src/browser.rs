@@ -2,8 +2,10 @@
 //! Web Locks API, plus [`Driver`], which keeps a session fresh with no help from the app, and the
 //! browser half of the `next` rule.
 
+mod broadcast;
 mod driver;
 
+pub use broadcast::{BroadcastStore, SESSION_CHANGED_EVENT};
 pub use driver::Driver;
 
 use std::marker::PhantomData;
@@ -26,24 +28,49 @@ use crate::{RefreshClient, redirect};
 pub type BrowserClient<P> =
     RefreshClient<P, FetchTransport, LocalStorageStore<<P as Protocol>::User>, BrowserClock, WebLock>;
 
+/// The client as a browser app uses it in cookie mode, with the access token in memory only.
+pub type CookieClient<P> =
+    RefreshClient<P, FetchTransport, BroadcastStore<<P as Protocol>::User>, BrowserClock, WebLock>;
+
 /// A client for the API at `base_url` (`""` for the page's own origin), with the session in
-/// `localStorage` under `config.storage_key` and refreshes serialised by a Web Lock.
+/// `localStorage` under `config.storage_key` and refreshes serialised by a Web Lock. For an API on
+/// another site, whose refresh token must travel in the body.
 pub fn client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> BrowserClient<P> {
     let store = LocalStorageStore::new(&config.storage_key);
     let lock = WebLock::from_config(&config);
     RefreshClient::new(protocol, FetchTransport::new(base_url), store, BrowserClock, lock, config)
 }
 
+/// A client for a protocol whose refresh token is an `HttpOnly` cookie (such as
+/// [`EnvelopeProtocol::cookie_delivery`](crate::EnvelopeProtocol::cookie_delivery)): the session lives
+/// in memory only, shared between tabs over a `BroadcastChannel` named `config.storage_key`, and
+/// requests carry cookies (also to an API on another origin of the same site).
+pub fn cookie_client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> CookieClient<P> {
+    let store = BroadcastStore::new(&config.storage_key);
+    let lock = WebLock::from_config(&config);
+    let transport = FetchTransport::new(base_url).include_credentials();
+    RefreshClient::new(protocol, transport, store, BrowserClock, lock, config)
+}
+
 /// `fetch`, with paths joined to a base URL.
 #[derive(Debug, Clone)]
 pub struct FetchTransport {
     base_url: String,
+    include_credentials: bool,
 }
 
 impl FetchTransport {
-    /// Requests go to `base_url` + path (absolute URLs in a request are used as they are).
+    /// Requests go to `base_url` + path (absolute URLs in a request are used as they are). Cookies go
+    /// along to the page's own origin only (fetch's default).
     pub fn new(base_url: &str) -> Self {
-        Self { base_url: base_url.trim_end_matches('/').to_owned() }
+        Self { base_url: base_url.trim_end_matches('/').to_owned(), include_credentials: false }
+    }
+
+    /// Cookies go along to other origins too (`credentials: "include"`), for an API on another origin.
+    #[must_use]
+    pub fn include_credentials(mut self) -> Self {
+        self.include_credentials = true;
+        self
     }
 
     fn url(&self, request: &Request) -> String {
@@ -62,6 +89,9 @@ impl Transport for FetchTransport {
         let method = Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|_| TransportError::new(format!("invalid method {:?}", request.method.as_str())))?;
         let mut builder = RequestBuilder::new(&self.url(request)).method(method);
+        if self.include_credentials {
+            builder = builder.credentials(web_sys::RequestCredentials::Include);
+        }
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }

@@ -10,11 +10,11 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-use crate::error::ClientError;
+use crate::error::{ClientError, TransportError};
 use crate::events::{ClientEvent, Counters, LogoutReason, RefreshReason};
 use crate::http::{Request, Response};
 use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, RefreshOutcome};
 use crate::session::Session;
 use refresh::{Backoff, InFlight};
 use state::{InFlightRequest, Unsaved};
@@ -120,12 +120,36 @@ where
     /// previous session that settles later does not overwrite it.
     pub async fn login(&self, request: &Request) -> Result<Session<P::User>, ClientError> {
         let _guard = self.inner.lock.acquire().await;
-        let response = self.send_unauthenticated(request).await?;
+        let request = self.inner.protocol.login_request(request.clone());
+        let response = self.send_unauthenticated(&request).await?;
         let (grant, user) = self.inner.protocol.read_login(&response)?;
         self.inner.unsaved.borrow_mut().take();
         let session = self.persist(Session::new(&grant, user, self.inner.clock.now_ms()));
         self.inner.backoff.set(Backoff::default());
         Ok(session)
+    }
+
+    /// Restores the session after a page load when the protocol can ([`Protocol::resumable`]: the
+    /// refresh token is a cookie the page never sees) with one refresh call. `Ok(None)`: there is no
+    /// live session. A session already here (from another tab, say) is returned as it is.
+    pub async fn resume(&self) -> Result<Option<Session<P::User>>, ClientError> {
+        if !self.inner.protocol.resumable() {
+            return Ok(self.session());
+        }
+        let _guard = self.inner.lock.acquire().await;
+        if let Some(session) = self.session() {
+            return Ok(Some(session));
+        }
+        let response = self.inner.transport.send(&self.inner.protocol.refresh_request(None), None).await?;
+        match self.inner.protocol.classify_refresh(&response) {
+            RefreshOutcome::Rotated(_) => {
+                let (grant, user) = self.inner.protocol.read_login(&response)?;
+                self.inner.backoff.set(refresh::Backoff::default());
+                Ok(Some(self.persist(Session::new(&grant, user, self.inner.clock.now_ms()))))
+            }
+            RefreshOutcome::Transient(reason) => Err(ClientError::Network(TransportError::new(reason))),
+            _ => Ok(None),
+        }
     }
 
     /// Ends the session on the server (best effort, with the protocol's logout request) and here.

@@ -36,69 +36,115 @@ use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
-use crate::browser::{BrowserClient, Driver};
+use crate::RefreshClient;
+use crate::browser::{BrowserClock, Driver, FetchTransport, LocalStorageStore, WebLock};
+use crate::error::ClientError;
 use crate::events::Counters;
+use crate::ports::TokenStore;
 use crate::protocol::Protocol;
 use crate::session::Session;
 
 /// How often the driver ticks.
 const TICK: Duration = Duration::from_secs(1);
 
-/// The client and its reactive state; `Copy`, handed down by context.
+/// The client type this integration drives: the browser transport, clock and lock, any store.
+pub type Client<P, S> = RefreshClient<P, FetchTransport, S, BrowserClock, WebLock>;
+
+/// The client and its reactive state; `Copy`, handed down by context. `S` is the token store:
+/// `localStorage` ([`browser::client`](crate::browser::client)) by default, or memory shared between
+/// tabs ([`browser::cookie_client`](crate::browser::cookie_client)).
 #[derive(Debug)]
-pub struct RefreshContext<P: Protocol + 'static> {
-    client: StoredValue<BrowserClient<P>, LocalStorage>,
+pub struct RefreshContext<P: Protocol + 'static, S: 'static = LocalStorageStore<<P as Protocol>::User>> {
+    client: StoredValue<Client<P, S>, LocalStorage>,
     driver: StoredValue<Option<Driver>, LocalStorage>,
+    resuming: StoredValue<bool, LocalStorage>,
     /// The current session (`None` when logged out), kept in step with the client and other tabs.
     pub session: RwSignal<Option<Session<P::User>>, LocalStorage>,
     /// The client's counters, refreshed on every event and tick.
     pub counters: RwSignal<Counters, LocalStorage>,
+    /// True while a freshly loaded page restores its session with a refresh call (cookie mode). It
+    /// stays true, retrying every tick, while the server cannot be reached.
+    pub restoring: RwSignal<bool, LocalStorage>,
 }
 
-impl<P: Protocol + 'static> Clone for RefreshContext<P> {
+impl<P: Protocol + 'static, S: 'static> Clone for RefreshContext<P, S> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<P: Protocol + 'static> Copy for RefreshContext<P> {}
+impl<P: Protocol + 'static, S: 'static> Copy for RefreshContext<P, S> {}
 
-/// Whether anyone is logged in, without the protocol's types (what [`RequireSession`] reads).
+/// Whether anyone is logged in, and whether that is still being found out, without the protocol's
+/// types (what [`RequireSession`] reads).
 #[derive(Debug, Clone, Copy)]
-pub struct SessionPresence(pub Signal<bool>);
+pub struct SessionPresence {
+    /// A session exists.
+    pub logged_in: Signal<bool>,
+    /// The page is still restoring its session.
+    pub restoring: Signal<bool>,
+}
 
-/// Puts `client` in context with its signals, and starts its [`Driver`] for as long as the current
-/// owner lives.
-pub fn provide_refresh_client<P: Protocol + 'static>(client: BrowserClient<P>) -> RefreshContext<P> {
+/// Puts `client` in context with its signals, restores the session when the protocol can (cookie
+/// mode, after a reload), and starts the client's [`Driver`] for as long as the current owner lives.
+pub fn provide_refresh_client<P, S>(client: Client<P, S>) -> RefreshContext<P, S>
+where
+    P: Protocol + 'static,
+    S: TokenStore<P::User> + 'static,
+{
+    let restoring = client.session().is_none();
     let context = RefreshContext {
         session: RwSignal::new_local(client.session()),
         counters: RwSignal::new_local(client.counters()),
+        restoring: RwSignal::new_local(restoring),
+        resuming: StoredValue::new_local(false),
         client: StoredValue::new_local(client.clone()),
         driver: StoredValue::new_local(None),
     };
     client.subscribe(move |_| context.sync());
     context.driver.set_value(Some(Driver::start(client, TICK, move || context.sync())));
     provide_context(context);
-    provide_context(SessionPresence(Signal::derive(move || context.session.with(Option::is_some))));
+    let presence = SessionPresence {
+        logged_in: Signal::derive(move || context.session.with(Option::is_some)),
+        restoring: Signal::derive(move || context.restoring.get()),
+    };
+    provide_context(presence);
+    if restoring {
+        context.resume();
+    }
     context
 }
 
 /// The context [`provide_refresh_client`] put up.
-pub fn use_refresh_client<P: Protocol + 'static>() -> RefreshContext<P> {
+pub fn use_refresh_client<P, S>() -> RefreshContext<P, S>
+where
+    P: Protocol + 'static,
+    S: TokenStore<P::User> + 'static,
+{
     expect_context()
 }
 
-impl<P: Protocol + 'static> RefreshContext<P> {
+impl<P, S> RefreshContext<P, S>
+where
+    P: Protocol + 'static,
+    S: TokenStore<P::User> + 'static,
+{
     /// The client (a cheap handle).
-    pub fn client(&self) -> BrowserClient<P> {
+    pub fn client(&self) -> Client<P, S> {
         self.client.get_value()
     }
 
-    /// Re-reads the session and counters into the signals.
+    /// Re-reads the session and counters into the signals (and retries restoring the session).
     pub fn sync(&self) {
         if let Some((session, counters)) = self.client.try_with_value(|c| (c.session(), c.counters())) {
+            if session.is_some() && self.restoring.get_untracked() {
+                self.restoring.set(false);
+            }
             self.session.set(session);
             self.counters.set(counters);
+            if self.restoring.get_untracked() {
+                self.resume();
+            }
         }
     }
 
@@ -106,9 +152,27 @@ impl<P: Protocol + 'static> RefreshContext<P> {
     pub fn set_proactive(&self, on: bool) {
         self.driver.with_value(|driver| driver.as_ref().map(|d| d.set_proactive(on)));
     }
+
+    fn resume(&self) {
+        if self.resuming.try_get_value() != Some(false) {
+            return;
+        }
+        self.resuming.set_value(true);
+        let context = *self;
+        leptos::task::spawn_local(async move {
+            let result = context.client().resume().await;
+            context.resuming.set_value(false);
+            // A server that cannot be reached says nothing about the session: keep trying.
+            if !matches!(result, Err(ClientError::Network(_))) {
+                context.restoring.set(false);
+            }
+            context.sync();
+        });
+    }
 }
 
-/// Shows `children` while a session exists; otherwise redirects to `login_path?next=<this page>`.
+/// Shows `children` while a session exists; while the page restores its session, a short notice;
+/// otherwise redirects to `login_path?next=<this page>`.
 #[component]
 pub fn RequireSession(
     /// The login page.
@@ -124,8 +188,15 @@ pub fn RequireSession(
         let next = String::from(js_sys::encode_uri_component(&here));
         format!("{login_path}?next={next}")
     };
+    let signed_out = move || {
+        if presence.restoring.get() {
+            view! { <p class="muted" id="restoring">"Restoring your session…"</p> }.into_any()
+        } else {
+            view! { <Redirect path=to_login() /> }.into_any()
+        }
+    };
     view! {
-        <Show when=move || presence.0.get() fallback=move || view! { <Redirect path=to_login() /> }>
+        <Show when=move || presence.logged_in.get() fallback=signed_out>
             {children()}
         </Show>
     }

@@ -60,6 +60,18 @@ pub trait Protocol {
     /// must serialise.
     type User: Clone + serde::Serialize + serde::de::DeserializeOwned + 'static;
 
+    /// The login request as the app built it, with whatever this contract adds (a header choosing how
+    /// the refresh token travels, say).
+    fn login_request(&self, request: Request) -> Request {
+        request
+    }
+
+    /// Whether a session can be restored by a refresh call alone, as when the refresh token is an
+    /// `HttpOnly` cookie the page never sees (see [`RefreshClient::resume`](crate::RefreshClient::resume)).
+    fn resumable(&self) -> bool {
+        false
+    }
+
     /// The request that exchanges `refresh_token` for new tokens (`None` when the refresh token is
     /// out of the page's reach, in a cookie).
     fn refresh_request(&self, refresh_token: Option<&str>) -> Request;

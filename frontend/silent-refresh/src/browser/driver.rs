@@ -88,17 +88,29 @@ impl Driver {
                 listeners.extend(Listener::add(document.into(), "visibilitychange", move |_| wake()));
             }
             let key = client.config().storage_key.clone();
-            let storage_changed = move |event: web_sys::Event| {
-                let Some(event) = event.dyn_ref::<web_sys::StorageEvent>() else { return };
-                if event.key().as_deref() != Some(key.as_str()) {
-                    return;
+            let storage_changed = {
+                let (client, on_change) = (client.clone(), Rc::clone(&on_change));
+                move |event: web_sys::Event| {
+                    let Some(event) = event.dyn_ref::<web_sys::StorageEvent>() else { return };
+                    if event.key().as_deref() != Some(key.as_str()) {
+                        return;
+                    }
+                    if event.new_value().is_none() && event.old_value().is_some() {
+                        client.session_ended_elsewhere();
+                    }
+                    on_change();
                 }
-                if event.new_value().is_none() && event.old_value().is_some() {
+            };
+            listeners.extend(Listener::add(window.clone().into(), "storage", storage_changed));
+            // Another tab changed the session of a `BroadcastStore`; `detail` says whether it ended it.
+            let broadcast = move |event: web_sys::Event| {
+                let ended = event.dyn_ref::<web_sys::CustomEvent>().is_some_and(|e| e.detail().as_bool() == Some(true));
+                if ended {
                     client.session_ended_elsewhere();
                 }
                 on_change();
             };
-            listeners.extend(Listener::add(window.into(), "storage", storage_changed));
+            listeners.extend(Listener::add(window.into(), super::SESSION_CHANGED_EVENT, broadcast));
         }
         Self { proactive, _tick: tick, _listeners: listeners }
     }

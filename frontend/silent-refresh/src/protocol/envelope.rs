@@ -1,6 +1,10 @@
 //! The contract of this project's server: JSON envelopes `{code, message, data, error?}`, a refresh
 //! endpoint taking `{"refreshToken": …}` and answering with a rotated pair, and
 //! `refresh_token_reused` when a retired token comes back (the server then revokes the session).
+//!
+//! With [`EnvelopeProtocol::cookie_delivery`] every login, refresh and logout says
+//! `X-Token-Delivery: cookie`: the server keeps the refresh token in an `HttpOnly` cookie, the page
+//! holds only the access token, and a reloaded page restores its session with one refresh call.
 
 use std::marker::PhantomData;
 
@@ -17,14 +21,23 @@ use crate::http::{Request, Response};
 pub struct EnvelopeProtocol<U> {
     refresh_path: String,
     logout_path: String,
+    cookie: bool,
     user: PhantomData<fn() -> U>,
 }
 
 impl<U> Clone for EnvelopeProtocol<U> {
     fn clone(&self) -> Self {
-        Self { refresh_path: self.refresh_path.clone(), logout_path: self.logout_path.clone(), user: PhantomData }
+        Self {
+            refresh_path: self.refresh_path.clone(),
+            logout_path: self.logout_path.clone(),
+            cookie: self.cookie,
+            user: PhantomData,
+        }
     }
 }
+
+/// The header that asks this server for cookie delivery, and its value.
+const DELIVERY_HEADER: (&str, &str) = ("X-Token-Delivery", "cookie");
 
 impl<U> Default for EnvelopeProtocol<U> {
     /// `/api/auth/refresh-token` and `/api/auth/logout`.
@@ -36,7 +49,19 @@ impl<U> Default for EnvelopeProtocol<U> {
 impl<U> EnvelopeProtocol<U> {
     /// The contract at other paths.
     pub fn new(refresh_path: impl Into<String>, logout_path: impl Into<String>) -> Self {
-        Self { refresh_path: refresh_path.into(), logout_path: logout_path.into(), user: PhantomData }
+        Self { refresh_path: refresh_path.into(), logout_path: logout_path.into(), cookie: false, user: PhantomData }
+    }
+
+    /// The refresh token travels in an `HttpOnly` cookie instead of the body (the safer mode for an app
+    /// on the API's own site): no script can read it, and the page keeps only the access token.
+    #[must_use]
+    pub fn cookie_delivery(mut self) -> Self {
+        self.cookie = true;
+        self
+    }
+
+    fn deliver(&self, request: Request) -> Request {
+        if self.cookie { request.header(DELIVERY_HEADER.0, DELIVERY_HEADER.1) } else { request }
     }
 }
 
@@ -75,12 +100,22 @@ fn data<T: DeserializeOwned>(response: &Response) -> Result<T, DecodeError> {
 impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for EnvelopeProtocol<U> {
     type User = U;
 
+    fn login_request(&self, request: Request) -> Request {
+        self.deliver(request)
+    }
+
+    fn resumable(&self) -> bool {
+        self.cookie
+    }
+
     fn refresh_request(&self, refresh_token: Option<&str>) -> Request {
-        let body = match refresh_token {
+        let body = match refresh_token.filter(|_| !self.cookie) {
             Some(token) => serde_json::json!({ "refreshToken": token }),
             None => serde_json::json!({}),
         };
-        Request::post(&self.refresh_path).json(&body).unwrap_or_else(|_| Request::post(&self.refresh_path))
+        let request =
+            Request::post(&self.refresh_path).json(&body).unwrap_or_else(|_| Request::post(&self.refresh_path));
+        self.deliver(request)
     }
 
     fn classify_refresh(&self, response: &Response) -> RefreshOutcome {
@@ -102,7 +137,7 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
     }
 
     fn logout_request(&self, _refresh_token: Option<&str>) -> Option<Request> {
-        Some(Request::post(&self.logout_path))
+        Some(self.deliver(Request::post(&self.logout_path)))
     }
 
     fn read_body<D: DeserializeOwned>(&self, response: &Response) -> Result<D, DecodeError> {
@@ -151,6 +186,19 @@ mod tests {
             assert!(matches!(protocol().classify_refresh(&Response::new(status, "")), RefreshOutcome::Transient(_)));
         }
         assert!(matches!(protocol().classify_refresh(&Response::new(200, "<html>")), RefreshOutcome::Transient(_)));
+    }
+
+    #[test]
+    fn cookie_delivery_says_so_on_every_call_and_never_sends_a_token_in_the_body() {
+        let cookie = protocol().cookie_delivery();
+        let refresh = cookie.refresh_request(Some("tok"));
+        assert_eq!(refresh.body, Some(crate::http::Body::Json("{}".into())));
+        let login = cookie.login_request(Request::post("/api/auth/login"));
+        for request in [refresh, login, cookie.logout_request(None).unwrap()] {
+            assert_eq!(request.header_value("x-token-delivery"), Some("cookie"));
+        }
+        assert!(cookie.resumable() && !protocol().resumable());
+        assert_eq!(protocol().login_request(Request::post("/x")).headers, vec![]);
     }
 
     #[test]
