@@ -1,6 +1,7 @@
 //! `cargo xtask run` builds and starts the demo; `cargo xtask test` installs what the tests need, runs
 //! every suite and prints one summary. Plain std, so it compiles in seconds on a fresh machine.
 
+mod bench;
 mod browser_backend;
 mod spa;
 mod suite;
@@ -22,10 +23,12 @@ fn main() -> ExitCode {
         Some("test") => return suite::run_all(),
         Some("size") => spa::build_release(),
         Some("dev") => run_dev(),
+        Some("bench") => bench::run(),
         _ => {
             eprintln!("usage: cargo xtask run    build the SPA and start the demo on {DEMO_URL}");
             eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
             eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
+            eprintln!("       cargo xtask bench  measure every performance figure side by side (benchmark)");
             eprintln!("       cargo xtask dev    the backend on :3000 and `trunk serve` on {DEV_URL} with live reload");
             return ExitCode::from(2);
         }

@@ -52,12 +52,26 @@ pub(crate) fn ensure_wasm_tools() -> Result {
 
 /// Debian's Chromium and chromedriver, for the browser tests.
 pub(crate) fn ensure_chromium() -> Result {
-    if std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists() {
+    ensure_debian(&[("chromium", "chromium"), ("chromedriver", "chromium-driver")])
+}
+
+/// Installs the Debian packages (`(command, package)`) whose command is missing.
+pub(crate) fn ensure_debian(commands: &[(&str, &str)]) -> Result {
+    let missing: Vec<&str> = commands
+        .iter()
+        .filter(|(command, _)| {
+            !Command::new("sh").args(["-c", &format!("command -v {command}")]).status().is_ok_and(|s| s.success())
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    step("installing chromium and chromium-driver from Debian");
+    step(&format!("installing {} from Debian", missing.join(", ")));
     run("apt-get", &["update", "-qq"])?;
-    run("apt-get", &["install", "-y", "-qq", "chromium", "chromium-driver"])
+    let mut args = vec!["install", "-y", "-qq"];
+    args.extend(missing);
+    run("apt-get", &args)
 }
 
 /// The `wasm-bindgen` version resolved in Cargo.lock (the crate is pinned with `=` in Cargo.toml).

@@ -1,0 +1,273 @@
+//! `cargo xtask bench`: every performance figure the project tracks, measured side by side in one run
+//! on this machine and printed with its target and the ratio. A benchmark, not a test: it never fails
+//! on a number. SQLite always; PostgreSQL too when `BENCH_DATABASE_URL` names a server on which it may
+//! create a database.
+
+mod server;
+mod spa_wire;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use server::Server;
+
+use crate::{Result, fail, step, target_dir, tools};
+
+const ROTATE_SCRIPT: &str = include_str!("bench/wrk.lua");
+const LOGIN_SCRIPT: &str = include_str!("bench/login.lua");
+const CHAINS: usize = 16;
+const SECONDS: &str = "5s";
+
+/// One printed row.
+struct Row {
+    figure: String,
+    measured: String,
+    target: String,
+    /// measured ÷ target, oriented so that ≥ 1 meets it.
+    ratio: Option<f64>,
+}
+
+pub(crate) fn run() -> Result {
+    tools::ensure_debian(&[("wrk", "wrk"), ("curl", "curl")])?;
+    tools::ensure_wasm_tools()?;
+    crate::spa::build_release()?;
+    step("building the backend (release)");
+    tools::run("cargo", &["build", "--release", "--quiet", "--package", "backend"])?;
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::write(dir.join("rotate.lua"), ROTATE_SCRIPT).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("login.lua"), LOGIN_SCRIPT).map_err(|e| e.to_string())?;
+
+    step("measuring this machine's fsync rate");
+    let fsyncs = fsync_rate(&dir)?;
+    let mut rows = vec![Row {
+        figure: "fsync rate (4 KiB write + fdatasync)".into(),
+        measured: format!("{fsyncs:.0}/s"),
+        target: "-".into(),
+        ratio: None,
+    }];
+
+    let sqlite = format!("sqlite://{}", dir.join(format!("bench-{}.db", std::process::id())).display());
+    rows.extend(engine("SQLite", &sqlite, fsyncs, &dir)?);
+    let _ = std::fs::remove_file(dir.join(format!("bench-{}.db", std::process::id())));
+    match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let (url, name) = create_postgres_database(&admin)?;
+            let measured = engine("PostgreSQL", &url, fsyncs, &dir);
+            let _ = Command::new("psql")
+                .args([&admin, "-qc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .status();
+            rows.extend(measured?);
+        }
+        _ => println!("(PostgreSQL skipped: set BENCH_DATABASE_URL=postgres://… to measure it too)"),
+    }
+    step("measuring what the SPA puts on the wire");
+    rows.extend(spa_wire::measure(&sqlite)?);
+    print_rows(&rows);
+    Ok(())
+}
+
+/// Every server-side figure on one engine.
+fn engine(name: &str, url: &str, fsyncs: f64, dir: &std::path::Path) -> Result<Vec<Row>> {
+    step(&format!("{name}: refresh, auth cost and login storm"));
+    let server = Server::start(url, &[])?;
+    let mut rows = Vec::new();
+    let script = dir.join("rotate.lua");
+
+    let (_, token) = server.session("one@example.com", "d0")?;
+    let one = wrk(&server.base, "/", 1, 1, &[], Some((&script, &token)))?;
+    let tokens: Vec<String> = (0..CHAINS)
+        .map(|i| server.session("many@example.com", &format!("d{i}")).map(|s| s.1))
+        .collect::<Result<_>>()?;
+    let many = wrk(&server.base, "/", CHAINS, CHAINS, &[], Some((&script, &tokens.join(","))))?;
+    rows.push(row(
+        format!("{name}: refresh, one chain"),
+        format!("{:.0}/s, p99 {:.1} ms", one.rps, one.p99_ms),
+        format!("≥ 0.5 × fsync = {:.0}/s", fsyncs / 2.0),
+        one.rps / (fsyncs / 2.0),
+    ));
+    rows.push(row(
+        format!("{name}: refresh, {CHAINS} chains, p99"),
+        format!("{:.1} ms", many.p99_ms),
+        "≤ 20 ms".into(),
+        20.0 / many.p99_ms.max(0.001),
+    ));
+    rows.push(row(
+        format!("{name}: refresh, {CHAINS} chains, throughput"),
+        format!("{:.0}/s = {:.2} × one chain", many.rps, many.rps / one.rps),
+        "≥ 3 × one chain".into(),
+        many.rps / one.rps / 3.0,
+    ));
+
+    let (access, _) = server.session("me@example.com", "me")?;
+    let bearer = format!("Authorization: Bearer {access}");
+    let health = wrk(&server.base, "/api/health", 2, 64, &[], None)?;
+    let me = wrk(&server.base, "/api/me", 2, 64, &[&bearer], None)?;
+    rows.push(row(
+        format!("{name}: /api/me ÷ /api/health, c=64"),
+        format!("{:.0}/s ÷ {:.0}/s = {:.2}", me.rps, health.rps, me.rps / health.rps),
+        "≥ 0.90".into(),
+        me.rps / health.rps / 0.9,
+    ));
+
+    let idle = wrk(&server.base, "/api/me", 1, 4, &[&bearer], None)?;
+    let storm = LoginStorm::start(&server.base)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = wrk(&server.base, "/api/me", 1, 4, &[&bearer], None)?;
+    drop(storm);
+    rows.push(row(
+        format!("{name}: /api/me p99 during a login storm ÷ idle"),
+        format!("{:.1} ms ÷ {:.1} ms = {:.1}×", busy.p99_ms, idle.p99_ms, busy.p99_ms / idle.p99_ms),
+        "≤ 2×".into(),
+        2.0 / (busy.p99_ms / idle.p99_ms),
+    ));
+    drop(server);
+
+    let fresh = Server::start(url, &[])?;
+    fresh.session("storm@example.com", "d")?;
+    let idle_kb = fresh.memory_kb("VmRSS");
+    let mut after = Vec::new();
+    for _ in 0..3 {
+        login_burst(&fresh, 40, 8)?;
+        after.push(fresh.memory_kb("VmRSS") / 1024);
+    }
+    let peak = fresh.memory_kb("VmHWM") / 1024;
+    rows.push(row(
+        format!("{name}: peak RSS, 3 × (40 logins, 8 at a time)"),
+        format!("{peak} MB (idle {} MB; after each storm {after:?} MB)", idle_kb / 1024),
+        "≤ 128 MB, flat".into(),
+        128.0 / peak.max(1) as f64,
+    ));
+    Ok(rows)
+}
+
+fn row(figure: String, measured: String, target: String, ratio: f64) -> Row {
+    Row { figure, measured, target, ratio: Some(ratio) }
+}
+
+/// What wrk reported.
+struct Load {
+    rps: f64,
+    p99_ms: f64,
+}
+
+/// `wrk` against `base` + `path` with `threads` and `connections` for a few seconds, optionally with
+/// the chain-rotating script and its tokens.
+fn wrk(
+    base: &str,
+    path: &str,
+    threads: usize,
+    connections: usize,
+    headers: &[&str],
+    script: Option<(&std::path::Path, &str)>,
+) -> Result<Load> {
+    let mut command = Command::new("wrk");
+    command.args(["--latency", "-d", SECONDS, "-t", &threads.to_string(), "-c", &connections.to_string()]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    if let Some((script, tokens)) = script {
+        command.arg("-s").arg(script).env("TOKENS", tokens);
+    }
+    let output = command.arg(format!("{base}{path}")).output().map_err(|e| format!("cannot run wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.contains("Non-2xx") {
+        return fail(&format!("wrk saw failures on {path}:\n{text}"));
+    }
+    let rps = text.lines().find_map(|l| l.trim().strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse().ok());
+    let p99 = text.lines().find_map(|l| l.trim().strip_prefix("99%")).and_then(|v| milliseconds(v.trim()));
+    match (rps, p99) {
+        (Some(rps), Some(p99_ms)) => Ok(Load { rps, p99_ms }),
+        _ => fail(&format!("cannot read wrk's output:\n{text}")),
+    }
+}
+
+/// `850.00us`, `12.34ms`, `1.02s` in milliseconds.
+fn milliseconds(value: &str) -> Option<f64> {
+    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+    let number: f64 = value[..split].parse().ok()?;
+    match &value[split..] {
+        "us" => Some(number / 1000.0),
+        "ms" => Some(number),
+        "s" => Some(number * 1000.0),
+        "m" => Some(number * 60_000.0),
+        _ => None,
+    }
+}
+
+/// Eight clients logging in back to back until dropped.
+struct LoginStorm(Vec<std::process::Child>);
+
+impl LoginStorm {
+    fn start(base: &str) -> Result<Self> {
+        let login = r#"{"email":"me@example.com","password":"benchmark-password"}"#;
+        let children = (0..2)
+            .map(|_| {
+                Command::new("wrk")
+                    .args(["-d", "30s", "-t", "1", "-c", "4", "-s"])
+                    .arg(target_dir().join("bench/login.lua"))
+                    .env("LOGIN_BODY", login)
+                    .arg(format!("{base}/api/auth/login"))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("cannot run wrk: {e}"))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self(children))
+    }
+}
+
+impl Drop for LoginStorm {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `total` logins, `parallel` at a time, each its own session.
+fn login_burst(server: &Server, total: usize, parallel: usize) -> Result {
+    let body = r#"{"email":"storm@example.com","password":"benchmark-password"}"#;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parallel)
+            .map(|_| {
+                scope.spawn(|| (0..total / parallel).try_for_each(|_| server.post("/api/auth/login", body).map(|_| ())))
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| fail("a login worker panicked")))
+    })
+}
+
+/// Writes and `fdatasync`s 4 KiB over and over for a second: the floor under a durable commit.
+fn fsync_rate(dir: &std::path::Path) -> Result<f64> {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+    let block = [7u8; 4096];
+    let started = Instant::now();
+    let mut count = 0u32;
+    while started.elapsed() < Duration::from_secs(2) {
+        file.write_all(&block).map_err(|e| e.to_string())?;
+        file.sync_data().map_err(|e| e.to_string())?;
+        count += 1;
+    }
+    let _ = std::fs::remove_file(path);
+    Ok(f64::from(count) / started.elapsed().as_secs_f64())
+}
+
+fn create_postgres_database(admin: &str) -> Result<(String, String)> {
+    let name = format!("bench_{}", std::process::id());
+    tools::run("psql", &[admin, "-qc", &format!("CREATE DATABASE {name}")])?;
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    Ok((format!("{base}/{name}"), name))
+}
+
+fn print_rows(rows: &[Row]) {
+    println!();
+    println!("{:<52} {:<58} {:<24} ratio (≥ 1 meets it)", "figure", "measured", "target");
+    for row in rows {
+        let ratio = row.ratio.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+        println!("{:<52} {:<58} {:<24} {ratio}", row.figure, row.measured, row.target);
+    }
+}
