@@ -67,8 +67,11 @@ impl App {
     /// Connects the store (running migrations), prepares keys and hashing, seeds the demo user.
     pub async fn build(config: &Config) -> Result<Self, StartError> {
         let secret = config.signing_secret()?;
-        let pool =
-            PoolSettings { max_connections: config.db_max_connections, acquire_timeout: config.db_acquire_timeout };
+        let pool = PoolSettings {
+            max_connections: config.db_max_connections,
+            acquire_timeout: config.db_acquire_timeout,
+            session_cache_ttl: config.session_cache_ttl,
+        };
         let store = Store::connect(&config.database()?, pool).await?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState {
@@ -81,8 +84,9 @@ impl App {
                 config.jwt_leeway,
             ),
             refresh: RefreshTokens::new(&secret),
-            // Sign-ups get one core's worth of hashing at most, logins every core: see passwords.rs.
-            passwords: Passwords::new(cores, 1).await?,
+            // One core stays free for everything else during a login storm; sign-ups get one worker
+            // of their own (see passwords.rs).
+            passwords: Passwords::new(cores.saturating_sub(1).max(1), 1).await?,
             throttle: Throttle::new(
                 Limit { max: config.login_max_failures, window: config.login_failure_window },
                 Limit { max: config.register_max_per_ip, window: config.register_window },

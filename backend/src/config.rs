@@ -102,6 +102,12 @@ pub struct Config {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
 
+    /// How long a session confirmed live is trusted without asking the database again. Revocations on
+    /// this instance act at once; on other instances sharing the database, within this time. `0`: ask
+    /// every time.
+    #[arg(long, env = "SESSION_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
+    pub session_cache_ttl: Duration,
+
     /// How long a request waits for a free database connection.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_lifetime)]
     pub db_acquire_timeout: Duration,

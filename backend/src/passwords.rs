@@ -1,16 +1,17 @@
 //! Password hashing with argon2id at OWASP's recommended cost (19 MiB, 2 passes, 1 lane).
 //!
-//! Hashing is CPU-bound for tens of milliseconds, so it runs on the blocking pool, and semaphores bound
-//! how many run at once: a flood queues instead of starving the async workers or memory. Logins and
-//! sign-ups have separate budgets, so a flood of sign-ups can never make a login wait behind it: a login
-//! waits at most for other logins.
+//! Hashing is CPU-bound for tens of milliseconds, so it runs on small dedicated thread pools
+//! (`pool.rs`), each worker reusing one memory block: a flood queues instead of starving the async
+//! workers or growing memory. Logins and sign-ups have separate pools, so a flood of sign-ups can never
+//! make a login wait behind it: a login waits at most for other logins.
 
-use std::sync::Arc;
+mod pool;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+use pool::HashPool;
 
 /// Longest password accepted; longer ones are refused before any hashing (a cheap DoS otherwise).
 pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
@@ -20,69 +21,127 @@ pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hash(argon2::password_hash::Error),
-    #[error("password hashing task failed")]
-    Task(#[from] tokio::task::JoinError),
+    #[error("password hashing failed: {0}")]
+    Argon2(argon2::Error),
+    #[error("cannot start a hashing thread")]
+    Thread(#[source] std::io::Error),
     #[error("password hashing pool closed")]
-    Closed(#[from] tokio::sync::AcquireError),
+    Closed,
+}
+
+/// OWASP's argon2id cost: 19 MiB, 2 passes, 1 lane.
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2id parameters are valid")
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Passwords {
     /// Verifications (logins).
-    login_permits: Arc<Semaphore>,
+    logins: HashPool,
     /// New hashes (sign-ups, the demo user).
-    hash_permits: Arc<Semaphore>,
+    sign_ups: HashPool,
     /// Verified against when the email is unknown, so both failures cost the same time.
-    dummy_hash: Arc<str>,
-}
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2id parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-fn hash_blocking(password: &[u8]) -> Result<String, PasswordError> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2().hash_password(password, &salt).map(|h| h.to_string()).map_err(PasswordError::Hash)
+    dummy_hash: std::sync::Arc<str>,
 }
 
 impl Passwords {
-    /// `login_concurrency` verifications and `hash_concurrency` new hashes may run at once.
-    pub(crate) async fn new(login_concurrency: usize, hash_concurrency: usize) -> Result<Self, PasswordError> {
-        let dummy = tokio::task::spawn_blocking(|| hash_blocking(b"no account has this password")).await??;
-        Ok(Self {
-            login_permits: Arc::new(Semaphore::new(login_concurrency.max(1))),
-            hash_permits: Arc::new(Semaphore::new(hash_concurrency.max(1))),
-            dummy_hash: dummy.into(),
-        })
+    /// `login_workers` threads verify and `sign_up_workers` threads hash new passwords, each with its
+    /// own reused 19 MiB.
+    pub(crate) async fn new(login_workers: usize, sign_up_workers: usize) -> Result<Self, PasswordError> {
+        let blocks = params().block_count();
+        let sign_ups = HashPool::new("hash-sign-up", sign_up_workers, blocks)?;
+        let logins = HashPool::new("hash-login", login_workers, blocks)?;
+        let dummy = sign_ups.run(|memory| hash(b"no account has this password", memory)).await??;
+        Ok(Self { logins, sign_ups, dummy_hash: dummy.into() })
     }
 
     pub(crate) async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let _permit = self.hash_permits.acquire().await?;
-        tokio::task::spawn_blocking(move || hash_blocking(password.as_bytes())).await?
+        self.sign_ups.run(move |memory| hash(password.as_bytes(), memory)).await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is no account, so an
     /// unknown email and a wrong password take the same time.
     pub(crate) async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, PasswordError> {
-        let _permit = self.login_permits.acquire().await?;
         let account_exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = tokio::task::spawn_blocking(move || {
-            // A stored hash that does not parse can never match; treat it as a wrong password.
-            PasswordHash::new(&stored)
-                .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await?;
+        // A stored hash that does not parse can never match; treat it as a wrong password.
+        let matches =
+            self.logins.run(move |memory| verify(password.as_bytes(), &stored, memory).unwrap_or(false)).await?;
         Ok(matches && account_exists)
     }
 }
 
+/// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`), as `PasswordHasher` writes it.
+fn hash(password: &[u8], memory: &mut [Block]) -> Result<String, PasswordError> {
+    let params = params();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(PasswordError::Hash)?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password, salt_bytes, &mut out, memory)
+        .map_err(PasswordError::Argon2)?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(PasswordError::Hash)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(PasswordError::Hash)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes `stored`'s hash of `password` with its own parameters and compares in constant time.
+fn verify(password: &[u8], stored: &str, memory: &mut [Block]) -> Result<bool, PasswordError> {
+    let stored = PasswordHash::new(stored).map_err(PasswordError::Hash)?;
+    let algorithm = Algorithm::try_from(stored.algorithm).map_err(PasswordError::Hash)?;
+    let version = stored.version.map_or(Ok(Version::V0x13), Version::try_from).map_err(PasswordError::Argon2)?;
+    let params = Params::try_from(&stored).map_err(PasswordError::Hash)?;
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else { return Ok(false) };
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(PasswordError::Hash)?;
+    let mut out = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    // Hashes made with other parameters than ours may need more memory than a worker owns.
+    let mut larger = Vec::new();
+    let blocks = if params.block_count() <= memory.len() {
+        memory
+    } else {
+        larger.resize(params.block_count(), Block::default());
+        &mut larger[..]
+    };
+    argon2.hash_password_into_with_memory(password, salt_bytes, &mut out, blocks).map_err(PasswordError::Argon2)?;
+    // `Output`'s equality is constant-time.
+    Ok(Output::new(&out).map_err(PasswordError::Hash)? == expected)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        let passwords = Passwords::new(1, 1).await.unwrap();
+        let ours = passwords.hash("correct horse".into()).await.unwrap();
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+        // The reference implementation accepts ours, and we accept hashes it (or an older version of
+        // this server) made, including with other parameters.
+        assert!(reference.verify_password(b"correct horse", &PasswordHash::new(&ours).unwrap()).is_ok());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = reference.hash_password(b"battery staple", &salt).unwrap().to_string();
+        assert!(passwords.verify("battery staple".into(), Some(theirs.clone())).await.unwrap());
+        assert!(!passwords.verify("battery stapler".into(), Some(theirs)).await.unwrap());
+        let heavier = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(32 * 1024, 1, 1, None).unwrap());
+        let heavier = heavier.hash_password(b"x-password", &salt).unwrap().to_string();
+        assert!(passwords.verify("x-password".into(), Some(heavier)).await.unwrap());
+        assert!(!passwords.verify("anything".into(), Some("not a phc string".into())).await.unwrap());
+        assert!(!passwords.verify("anything".into(), None).await.unwrap());
+    }
 
     /// The bound a login gets during a sign-up flood: it waits for no queued sign-up, only for the
     /// hashing already running. Stated as an order of completion, not a time, so a loaded machine

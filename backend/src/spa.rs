@@ -16,17 +16,40 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::StartError;
 
-/// Serves `static_dir`, with `index.html` for unknown paths (client-side routes survive a reload), and
-/// the policy on every answer.
+/// Serves `static_dir`, with `index.html` for unknown paths (client-side routes survive a reload), the
+/// policy on every answer, the build's `.br`/`.gz` files to browsers that accept them, and caching as a
+/// real site does it: fingerprinted files forever, everything else revalidated on every visit.
 pub(crate) fn router(static_dir: &Path, connect_src: &[String]) -> Result<Router, StartError> {
     let index = static_dir.join("index.html");
     let html = std::fs::read_to_string(&index).map_err(|source| StartError::Spa { path: index.clone(), source })?;
     let policy = content_security_policy(&html, connect_src)?;
     let policy = HeaderValue::from_str(&policy).map_err(|_| StartError::CspSource(connect_src.join(",")))?;
-    let files = ServeDir::new(static_dir).fallback(ServeFile::new(index));
+    let index = ServeFile::new(index).precompressed_br().precompressed_gzip();
+    let files = ServeDir::new(static_dir).precompressed_br().precompressed_gzip().fallback(index);
     Ok(Router::new()
         .fallback_service(files)
-        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, policy)))
+        .layer(axum::middleware::map_response(cache_headers))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, policy))
+        .layer(SetResponseHeaderLayer::overriding(header::VARY, HeaderValue::from_static("accept-encoding"))))
+}
+
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+
+/// Trunk names every asset after its content's hash (`app-0123456789abcdef.js`), so a changed asset
+/// is a new URL and an old one never changes: those are cached for a year. `index.html`, which names
+/// them, and anything else is revalidated on every visit.
+async fn cache_headers(uri: axum::http::Uri, mut response: axum::response::Response) -> axum::response::Response {
+    let fresh = response.status().is_success() || response.status() == axum::http::StatusCode::NOT_MODIFIED;
+    let cache = if fresh && is_fingerprinted(uri.path()) { IMMUTABLE } else { REVALIDATE };
+    response.headers_mut().insert(header::CACHE_CONTROL, cache);
+    response
+}
+
+/// A file name with a `-` or `_` followed by 16 hex digits, as Trunk writes them.
+fn is_fingerprinted(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.split(['-', '.', '_']).any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The policy for a page whose HTML is `html`: scripts from this origin plus the page's own inline
@@ -120,6 +143,15 @@ mod tests {
         assert!(policy.contains("connect-src 'self' https://api.example.com;"), "{policy}");
         for bad in ["*", "https://a.example; script-src *", "'unsafe-inline'", "javascript:alert(1)", "https://"] {
             assert!(content_security_policy("", &[bad.into()]).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn only_fingerprinted_assets_are_immutable() {
+        assert!(is_fingerprinted("/frontend-1b4c7727b87665b0_bg.wasm"));
+        assert!(is_fingerprinted("/style-bf640b57f730453b.css"));
+        for path in ["/", "/index.html", "/login", "/frontend.js", "/deadbeef.css"] {
+            assert!(!is_fingerprinted(path), "{path}");
         }
     }
 

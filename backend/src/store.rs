@@ -4,6 +4,7 @@
 //! dialect both engines share (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the migrations and the
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
+mod session_cache;
 mod sessions;
 mod throttle_attempts;
 mod users;
@@ -44,11 +45,12 @@ pub enum StoreError {
     Folder(#[source] std::io::Error),
 }
 
-/// Pool sizing and waiting.
+/// Pool sizing and waiting, and how long a confirmed live session is trusted without asking again.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    pub session_cache_ttl: Duration,
 }
 
 /// A handle to the database; cheap to clone.
@@ -56,6 +58,7 @@ pub struct PoolSettings {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    sessions: std::sync::Arc<session_cache::SessionCache>,
 }
 
 impl Store {
@@ -78,9 +81,15 @@ impl Store {
                     })
                     .connect(url)
                     .await?;
-                Self { pool, engine: Engine::Sqlite }
+                (pool, Engine::Sqlite)
             }
-            DatabaseTarget::Postgres { url } => Self { pool: options.connect(url).await?, engine: Engine::Postgres },
+            DatabaseTarget::Postgres { url } => (options.connect(url).await?, Engine::Postgres),
+        };
+        let ttl_ms = i64::try_from(settings.session_cache_ttl.as_millis()).unwrap_or(i64::MAX);
+        let store = Self {
+            pool: store.0,
+            engine: store.1,
+            sessions: std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms)),
         };
         store.migrate().await?;
         Ok(store)

@@ -137,6 +137,26 @@ async fn parallel_guesses_split_across_both_instances_get_exactly_the_limit_eval
     assert_eq!((evaluated, throttled), (5, 35), "{statuses:?}");
 }
 
+/// Instance B trusts a session it checked for up to `SESSION_CACHE_TTL`; a revocation on A reaches it
+/// within that bound, while on A itself it acts at once.
+#[tokio::test]
+async fn a_revocation_reaches_the_other_instance_within_the_session_cache_ttl() {
+    let pair = two_instances(&["--session-cache-ttl", "1s"]).await;
+    let login = pair.login(&pair.a, "laptop").await;
+    let token = &login.tokens.access_token;
+    let me = |on: &BackendProcess| pair.http.get(on.url(paths::ME)).bearer_auth(token).send();
+    assert_eq!(me(&pair.b).await.unwrap().status(), StatusCode::OK, "B has now cached the session");
+
+    let revoked_at = std::time::Instant::now();
+    let response = pair.http.post(pair.a.url(paths::LOGOUT)).bearer_auth(token).send().await.unwrap();
+    expect_status(response, StatusCode::OK).await;
+    assert_eq!(me(&pair.a).await.unwrap().status(), StatusCode::UNAUTHORIZED, "immediate where it was revoked");
+    while me(&pair.b).await.unwrap().status() == StatusCode::OK {
+        assert!(revoked_at.elapsed() < Duration::from_secs(3), "B still accepts a revoked session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Clients rotate through instance A as fast as they can; A is killed mid-load. Every token A had
 /// acknowledged must still refresh on B (a commit A made but never acknowledged leaves the client with
 /// the previous token, which the grace window honours).

@@ -15,4 +15,5 @@ mod expiry;
 mod instances;
 mod rotation;
 mod sessions;
+mod static_files;
 mod throttling;

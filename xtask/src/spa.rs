@@ -19,15 +19,44 @@ pub(crate) fn build_release() -> Result {
     if !status.success() {
         return fail("trunk build failed");
     }
+    precompress()?;
     report_size();
     Ok(())
 }
 
-/// Prints the size of dist/ (wasm + js + css), raw and gzip: the bundle-size benchmark.
+/// Writes `.br` (quality 11) and `.gz` (level 9) beside every text or wasm file of `dist/`, for the
+/// backend to serve by `Accept-Encoding` without compressing on each request.
+fn precompress() -> Result {
+    let dist = workspace_root().join("dist");
+    let entries = std::fs::read_dir(&dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    for path in entries.flatten().map(|e| e.path()) {
+        let compressible =
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "wasm" | "js" | "css" | "html"));
+        if !compressible {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+        brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotli, &params).map_err(|e| e.to_string())?;
+        write_beside(&path, "br", &brotli)?;
+        let gzip = Command::new("gzip").args(["-9", "-n", "-c"]).arg(&path).output().map_err(|e| e.to_string())?;
+        write_beside(&path, "gz", &gzip.stdout)?;
+    }
+    Ok(())
+}
+
+fn write_beside(path: &std::path::Path, extension: &str, bytes: &[u8]) -> Result {
+    let mut target = path.as_os_str().to_owned();
+    target.push(format!(".{extension}"));
+    std::fs::write(&target, bytes).map_err(|e| format!("cannot write {}: {e}", std::path::Path::new(&target).display()))
+}
+
+/// Prints the size of dist/ (wasm + js + css), raw, gzip and brotli: the bundle-size benchmark.
 pub(crate) fn report_size() {
     let dist = workspace_root().join("dist");
     let Ok(entries) = std::fs::read_dir(&dist) else { return };
-    let (mut raw, mut gzip) = (0u64, 0u64);
+    let (mut raw, mut gzip, mut brotli) = (0u64, 0u64, 0u64);
     for entry in entries.flatten() {
         let path = entry.path();
         let counted = path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "wasm" | "js" | "css"));
@@ -35,8 +64,18 @@ pub(crate) fn report_size() {
             continue;
         }
         raw += entry.metadata().map(|m| m.len()).unwrap_or(0);
-        let gz = Command::new("gzip").args(["-9", "-c"]).arg(&path).output();
-        gzip += gz.map(|o| o.stdout.len() as u64).unwrap_or(0);
+        let size = |extension: &str| {
+            let mut beside = path.as_os_str().to_owned();
+            beside.push(extension);
+            std::fs::metadata(beside).map_or(0, |m| m.len())
+        };
+        gzip += size(".gz");
+        brotli += size(".br");
     }
-    println!("bundle size (wasm + js + css): {} KB raw, {} KB gzip", raw / 1024, gzip / 1024);
+    println!(
+        "bundle size (wasm + js + css): {} KB raw, {} KB gzip, {} KB brotli",
+        raw / 1024,
+        gzip / 1024,
+        brotli / 1024
+    );
 }

@@ -109,6 +109,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
+        if new.device_id.is_some() {
+            // The device's previous session was replaced.
+            self.sessions.evict_user(new.user_id);
+        }
         Ok(session)
     }
 
@@ -153,6 +157,9 @@ impl Store {
             revoke_in(&mut tx, session_id, request.now, "refresh_token_reused").await?;
         }
         tx.commit().await?;
+        if let Rotation::Reused { session_id } = &outcome {
+            self.sessions.evict(session_id);
+        }
         Ok(outcome)
     }
 
@@ -163,7 +170,11 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<Option<UserRecord>, StoreError> {
-        Ok(sqlx::query_as(
+        if let Some(user) = self.sessions.get(session_id, user_id, now) {
+            return Ok(Some(user));
+        }
+        let epoch = self.sessions.epoch();
+        let user: Option<UserRecord> = sqlx::query_as(
             "SELECT u.id, u.username, u.email, u.password_hash, u.role, u.created_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
@@ -172,7 +183,11 @@ impl Store {
         .bind(user_id)
         .bind(now)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        if let Some(user) = &user {
+            self.sessions.put(epoch, session_id, user.clone(), now);
+        }
+        Ok(user)
     }
 
     pub async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
@@ -206,6 +221,8 @@ impl Store {
         .bind(user_id)
         .execute(&self.pool)
         .await?;
+        // After the write is committed, so no lookup can refill the cache from the old row.
+        self.sessions.evict(session_id);
         Ok(result.rows_affected() > 0)
     }
 
@@ -227,6 +244,7 @@ impl Store {
         .bind(user_id)
         .execute(&self.pool)
         .await?;
+        self.sessions.evict_user(user_id);
         Ok(result.rows_affected())
     }
 }
