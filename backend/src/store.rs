@@ -8,12 +8,13 @@ mod session_cache;
 mod sessions;
 mod throttle_attempts;
 mod users;
+mod writer;
 
 use std::time::Duration;
 
-use sqlx::AnyPool;
+use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, Transaction};
+use sqlx::{AnyConnection, AnyPool};
 
 pub use sessions::{NewSession, Rejection, Rotation, RotationRequest, SessionRecord};
 pub use throttle_attempts::AttemptWindow;
@@ -39,6 +40,12 @@ enum Engine {
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    #[error("the write batch did not commit")]
+    Commit(#[source] std::sync::Arc<sqlx::Error>),
+    #[error("the write batch was aborted before it committed")]
+    WriteAborted,
+    #[error("the store is closed")]
+    Closed,
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder")]
@@ -59,6 +66,8 @@ pub struct Store {
     pool: AnyPool,
     engine: Engine,
     sessions: std::sync::Arc<session_cache::SessionCache>,
+    /// SQLite's single writer; `None` on PostgreSQL, where row locks order the writers.
+    writer: Option<writer::Writer>,
 }
 
 impl Store {
@@ -86,12 +95,13 @@ impl Store {
             DatabaseTarget::Postgres { url } => (options.connect(url).await?, Engine::Postgres),
         };
         let ttl_ms = i64::try_from(settings.session_cache_ttl.as_millis()).unwrap_or(i64::MAX);
-        let store = Self {
-            pool: store.0,
-            engine: store.1,
-            sessions: std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms)),
-        };
+        let (pool, engine) = store;
+        let sessions = std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms));
+        let mut store = Self { pool, engine, sessions, writer: None };
         store.migrate().await?;
+        if engine == Engine::Sqlite {
+            store.writer = Some(writer::Writer::start(&store.pool).await?);
+        }
         Ok(store)
     }
 
@@ -103,14 +113,21 @@ impl Store {
         Ok(())
     }
 
-    /// A transaction that will write. SQLite takes its single write lock up front (`BEGIN IMMEDIATE`), so a
-    /// read inside it can never be invalidated by another writer; PostgreSQL relies on row locks taken by
-    /// the statements themselves.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.pool.begin().await,
+    /// Runs `work` as (part of) one write transaction: on SQLite through the single writer, batched
+    /// with whatever else is waiting; on PostgreSQL in a transaction of its own, where the statements'
+    /// row locks order concurrent writers. `work` sees the database as it is inside the transaction.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, sqlx::Error>> + Send + 'static,
+    {
+        if let Some(writer) = &self.writer {
+            return writer.run(work).await;
         }
+        let mut tx = self.pool.begin().await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 
     /// Round-trips to the database, for the health probe.
@@ -122,20 +139,29 @@ impl Store {
     /// Deletes expired and revoked sessions (their retired tokens go with them) and throttle counters
     /// whose window started more than `throttle_window_ms` ago.
     pub async fn purge(&self, now: i64, throttle_window_ms: i64) -> Result<u64, StoreError> {
-        let sessions = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM throttle_attempts WHERE window_started_at <= $1")
-            .bind(now - throttle_window_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(sessions)
+        self.write(move |conn| {
+            Box::pin(async move {
+                let sessions = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM throttle_attempts WHERE window_started_at <= $1")
+                    .bind(now - throttle_window_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(sessions)
+            })
+        })
+        .await
     }
 
-    /// Closes every connection (tests that restart a server on the same file call this first).
+    /// Lets queued writes commit, then closes every connection (tests that restart a server on the
+    /// same file call this first).
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -1,6 +1,6 @@
 //! Sessions and their refresh-token chain: creation, atomic rotation, revocation and listing.
 
-use sqlx::Any;
+use sqlx::AnyConnection;
 
 use super::{Store, StoreError, UserRecord};
 use crate::tokens::TokenHash;
@@ -19,6 +19,21 @@ pub struct SessionRecord {
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
+
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at,
+                                                    last_used_at, expires_at, max_expires_at, current_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
+     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
+
+/// `$4` is the sliding expiry, or NULL to keep the session's: bound on every call, so no edit can shift
+/// the parameters.
+const ROTATE: &str = "UPDATE sessions
+     SET current_hash = $1, previous_hash = $2, rotated_at = $3, last_used_at = $3,
+         generation = generation + 1,
+         expires_at = CASE WHEN $4 IS NULL THEN expires_at
+                           WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
+     WHERE current_hash = $2 AND revoked_at IS NULL AND expires_at > $3
+     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
 
 #[derive(Debug, Clone, Copy)]
 pub struct NewSession<'a> {
@@ -80,38 +95,13 @@ impl Store {
     /// Creates a session. A login from a device that already has a session replaces only that device's
     /// session, in the same transaction, so the user's other devices stay logged in.
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord, StoreError> {
-        let mut tx = self.begin_write().await?;
-        if let Some(device_id) = new.device_id {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'replaced'
-                 WHERE user_id = $2 AND device_id = $3 AND revoked_at IS NULL",
-            )
-            .bind(new.now)
-            .bind(new.user_id)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let session = sqlx::query_as::<_, SessionRecord>(&format!(
-            "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at, last_used_at,
-                                   expires_at, max_expires_at, current_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) RETURNING {SESSION_COLUMNS}"
-        ))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(new.user_id)
-        .bind(new.device_id)
-        .bind(new.device_name)
-        .bind(new.app_id)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .bind(new.max_expires_at)
-        .bind(new.refresh_hash.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if new.device_id.is_some() {
+        let replaces_device = new.device_id.is_some();
+        let user_id = new.user_id.to_owned();
+        let new = OwnedSession::from(new);
+        let session = self.write(move |conn| Box::pin(async move { insert_session(conn, &new).await })).await?;
+        if replaces_device {
             // The device's previous session was replaced.
-            self.sessions.evict_user(new.user_id);
+            self.sessions.evict_user(&user_id);
         }
         Ok(session)
     }
@@ -122,42 +112,10 @@ impl Store {
     /// concurrent callers (on any number of instances) exactly one matches the row, and the rest see the
     /// token already retired and fall through to the grace or reuse rules.
     pub async fn rotate(&self, request: RotationRequest<'_>) -> Result<Rotation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let expiry = match request.sliding_ttl_ms {
-            Some(_) => "CASE WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END",
-            None => "expires_at",
-        };
-        let sql = format!(
-            "UPDATE sessions
-             SET current_hash = $1, previous_hash = $2, rotated_at = $3, last_used_at = $3,
-                 generation = generation + 1, expires_at = {expiry}
-             WHERE current_hash = $2 AND revoked_at IS NULL AND expires_at > $3
-             RETURNING {SESSION_COLUMNS}"
-        );
-        let mut update = sqlx::query_as::<_, SessionRecord>(&sql)
-            .bind(request.successor.as_str())
-            .bind(request.presented.as_str())
-            .bind(request.now);
-        if let Some(ttl) = request.sliding_ttl_ms {
-            update = update.bind(request.now.saturating_add(ttl));
-        }
-        if let Some(session) = update.fetch_optional(&mut *tx).await? {
-            sqlx::query("INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)")
-                .bind(request.presented.as_str())
-                .bind(&session.id)
-                .bind(request.now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(Rotation::Rotated(session));
-        }
-
-        let outcome = classify_retired(&mut tx, &request).await?;
+        let request = OwnedRotation::from(request);
+        let outcome = self.write(move |conn| Box::pin(async move { rotate_in(conn, &request).await })).await?;
         if let Rotation::Reused { session_id } = &outcome {
-            revoke_in(&mut tx, session_id, request.now, "refresh_token_reused").await?;
-        }
-        tx.commit().await?;
-        if let Rotation::Reused { session_id } = &outcome {
+            // After the commit, so no lookup can refill the cache from the old row.
             self.sessions.evict(session_id);
         }
         Ok(outcome)
@@ -211,19 +169,28 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1), revoked_reason = COALESCE(revoked_reason, $2)
-             WHERE id = $3 AND user_id = $4",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(session_id)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
+        let (session, user, reason) = (session_id.to_owned(), user_id.to_owned(), reason.to_owned());
+        let revoked = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let result = sqlx::query(
+                        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1),
+                                revoked_reason = COALESCE(revoked_reason, $2)
+                         WHERE id = $3 AND user_id = $4",
+                    )
+                    .bind(now)
+                    .bind(reason)
+                    .bind(session)
+                    .bind(user)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(result.rows_affected() > 0)
+                })
+            })
+            .await?;
         // After the write is committed, so no lookup can refill the cache from the old row.
         self.sessions.evict(session_id);
-        Ok(result.rows_affected() > 0)
+        Ok(revoked)
     }
 
     /// (session id, user id) of the session whose live or just-rotated refresh token hashes to `hash`.
@@ -236,30 +203,140 @@ impl Store {
 
     /// Revokes every live session of the user; returns how many.
     pub async fn revoke_all_sessions(&self, user_id: &str, now: i64, reason: &str) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
+        let (user, reason) = (user_id.to_owned(), reason.to_owned());
+        let revoked = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let result = sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+                         WHERE user_id = $3 AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(reason)
+                    .bind(user)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(result.rows_affected())
+                })
+            })
+            .await?;
         self.sessions.evict_user(user_id);
-        Ok(result.rows_affected())
+        Ok(revoked)
     }
 }
 
+/// [`NewSession`], owned, so it can travel to the writer.
+struct OwnedSession {
+    user_id: String,
+    device_id: Option<String>,
+    device_name: Option<String>,
+    app_id: Option<String>,
+    refresh_hash: String,
+    now: i64,
+    expires_at: i64,
+    max_expires_at: i64,
+}
+
+impl From<NewSession<'_>> for OwnedSession {
+    fn from(new: NewSession<'_>) -> Self {
+        Self {
+            user_id: new.user_id.to_owned(),
+            device_id: new.device_id.map(str::to_owned),
+            device_name: new.device_name.map(str::to_owned),
+            app_id: new.app_id.map(str::to_owned),
+            refresh_hash: new.refresh_hash.as_str().to_owned(),
+            now: new.now,
+            expires_at: new.expires_at,
+            max_expires_at: new.max_expires_at,
+        }
+    }
+}
+
+/// A login from a device that already has a session replaces only that device's session, in the same
+/// transaction, so the user's other devices stay logged in.
+async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<SessionRecord, sqlx::Error> {
+    if let Some(device_id) = &new.device_id {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'replaced'
+             WHERE user_id = $2 AND device_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(new.now)
+        .bind(&new.user_id)
+        .bind(device_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query_as::<_, SessionRecord>(INSERT_SESSION)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&new.user_id)
+        .bind(&new.device_id)
+        .bind(&new.device_name)
+        .bind(&new.app_id)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .bind(new.max_expires_at)
+        .bind(&new.refresh_hash)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// [`RotationRequest`], owned, with the sliding expiry worked out.
+struct OwnedRotation {
+    presented: String,
+    successor: String,
+    now: i64,
+    /// The sliding expiry (`now + ttl`), or `None` to keep the session's expiry.
+    slide_to: Option<i64>,
+    grace_ms: i64,
+}
+
+impl From<RotationRequest<'_>> for OwnedRotation {
+    fn from(request: RotationRequest<'_>) -> Self {
+        Self {
+            presented: request.presented.as_str().to_owned(),
+            successor: request.successor.as_str().to_owned(),
+            now: request.now,
+            slide_to: request.sliding_ttl_ms.map(|ttl| request.now.saturating_add(ttl)),
+            grace_ms: request.grace_ms,
+        }
+    }
+}
+
+/// The conditional `UPDATE … WHERE current_hash = presented` is the whole race: of any number of
+/// concurrent callers (on any number of instances) exactly one matches the row, and the rest see the
+/// token already retired and fall through to the grace or reuse rules.
+async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
+    let rotated = sqlx::query_as::<_, SessionRecord>(ROTATE)
+        .bind(&request.successor)
+        .bind(&request.presented)
+        .bind(request.now)
+        .bind(request.slide_to)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(session) = rotated {
+        sqlx::query("INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)")
+            .bind(&request.presented)
+            .bind(&session.id)
+            .bind(request.now)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(Rotation::Rotated(session));
+    }
+    let outcome = classify_retired(conn, request).await?;
+    if let Rotation::Reused { session_id } = &outcome {
+        revoke_in(conn, session_id, request.now, "refresh_token_reused").await?;
+    }
+    Ok(outcome)
+}
+
 /// Says why a presented token did not rotate. Runs inside the rotation's transaction.
-async fn classify_retired(
-    tx: &mut sqlx::Transaction<'static, Any>,
-    request: &RotationRequest<'_>,
-) -> Result<Rotation, sqlx::Error> {
+async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
     let chain = sqlx::query_as::<_, ChainRow>(&format!(
         "SELECT {SESSION_COLUMNS}, current_hash, rotated_at, revoked_at FROM sessions
          WHERE current_hash = $1 OR previous_hash = $1"
     ))
-    .bind(request.presented.as_str())
-    .fetch_optional(&mut **tx)
+    .bind(&request.presented)
+    .fetch_optional(&mut *conn)
     .await?;
 
     if let Some(row) = chain {
@@ -269,22 +346,22 @@ async fn classify_retired(
         if row.session.expires_at <= request.now {
             return Ok(Rotation::Rejected(Rejection::Expired));
         }
-        if row.current_hash == request.presented.as_str() {
+        if row.current_hash == request.presented {
             // Live, unrevoked and unexpired, yet the update missed: cannot happen inside the write lock.
             return Ok(Rotation::Rejected(Rejection::Unknown));
         }
         let rotated_at = row.rotated_at.unwrap_or(i64::MIN);
         let in_grace = request.grace_ms > 0 && request.now.saturating_sub(rotated_at) <= request.grace_ms;
         // The grace answer must be the live successor; a chain that moved on since is reuse.
-        if in_grace && row.current_hash == request.successor.as_str() {
+        if in_grace && row.current_hash == request.successor {
             return Ok(Rotation::Grace(row.session));
         }
         return Ok(Rotation::Reused { session_id: row.session.id });
     }
 
     let retired: Option<(String,)> = sqlx::query_as("SELECT session_id FROM retired_refresh_tokens WHERE hash = $1")
-        .bind(request.presented.as_str())
-        .fetch_optional(&mut **tx)
+        .bind(&request.presented)
+        .fetch_optional(&mut *conn)
         .await?;
     Ok(match retired {
         Some((session_id,)) => Rotation::Reused { session_id },
@@ -292,17 +369,12 @@ async fn classify_retired(
     })
 }
 
-async fn revoke_in(
-    tx: &mut sqlx::Transaction<'static, Any>,
-    session_id: &str,
-    now: i64,
-    reason: &str,
-) -> Result<(), sqlx::Error> {
+async fn revoke_in(conn: &mut AnyConnection, session_id: &str, now: i64, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(now)
         .bind(reason)
         .bind(session_id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

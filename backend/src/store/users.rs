@@ -34,24 +34,40 @@ impl Store {
     /// Inserts the account; `None` when the email is already taken (decided by the unique index, so two
     /// racing registrations cannot both win).
     pub async fn create_user(&self, new: NewUser<'_>) -> Result<Option<UserRecord>, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query_as::<_, UserRecord>(&format!(
-            "INSERT INTO users (id, username, email, password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
-        ))
-        .bind(&id)
-        .bind(new.username)
-        .bind(new.email)
-        .bind(new.password_hash)
-        .bind(new.role)
-        .bind(new.now)
-        .fetch_one(&self.pool)
-        .await;
-        match inserted {
-            Ok(user) => Ok(Some(user)),
-            Err(error) if is_unique_violation(&error) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
+        let user = UserRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: new.username.to_owned(),
+            email: new.email.to_owned(),
+            password_hash: new.password_hash.to_owned(),
+            role: new.role.to_owned(),
+            created_at: new.now,
+        };
+        let inserted = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let inserted = sqlx::query(
+                        "INSERT INTO users (id, username, email, password_hash, role, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&user.id)
+                    .bind(&user.username)
+                    .bind(&user.email)
+                    .bind(&user.password_hash)
+                    .bind(&user.role)
+                    .bind(user.created_at)
+                    .execute(&mut *conn)
+                    .await;
+                    // A taken email is an answer, not a failure: the unique index decides, so two racing
+                    // registrations cannot both win.
+                    match inserted {
+                        Ok(_) => Ok(Some(user)),
+                        Err(error) if is_unique_violation(&error) => Ok(None),
+                        Err(error) => Err(error),
+                    }
+                })
+            })
+            .await?;
+        Ok(inserted)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
