@@ -10,11 +10,13 @@ pub(super) fn measure(database_url: &str) -> Result<Vec<Row>> {
     let dist = workspace_root().join("dist");
     let server = Server::start(database_url, &[("STATIC_DIR", dist.to_str().unwrap_or("dist"))])?;
     let (index_headers, index) = fetch(&server.base, "/")?;
-    let mut total = size_of(&index_headers);
+    let mut total = index.len();
     let mut revalidated = vec![("/".to_owned(), cache_control(&index_headers))];
-    for asset in assets(&String::from_utf8_lossy(&index)) {
-        let (headers, _) = fetch(&server.base, &asset)?;
-        total += size_of(&headers);
+    // The served index.html is compressed; the names of what it loads come from the file itself.
+    let html = std::fs::read_to_string(dist.join("index.html")).map_err(|e| format!("dist/index.html: {e}"))?;
+    for asset in assets(&html) {
+        let (headers, body) = fetch(&server.base, &asset)?;
+        total += body.len();
         let cache = cache_control(&headers);
         if !cache.contains("immutable") {
             revalidated.push((asset, cache));
@@ -52,10 +54,6 @@ fn fetch(base: &str, path: &str) -> Result<(String, Vec<u8>)> {
 
 fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
     headers.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
-}
-
-fn size_of(headers: &str) -> usize {
-    header(headers, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn cache_control(headers: &str) -> String {
