@@ -5,9 +5,12 @@
 //! its SHA-256, computed from the `index.html` on disk when the server starts. Any other inline script,
 //! injected or not, is refused by the browser.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -24,11 +27,12 @@ pub(crate) fn router(static_dir: &Path, connect_src: &[String]) -> Result<Router
     let html = std::fs::read_to_string(&index).map_err(|source| StartError::Spa { path: index.clone(), source })?;
     let policy = content_security_policy(&html, connect_src)?;
     let policy = HeaderValue::from_str(&policy).map_err(|_| StartError::CspSource(connect_src.join(",")))?;
+    let fingerprinted = Arc::new(referenced_assets(&html));
     let index = ServeFile::new(index).precompressed_br().precompressed_gzip();
     let files = ServeDir::new(static_dir).precompressed_br().precompressed_gzip().fallback(index);
     Ok(Router::new()
         .fallback_service(files)
-        .layer(axum::middleware::map_response(cache_headers))
+        .layer(axum::middleware::map_response_with_state(fingerprinted, cache_headers))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, policy))
         .layer(SetResponseHeaderLayer::overriding(header::VARY, HeaderValue::from_static("accept-encoding"))))
 }
@@ -36,20 +40,32 @@ pub(crate) fn router(static_dir: &Path, connect_src: &[String]) -> Result<Router
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 
-/// Trunk names every asset after its content's hash (`app-0123456789abcdef.js`), so a changed asset
-/// is a new URL and an old one never changes: those are cached for a year. `index.html`, which names
-/// them, and anything else is revalidated on every visit.
-async fn cache_headers(uri: axum::http::Uri, mut response: axum::response::Response) -> axum::response::Response {
+/// Trunk names every file `index.html` loads after its content's hash (`app-1b4c7727b87665b.js`), so a
+/// changed asset is a new URL and an old one never changes: those are cached for a year. `index.html`,
+/// which names them, and anything else is revalidated on every visit.
+async fn cache_headers(
+    State(fingerprinted): State<Arc<HashSet<String>>>,
+    uri: axum::http::Uri,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
     let fresh = response.status().is_success() || response.status() == axum::http::StatusCode::NOT_MODIFIED;
-    let cache = if fresh && is_fingerprinted(uri.path()) { IMMUTABLE } else { REVALIDATE };
+    let cache = if fresh && fingerprinted.contains(uri.path()) { IMMUTABLE } else { REVALIDATE };
     response.headers_mut().insert(header::CACHE_CONTROL, cache);
     response
 }
 
-/// A file name with a `-` or `_` followed by 16 hex digits, as Trunk writes them.
-fn is_fingerprinted(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or_default();
-    name.split(['-', '.', '_']).any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+/// The same-origin paths `index.html` loads: `href="/…"`, `src="/…"` and the bootstrap's imports.
+fn referenced_assets(html: &str) -> HashSet<String> {
+    let mut found = HashSet::new();
+    for opening in ["href=\"", "src=\"", "from '", "module_or_path: '"] {
+        for rest in html.split(opening).skip(1) {
+            let path = rest.split(['"', '\'']).next().unwrap_or_default();
+            if path.starts_with('/') && !path.starts_with("//") && path.len() > 1 {
+                found.insert(path.to_owned());
+            }
+        }
+    }
+    found
 }
 
 /// The policy for a page whose HTML is `html`: scripts from this origin plus the page's own inline
@@ -147,12 +163,13 @@ mod tests {
     }
 
     #[test]
-    fn only_fingerprinted_assets_are_immutable() {
-        assert!(is_fingerprinted("/frontend-1b4c7727b87665b0_bg.wasm"));
-        assert!(is_fingerprinted("/style-bf640b57f730453b.css"));
-        for path in ["/", "/index.html", "/login", "/frontend.js", "/deadbeef.css"] {
-            assert!(!is_fingerprinted(path), "{path}");
-        }
+    fn the_files_index_html_loads_are_the_fingerprinted_ones() {
+        let html = r#"<link rel="stylesheet" href="/style-bf640b57f730453b.css"><link rel="modulepreload"
+            href="/app-1b4c7727b87665b.js"><script type="module">import init from '/app-1b4c7727b87665b.js';
+            await init({ module_or_path: '/app-1b4c7727b87665b_bg.wasm' });</script><a href="https://x.example/">"#;
+        let found = referenced_assets(html);
+        let expected = ["/style-bf640b57f730453b.css", "/app-1b4c7727b87665b.js", "/app-1b4c7727b87665b_bg.wasm"];
+        assert_eq!(found, expected.into_iter().map(String::from).collect());
     }
 
     #[test]

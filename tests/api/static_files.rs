@@ -6,15 +6,17 @@ use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, VARY};
 
 use crate::helpers::{TestDatabase, spawn_app_on};
 
-const ASSET: &str = "app-0123456789abcdef.js";
+const ASSET: &str = "app-1b4c7727b87665b.js";
 
 #[tokio::test]
 async fn assets_are_served_precompressed_with_long_caching_and_pages_revalidate() {
     let db = TestDatabase::new().await;
     let dist = db.folder().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<html><script type=module>import '/app.js'</script></html>").unwrap();
+    let index = format!("<html><script type=module>import init from '/{ASSET}'; await init();</script></html>");
+    std::fs::write(dist.join("index.html"), index).unwrap();
     std::fs::write(dist.join(ASSET), "console.log('plain')").unwrap();
+    std::fs::write(dist.join("robots.txt"), "not fingerprinted").unwrap();
     std::fs::write(dist.join(format!("{ASSET}.br")), "brotli bytes").unwrap();
     std::fs::write(dist.join(format!("{ASSET}.gz")), "gzip bytes").unwrap();
     let app = spawn_app_on(db, &["--static-dir", dist.to_str().unwrap()]).await;
@@ -31,6 +33,8 @@ async fn assets_are_served_precompressed_with_long_caching_and_pages_revalidate(
     assert!(plain.headers().get(CONTENT_ENCODING).is_none());
     assert_eq!(plain.text().await.unwrap(), "console.log('plain')");
 
+    let other = get("/robots.txt", "br").await.unwrap();
+    assert_eq!(other.headers()[CACHE_CONTROL], "no-cache", "only what index.html loads is immutable");
     for page in ["/", "/index.html", "/some/client/route"] {
         let response = get(page, "br").await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{page}");

@@ -77,6 +77,7 @@ impl Writer {
     }
 
     /// Transactions committed so far (each may hold many jobs).
+    #[cfg(test)]
     pub(super) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
@@ -98,8 +99,10 @@ async fn serve(mut connection: PoolConnection<Any>, mut queue: mpsc::Receiver<Me
             }
         }
         if !batch.is_empty() {
+            let jobs = batch.len();
             commit(&mut connection, batch).await;
-            commits.fetch_add(1, Ordering::Relaxed);
+            let committed = commits.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::trace!(jobs, committed, "write batch done");
         }
         if let Some(done) = closing {
             let _ = done.send(());
