@@ -30,6 +30,8 @@ enum Message {
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     queue: mpsc::Sender<Message>,
+    /// Transactions committed so far, for the tests' batching checks.
+    #[cfg(test)]
     commits: Arc<AtomicU64>,
 }
 
@@ -40,7 +42,11 @@ impl Writer {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let commits = Arc::new(AtomicU64::new(0));
         tokio::spawn(serve(connection, jobs, Arc::clone(&commits)));
-        Ok(Self { queue, commits })
+        Ok(Self {
+            queue,
+            #[cfg(test)]
+            commits,
+        })
     }
 
     /// Runs `work` in the next batch and returns its result once the batch has committed.
@@ -76,7 +82,6 @@ impl Writer {
         }
     }
 
-    /// Transactions committed so far (each may hold many jobs).
     #[cfg(test)]
     pub(super) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
