@@ -137,7 +137,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 }
 
 /// The whole application: API, the built SPA (when `STATIC_DIR` exists) and the middleware stack.
-pub fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
+pub(crate) fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let mut app = crate::routes::api().layer(no_store).with_state(state);
@@ -148,7 +148,7 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
     if config.static_dir.is_dir() {
         app = app.merge(crate::spa::router(&config.static_dir, &config.csp_connect_src)?);
     } else {
-        app = app.fallback(|| async { crate::ApiError::NotFound });
+        app = app.fallback(|| async { crate::error::ApiError::NotFound });
     }
     let cors_origins = &config.cors_origins;
     if !cors_origins.is_empty() {

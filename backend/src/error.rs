@@ -8,7 +8,7 @@ use crate::passwords::PasswordError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("authentication required")]
     MissingToken,
     #[error("access token is invalid")]

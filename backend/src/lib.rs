@@ -1,9 +1,10 @@
 //! The auth server: short-lived access JWTs, rotating refresh tokens with a grace window and reuse
 //! detection, and the session API around them.
 //!
-//! Layout: [`tokens`] holds the token rules, [`store`] the database, `routes` the HTTP surface,
-//! [`passwords`] hashing, `throttle` login throttling. [`App::build`] assembles the app from a
-//! [`Config`] (tests serve it on 127.0.0.1:0), and [`run`] serves it until a shutdown signal.
+//! Layout: `tokens` holds the token rules, `store` the database, `routes` the HTTP surface,
+//! `delivery` body or cookie delivery, `passwords` hashing, `throttle` throttling, `spa` the built app.
+//! Only [`App`] and [`Config`] face outside: [`App::build`] assembles the app from a [`Config`] (tests
+//! serve it on 127.0.0.1:0), and [`run`] serves it until a shutdown signal.
 
 mod app;
 pub mod config;
@@ -13,17 +14,17 @@ mod extract;
 #[cfg(feature = "e2e")]
 mod fault;
 mod metrics;
-pub mod passwords;
+mod passwords;
 mod purge;
 mod routes;
 mod spa;
 mod state;
-pub mod store;
+mod store;
 pub mod telemetry;
 mod throttle;
-pub mod tokens;
+mod tokens;
 
-pub use app::{App, StartError, error_chain, router, run};
-pub use config::Config;
-pub use error::ApiError;
-pub use state::AppState;
+pub use app::{App, StartError, error_chain, run};
+pub use config::{Config, ConfigError};
+pub use passwords::PasswordError;
+pub use store::StoreError;

@@ -10,7 +10,7 @@ use crate::tokens::{AccessTokens, Millis, RefreshTokens};
 
 /// Cheap to clone: every field is a handle or an `Arc`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) access: AccessTokens,
     pub(crate) refresh: RefreshTokens,

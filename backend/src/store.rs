@@ -16,9 +16,9 @@ use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 
-pub use sessions::{NewSession, Rejection, Rotation, RotationRequest, SessionRecord};
-pub use throttle_attempts::AttemptWindow;
-pub use users::{NewUser, UserRecord};
+pub(crate) use sessions::{NewSession, Rejection, Rotation, RotationRequest, SessionRecord};
+pub(crate) use throttle_attempts::AttemptWindow;
+pub(crate) use users::{NewUser, UserRecord};
 
 use crate::config::DatabaseTarget;
 
@@ -54,15 +54,15 @@ pub enum StoreError {
 
 /// Pool sizing and waiting, and how long a confirmed live session is trusted without asking again.
 #[derive(Debug, Clone, Copy)]
-pub struct PoolSettings {
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-    pub session_cache_ttl: Duration,
+pub(crate) struct PoolSettings {
+    pub(crate) max_connections: u32,
+    pub(crate) acquire_timeout: Duration,
+    pub(crate) session_cache_ttl: Duration,
 }
 
 /// A handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     pool: AnyPool,
     engine: Engine,
     sessions: std::sync::Arc<session_cache::SessionCache>,
@@ -72,7 +72,7 @@ pub struct Store {
 
 impl Store {
     /// Connects, creating a SQLite file and its folder if needed, and runs the embedded migrations.
-    pub async fn connect(target: &DatabaseTarget, settings: PoolSettings) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(target: &DatabaseTarget, settings: PoolSettings) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let options =
             AnyPoolOptions::new().max_connections(settings.max_connections).acquire_timeout(settings.acquire_timeout);
@@ -131,14 +131,14 @@ impl Store {
     }
 
     /// Round-trips to the database, for the health probe.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     /// Deletes expired and revoked sessions (their retired tokens go with them) and throttle counters
     /// whose window started more than `throttle_window_ms` ago.
-    pub async fn purge(&self, now: i64, throttle_window_ms: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn purge(&self, now: i64, throttle_window_ms: i64) -> Result<u64, StoreError> {
         self.write(move |conn| {
             Box::pin(async move {
                 let sessions = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1")
@@ -158,7 +158,7 @@ impl Store {
 
     /// Lets queued writes commit, then closes every connection (tests that restart a server on the
     /// same file call this first).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Some(writer) = &self.writer {
             writer.close().await;
         }

@@ -7,15 +7,15 @@ use crate::tokens::TokenHash;
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionRecord {
-    pub id: String,
-    pub user_id: String,
-    pub device_id: Option<String>,
-    pub device_name: Option<String>,
-    pub app_id: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: i64,
-    pub expires_at: i64,
+pub(crate) struct SessionRecord {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) device_id: Option<String>,
+    pub(crate) device_name: Option<String>,
+    pub(crate) app_id: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) last_used_at: i64,
+    pub(crate) expires_at: i64,
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
@@ -36,33 +36,33 @@ const ROTATE: &str = "UPDATE sessions
      RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
 
 #[derive(Debug, Clone, Copy)]
-pub struct NewSession<'a> {
-    pub user_id: &'a str,
-    pub device_id: Option<&'a str>,
-    pub device_name: Option<&'a str>,
-    pub app_id: Option<&'a str>,
-    pub refresh_hash: &'a TokenHash,
-    pub now: i64,
-    pub expires_at: i64,
-    pub max_expires_at: i64,
+pub(crate) struct NewSession<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) device_id: Option<&'a str>,
+    pub(crate) device_name: Option<&'a str>,
+    pub(crate) app_id: Option<&'a str>,
+    pub(crate) refresh_hash: &'a TokenHash,
+    pub(crate) now: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) max_expires_at: i64,
 }
 
 /// One refresh attempt, with everything the rules need to decide it.
 #[derive(Debug, Clone, Copy)]
-pub struct RotationRequest<'a> {
-    pub presented: &'a TokenHash,
+pub(crate) struct RotationRequest<'a> {
+    pub(crate) presented: &'a TokenHash,
     /// Hash of the successor derived from the presented token.
-    pub successor: &'a TokenHash,
-    pub now: i64,
+    pub(crate) successor: &'a TokenHash,
+    pub(crate) now: i64,
     /// `Some(ttl)` slides expiry to `now + ttl` (capped by the session's maximum); `None` keeps it.
-    pub sliding_ttl_ms: Option<i64>,
+    pub(crate) sliding_ttl_ms: Option<i64>,
     /// How long after a rotation the previous token is still honoured; 0 disables.
-    pub grace_ms: i64,
+    pub(crate) grace_ms: i64,
 }
 
 /// What a refresh attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
+pub(crate) enum Rotation {
     /// The presented token was live; its successor is now the live token.
     Rotated(SessionRecord),
     /// The presented token was rotated moments ago; the caller gets the same successor again.
@@ -75,7 +75,7 @@ pub enum Rotation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     Unknown,
     Expired,
     Revoked,
@@ -94,7 +94,7 @@ struct ChainRow {
 impl Store {
     /// Creates a session. A login from a device that already has a session replaces only that device's
     /// session, in the same transaction, so the user's other devices stay logged in.
-    pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord, StoreError> {
+    pub(crate) async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord, StoreError> {
         let replaces_device = new.device_id.is_some();
         let user_id = new.user_id.to_owned();
         let new = OwnedSession::from(new);
@@ -111,7 +111,7 @@ impl Store {
     /// The conditional `UPDATE … WHERE current_hash = presented` is the whole race: of any number of
     /// concurrent callers (on any number of instances) exactly one matches the row, and the rest see the
     /// token already retired and fall through to the grace or reuse rules.
-    pub async fn rotate(&self, request: RotationRequest<'_>) -> Result<Rotation, StoreError> {
+    pub(crate) async fn rotate(&self, request: RotationRequest<'_>) -> Result<Rotation, StoreError> {
         let request = OwnedRotation::from(request);
         let outcome = self.write(move |conn| Box::pin(async move { rotate_in(conn, &request).await })).await?;
         if let Rotation::Reused { session_id } = &outcome {
@@ -122,7 +122,7 @@ impl Store {
     }
 
     /// The live session behind an access token, with its user; `None` once revoked or expired.
-    pub async fn active_session_user(
+    pub(crate) async fn active_session_user(
         &self,
         session_id: &str,
         user_id: &str,
@@ -148,7 +148,7 @@ impl Store {
         Ok(user)
     }
 
-    pub async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    pub(crate) async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -162,7 +162,7 @@ impl Store {
 
     /// Revokes one of the user's sessions. `false` when the user has no such session; revoking an
     /// already revoked session is a no-op that still counts as found.
-    pub async fn revoke_session(
+    pub(crate) async fn revoke_session(
         &self,
         session_id: &str,
         user_id: &str,
@@ -194,7 +194,10 @@ impl Store {
     }
 
     /// (session id, user id) of the session whose live or just-rotated refresh token hashes to `hash`.
-    pub async fn session_for_refresh_hash(&self, hash: &TokenHash) -> Result<Option<(String, String)>, StoreError> {
+    pub(crate) async fn session_for_refresh_hash(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(String, String)>, StoreError> {
         Ok(sqlx::query_as("SELECT id, user_id FROM sessions WHERE current_hash = $1 OR previous_hash = $1")
             .bind(hash.as_str())
             .fetch_optional(&self.pool)
@@ -202,7 +205,7 @@ impl Store {
     }
 
     /// Revokes every live session of the user; returns how many.
-    pub async fn revoke_all_sessions(&self, user_id: &str, now: i64, reason: &str) -> Result<u64, StoreError> {
+    pub(crate) async fn revoke_all_sessions(&self, user_id: &str, now: i64, reason: &str) -> Result<u64, StoreError> {
         let (user, reason) = (user_id.to_owned(), reason.to_owned());
         let revoked = self
             .write(move |conn| {

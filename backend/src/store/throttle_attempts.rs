@@ -4,16 +4,21 @@ use super::{Store, StoreError};
 
 /// Attempts counted for one key in its current window, this one included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
-pub struct AttemptWindow {
-    pub attempts: i64,
-    pub window_started_at: i64,
+pub(crate) struct AttemptWindow {
+    pub(crate) attempts: i64,
+    pub(crate) window_started_at: i64,
 }
 
 impl Store {
     /// Counts one attempt in one statement and returns the count including it, starting a new window
     /// when the old one began at or before `window_cutoff`. The statement is atomic on both engines, so
     /// N concurrent callers (on any number of instances) see the counts 1..=N, each exactly once.
-    pub async fn count_attempt(&self, key: &str, now: i64, window_cutoff: i64) -> Result<AttemptWindow, StoreError> {
+    pub(crate) async fn count_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        window_cutoff: i64,
+    ) -> Result<AttemptWindow, StoreError> {
         let key = key.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
@@ -38,7 +43,7 @@ impl Store {
     }
 
     /// Hands one attempt back, if its window is still the current one.
-    pub async fn uncount_attempt(&self, key: &str, window: AttemptWindow) -> Result<(), StoreError> {
+    pub(crate) async fn uncount_attempt(&self, key: &str, window: AttemptWindow) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
@@ -56,7 +61,7 @@ impl Store {
         .await
     }
 
-    pub async fn clear_attempts(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn clear_attempts(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.write(move |conn| {
             Box::pin(async move {

@@ -3,13 +3,13 @@
 use super::{Store, StoreError, is_unique_violation};
 
 #[derive(Clone, sqlx::FromRow)]
-pub struct UserRecord {
-    pub id: String,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
-    pub role: String,
-    pub created_at: i64,
+pub(crate) struct UserRecord {
+    pub(crate) id: String,
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) password_hash: String,
+    pub(crate) role: String,
+    pub(crate) created_at: i64,
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -19,13 +19,13 @@ impl std::fmt::Debug for UserRecord {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct NewUser<'a> {
-    pub username: &'a str,
+pub(crate) struct NewUser<'a> {
+    pub(crate) username: &'a str,
     /// Already normalised (trimmed, lower-cased) by the caller.
-    pub email: &'a str,
-    pub password_hash: &'a str,
-    pub role: &'a str,
-    pub now: i64,
+    pub(crate) email: &'a str,
+    pub(crate) password_hash: &'a str,
+    pub(crate) role: &'a str,
+    pub(crate) now: i64,
 }
 
 const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at";
@@ -33,7 +33,7 @@ const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at
 impl Store {
     /// Inserts the account; `None` when the email is already taken (decided by the unique index, so two
     /// racing registrations cannot both win).
-    pub async fn create_user(&self, new: NewUser<'_>) -> Result<Option<UserRecord>, StoreError> {
+    pub(crate) async fn create_user(&self, new: NewUser<'_>) -> Result<Option<UserRecord>, StoreError> {
         let user = UserRecord {
             id: uuid::Uuid::new_v4().to_string(),
             username: new.username.to_owned(),
@@ -70,12 +70,12 @@ impl Store {
         Ok(inserted)
     }
 
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
         Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
     }
 
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }

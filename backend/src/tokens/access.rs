@@ -12,27 +12,27 @@ use crate::config::Secret;
 const ACCESS_TYP: &str = "at+jwt";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub sub: String,
-    pub username: String,
-    pub role: String,
-    pub sid: String,
-    pub jti: String,
-    pub iat: i64,
-    pub exp: i64,
-    pub iss: String,
-    pub aud: String,
+pub(crate) struct AccessClaims {
+    pub(crate) sub: String,
+    pub(crate) username: String,
+    pub(crate) role: String,
+    pub(crate) sid: String,
+    pub(crate) jti: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) iss: String,
+    pub(crate) aud: String,
 }
 
 impl AccessClaims {
     /// (session id, user id): the session this token belongs to.
-    pub fn session(self) -> (String, String) {
+    pub(crate) fn session(self) -> (String, String) {
         (self.sid, self.sub)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum AccessError {
+pub(crate) enum AccessError {
     #[error("access token expired")]
     Expired,
     #[error("access token is invalid")]
@@ -41,16 +41,16 @@ pub enum AccessError {
 
 /// Who an access token is for.
 #[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
-    pub user_id: &'a str,
-    pub username: &'a str,
-    pub role: &'a str,
-    pub session_id: &'a str,
+pub(crate) struct Subject<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) role: &'a str,
+    pub(crate) session_id: &'a str,
 }
 
 /// Issues and verifies access tokens.
 #[derive(Clone)]
-pub struct AccessTokens {
+pub(crate) struct AccessTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -70,7 +70,7 @@ impl std::fmt::Debug for AccessTokens {
 }
 
 impl AccessTokens {
-    pub fn new(secret: &Secret, issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> Self {
+    pub(crate) fn new(secret: &Secret, issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> Self {
         // Only HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail before any check.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
@@ -89,12 +89,16 @@ impl AccessTokens {
 
     /// Signs a token for `subject`, valid from `now` for the configured lifetime. Returns it with its
     /// lifetime in seconds.
-    pub fn issue(&self, subject: Subject<'_>, now: Millis) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+    pub(crate) fn issue(
+        &self,
+        subject: Subject<'_>,
+        now: Millis,
+    ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
         self.issue_until(subject, now, now + millis(self.ttl))
     }
 
     /// Signs a token expiring at `expires_at`, which may lie in the past (the demo's "expire my token").
-    pub fn issue_until(
+    pub(crate) fn issue_until(
         &self,
         subject: Subject<'_>,
         now: Millis,
@@ -117,7 +121,7 @@ impl AccessTokens {
     }
 
     /// Checks signature, algorithm, `typ`, `iss`, `aud` and `exp` (with leeway).
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, AccessError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<AccessClaims, AccessError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AccessError::Invalid)?;
         if header.alg != Algorithm::HS256 || header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(AccessError::Invalid);

@@ -18,7 +18,7 @@ const SUCCESSOR_KEY_LABEL: &[u8] = b"silent-refresh/refresh-successor/v1";
 
 /// A refresh token in plain text: handed to the client once, never stored or logged.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RefreshToken(String);
+pub(crate) struct RefreshToken(String);
 
 impl std::fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,38 +28,38 @@ impl std::fmt::Debug for RefreshToken {
 
 impl RefreshToken {
     /// Accepts only the shape the server issues, so garbage never reaches the database.
-    pub fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         let well_formed =
             value.len() == ENCODED_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         well_formed.then(|| Self(value.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
-    pub fn into_string(self) -> String {
+    pub(crate) fn into_string(self) -> String {
         self.0
     }
 
-    pub fn hash(&self) -> TokenHash {
+    pub(crate) fn hash(&self) -> TokenHash {
         TokenHash(hex(&Sha256::digest(self.0.as_bytes())))
     }
 }
 
 /// The stored form of a refresh token. 256-bit random input makes a fast hash sufficient.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenHash(String);
+pub(crate) struct TokenHash(String);
 
 impl TokenHash {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// Mints new refresh tokens and derives successors.
 #[derive(Clone)]
-pub struct RefreshTokens {
+pub(crate) struct RefreshTokens {
     successor_key: Vec<u8>,
 }
 
@@ -70,21 +70,21 @@ impl std::fmt::Debug for RefreshTokens {
 }
 
 impl RefreshTokens {
-    pub fn new(secret: &Secret) -> Self {
+    pub(crate) fn new(secret: &Secret) -> Self {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose()).expect("HMAC accepts keys of any length");
         mac.update(SUCCESSOR_KEY_LABEL);
         Self { successor_key: mac.finalize().into_bytes().to_vec() }
     }
 
     /// A fresh random token, the first of a session's chain.
-    pub fn generate(&self) -> Result<RefreshToken, getrandom::Error> {
+    pub(crate) fn generate(&self) -> Result<RefreshToken, getrandom::Error> {
         let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw)?;
         Ok(RefreshToken(URL_SAFE_NO_PAD.encode(raw)))
     }
 
     /// The token that replaces `parent` when it is rotated. Deterministic by design (see module docs).
-    pub fn successor(&self, parent: &RefreshToken) -> RefreshToken {
+    pub(crate) fn successor(&self, parent: &RefreshToken) -> RefreshToken {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.successor_key).expect("HMAC accepts keys of any length");
         mac.update(parent.0.as_bytes());
         RefreshToken(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
