@@ -241,15 +241,3 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         tracing::info!("shutdown signal received; finishing in-flight requests");
     }
 }
-
-/// An error and all its sources, joined with ": ", for one-line logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

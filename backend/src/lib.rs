@@ -24,7 +24,8 @@ pub mod telemetry;
 mod throttle;
 mod tokens;
 
-pub use app::{App, StartError, error_chain, run};
+pub use app::{App, StartError, run};
 pub use config::{Config, ConfigError};
 pub use passwords::PasswordError;
 pub use store::StoreError;
+pub use telemetry::error_chain;

@@ -26,8 +26,8 @@ impl Metrics {
         self.reuse_detected.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> shared::sessions::Metrics {
-        shared::sessions::Metrics {
+    pub(crate) fn snapshot(&self) -> shared::ops::Metrics {
+        shared::ops::Metrics {
             logins: self.logins.load(Ordering::Relaxed),
             refreshes: self.refreshes.load(Ordering::Relaxed),
             grace_refreshes: self.grace_refreshes.load(Ordering::Relaxed),

@@ -1,4 +1,4 @@
-//! Logging set-up. Request spans carry the request id; nothing logs headers or bodies, so tokens and
+//! Logging: set-up, and errors as one line. Request spans carry the request id; nothing logs headers or bodies, so tokens and
 //! passwords never reach the log.
 
 use tracing_subscriber::EnvFilter;
@@ -14,4 +14,16 @@ pub fn init() {
         .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// An error and all its sources, joined with ": ", for one-line logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -4,7 +4,9 @@
 //! Field names are the wire contract: the tutorial's axios client depends on them too.
 
 pub mod auth;
+pub mod demo;
 pub mod envelope;
+pub mod ops;
 pub mod paths;
 pub mod sessions;
 

@@ -8,7 +8,7 @@ use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shared::auth::{LoginResponse, TokenPair, User};
-use shared::sessions::Metrics;
+use shared::ops::Metrics;
 use shared::{Envelope, paths};
 use sqlx::Connection;
 use tempfile::TempDir;

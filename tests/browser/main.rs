@@ -10,8 +10,9 @@
 use gloo_storage::Storage;
 use serde::{Deserialize, Serialize};
 use shared::auth::{LoginRequest, RegisterRequest};
+use shared::demo::{Echo, ExpiredToken};
+use shared::ops::Metrics;
 use shared::paths;
-use shared::sessions::{Echo, ExpiredToken, Metrics};
 use silent_refresh::browser::{
     self, BroadcastStore, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, WebLock,
 };

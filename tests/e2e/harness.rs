@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use shared::ops::Metrics;
 use shared::paths;
-use shared::sessions::Metrics;
 
 use crate::backend_process::BackendProcess;
 

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
+use shared::demo::Echo;
 use shared::paths;
-use shared::sessions::Echo;
 
 use super::{reply, subject};
 use crate::error::ApiError;
@@ -46,5 +46,5 @@ async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> 
     let expired_at = now - 60_000;
     let (token, _) =
         state.access.issue_until(subject(&caller.user, &caller.session_id), expired_at - 1000, expired_at)?;
-    Ok(reply(StatusCode::OK, "ok", shared::sessions::ExpiredToken { access_token: token }))
+    Ok(reply(StatusCode::OK, "ok", shared::demo::ExpiredToken { access_token: token }))
 }

@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use shared::ops::Health;
 use shared::paths;
-use shared::sessions::Health;
 
 use super::reply;
 use crate::error::ApiError;

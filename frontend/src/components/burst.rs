@@ -3,8 +3,8 @@
 use futures::future::join_all;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::demo::Echo;
 use shared::paths;
-use shared::sessions::Echo;
 
 use silent_refresh::{ClientError, Request};
 

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::demo::ExpiredToken;
 use shared::paths;
-use shared::sessions::ExpiredToken;
 use silent_refresh::{Request, Session, TokenStore};
 
 use super::countdown;

@@ -1,0 +1,17 @@
+//! The demo routes' answers (mounted only in demo mode).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/demo/echo`: proves the caller was authenticated, after an optional delay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Echo {
+    pub user_id: String,
+    pub session_id: String,
+    pub delay_ms: u64,
+}
+
+/// `POST /api/demo/expired-token`: an already expired access token for the caller's own session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpiredToken {
+    pub access_token: String,
+}
