@@ -140,7 +140,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 pub(crate) fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let mut app = crate::routes::api().layer(no_store).with_state(state);
+    let mut app = crate::routes::api(config.demo_routes_enabled()).layer(no_store).with_state(state);
     #[cfg(feature = "e2e")]
     {
         app = crate::fault::with_refresh_outage_switch(app);

@@ -77,6 +77,11 @@ pub struct Config {
     #[arg(long, env = "DEMO_USER", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo_user: Option<bool>,
 
+    /// Mount the demo's routes (`/api/demo/echo`, which holds a request open for up to 10 s, and
+    /// `/api/demo/expired-token`). Default: on with the demo user, off otherwise.
+    #[arg(long, env = "DEMO_ROUTES", value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo_routes: Option<bool>,
+
     /// Login attempts per account evaluated within LOGIN_FAILURE_WINDOW (an IP gets four times as many);
     /// failures keep their slot, successes give it back. Past it, 429.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
@@ -153,6 +158,11 @@ impl Config {
 
     pub fn demo_user_enabled(&self) -> bool {
         self.demo_user.unwrap_or_else(|| self.uses_embedded_default())
+    }
+
+    /// Whether `/api/demo/*` is mounted: with the demo user unless said otherwise.
+    pub fn demo_routes_enabled(&self) -> bool {
+        self.demo_routes.unwrap_or_else(|| self.demo_user_enabled())
     }
 
     /// The database to connect to.
@@ -341,6 +351,7 @@ mod tests {
         let error = config.signing_secret().unwrap_err().to_string();
         assert!(error.starts_with("JWT_SECRET"), "{error}");
         assert!(!config.demo_user_enabled());
+        assert!(!config.demo_routes_enabled(), "no demo routes in a real deployment by default");
     }
 
     #[test]

@@ -19,16 +19,19 @@ use crate::state::AppState;
 use crate::store::UserRecord;
 use crate::tokens::access::Subject;
 
-/// Every API route, plus envelope answers for unknown `/api/...` paths and wrong methods.
-pub(crate) fn api() -> Router<AppState> {
-    Router::new()
+/// Every API route (the demo's only when `demo` is on), plus envelope answers for unknown `/api/...`
+/// paths and wrong methods.
+pub(crate) fn api(demo: bool) -> Router<AppState> {
+    let mut api = Router::new()
         .merge(auth::router())
         .merge(refresh::router())
         .merge(account::router())
         .merge(sessions::router())
-        .merge(health::router())
-        .merge(demo::router())
-        .route("/api", any(not_found))
+        .merge(health::router());
+    if demo {
+        api = api.merge(demo::router());
+    }
+    api.route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
 }

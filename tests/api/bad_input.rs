@@ -128,3 +128,11 @@ async fn a_bad_delay_on_the_demo_endpoint_is_400() {
         expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
     }
 }
+
+#[tokio::test]
+async fn demo_routes_are_not_mounted_unless_asked_for() {
+    let app = crate::helpers::spawn_app_with(&["--demo-routes", "false"]).await;
+    let (_, login) = app.new_session().await;
+    let echo = app.get_with_token(shared::paths::DEMO_ECHO, &login.tokens.access_token).await;
+    crate::helpers::expect_error(echo, reqwest::StatusCode::NOT_FOUND, "not_found").await;
+}

@@ -100,6 +100,8 @@ pub(crate) fn config(db_url: &str, overrides: &[&str]) -> Config {
         "/nonexistent",
         "--demo-user",
         "false",
+        "--demo-routes",
+        "true",
     ];
     Config::try_parse_from(base.iter().chain(overrides)).expect("test configuration parses")
 }
@@ -233,7 +235,7 @@ pub(crate) async fn login_on(
 /// The binary with the test defaults plus `extra`, listening on a random port.
 pub(crate) fn start_backend(db_url: &str, extra: &[&str]) -> BackendProcess {
     let mut args = vec!["--bind", "127.0.0.1:0", "--database-url", db_url, "--static-dir", "/nonexistent"];
-    args.extend(["--demo-user", "false", "--jwt-leeway", "0"]);
+    args.extend(["--demo-user", "false", "--demo-routes", "true", "--jwt-leeway", "0"]);
     args.extend(extra);
     BackendProcess::spawn(&args)
 }

@@ -118,6 +118,7 @@ fn browser_suite() -> Outcome {
                 ("ACCESS_TOKEN_TTL", "2s"),
                 ("JWT_LEEWAY", "0"),
                 ("DEMO_USER", "false"),
+                ("DEMO_ROUTES", "true"),
                 // Every test signs up a fresh account from this one address.
                 ("REGISTER_MAX_PER_IP", "1000"),
                 ("CORS_ORIGINS", origin.as_str()),
