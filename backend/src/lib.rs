@@ -6,9 +6,11 @@
 //! Only [`App`] and [`Config`] face outside: [`App::build`] assembles the app from a [`Config`] (tests
 //! serve it on 127.0.0.1:0), and [`run`] serves it until a shutdown signal.
 
+mod accounts;
 mod app;
 pub mod config;
 mod delivery;
+mod domain;
 mod error;
 mod extract;
 #[cfg(feature = "e2e")]

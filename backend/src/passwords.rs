@@ -13,10 +13,6 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use pool::HashPool;
 
-/// Longest password accepted; longer ones are refused before any hashing (a cheap DoS otherwise).
-pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
-pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
-
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]

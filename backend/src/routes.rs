@@ -49,7 +49,7 @@ pub(crate) fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) ->
     (status, axum::Json(shared::Envelope::success(status.as_u16(), message, data))).into_response()
 }
 
-fn subject<'a>(user: &'a UserRecord, session_id: &'a str) -> Subject<'a> {
+pub(crate) fn subject<'a>(user: &'a UserRecord, session_id: &'a str) -> Subject<'a> {
     Subject { user_id: &user.id, username: &user.username, role: &user.role, session_id }
 }
 

@@ -1,0 +1,187 @@
+//! Input parsed once, at the edge, into types that cannot hold invalid values. Handlers parse; the
+//! flows behind them (`accounts.rs`) take only these.
+
+use std::fmt;
+
+use shared::auth::{LoginRequest, RegisterRequest};
+
+use crate::error::ApiError;
+
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_USERNAME_CHARS: usize = 64;
+const MAX_DEVICE_FIELD_CHARS: usize = 128;
+/// Longest password accepted; longer ones are refused before any hashing (a cheap DoS otherwise).
+const MAX_PASSWORD_CHARS: usize = 128;
+const MIN_NEW_PASSWORD_CHARS: usize = 8;
+
+/// An email address, trimmed and lower-cased, so `Ann@Example.com` and `ann@example.com` are one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Email(String);
+
+impl Email {
+    /// A well-formed address, as sign-up requires.
+    pub(crate) fn parse(raw: &str) -> Result<Self, ApiError> {
+        let email = Self::normalize(raw)?;
+        let invalid = || ApiError::Validation("email address is invalid".into());
+        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.contains('@')
+            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
+        if local.is_empty() || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    /// Whatever someone logs in with: an address of another shape simply matches no account.
+    fn for_login(raw: &str) -> Result<Self, ApiError> {
+        Self::normalize(raw).map(Self)
+    }
+
+    fn normalize(raw: &str) -> Result<String, ApiError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
+            return Err(ApiError::Validation(format!("email must be 1 to {MAX_EMAIL_CHARS} characters")));
+        }
+        Ok(email)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password within the accepted length. Its `Debug` never shows it.
+pub(crate) struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Password {
+    /// A new password: 8 to 128 characters.
+    fn new_password(raw: String) -> Result<Self, ApiError> {
+        Self::within(raw, MIN_NEW_PASSWORD_CHARS)
+    }
+
+    /// A password someone logs in with: anything up to 128 characters but nothing.
+    fn given(raw: String) -> Result<Self, ApiError> {
+        Self::within(raw, 1)
+    }
+
+    fn within(raw: String, min: usize) -> Result<Self, ApiError> {
+        let length = raw.chars().count();
+        if !(min..=MAX_PASSWORD_CHARS).contains(&length) {
+            return Err(ApiError::Validation(format!("password must be {min} to {MAX_PASSWORD_CHARS} characters")));
+        }
+        Ok(Self(raw))
+    }
+
+    pub(crate) fn expose(self) -> String {
+        self.0
+    }
+}
+
+/// A sign-up.
+#[derive(Debug)]
+pub(crate) struct NewAccount {
+    pub(crate) username: String,
+    pub(crate) email: Email,
+    pub(crate) password: Password,
+}
+
+impl NewAccount {
+    pub(crate) fn parse(body: RegisterRequest) -> Result<Self, ApiError> {
+        let username = body.username.trim();
+        if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(ApiError::Validation(format!("username must be 1 to {MAX_USERNAME_CHARS} characters")));
+        }
+        Ok(Self {
+            username: username.to_owned(),
+            email: Email::parse(&body.email)?,
+            password: Password::new_password(body.password)?,
+        })
+    }
+}
+
+/// A login: who, with what, from which device.
+#[derive(Debug)]
+pub(crate) struct Credentials {
+    pub(crate) email: Email,
+    pub(crate) password: Password,
+    pub(crate) device: Device,
+}
+
+/// The optional device fields of a login (a login from a known device replaces its session).
+#[derive(Debug, Default)]
+pub(crate) struct Device {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) app: Option<String>,
+}
+
+impl Credentials {
+    pub(crate) fn parse(body: LoginRequest) -> Result<Self, ApiError> {
+        if body.email.trim().is_empty() || body.password.is_empty() {
+            return Err(ApiError::Validation("email and password are required".into()));
+        }
+        let device = Device {
+            id: optional_field("deviceId", body.device_id.as_deref())?,
+            name: optional_field("deviceName", body.device_name.as_deref())?,
+            app: optional_field("appId", body.app_id.as_deref())?,
+        };
+        Ok(Self { email: Email::for_login(&body.email)?, password: Password::given(body.password)?, device })
+    }
+}
+
+fn optional_field(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) if value.chars().count() > MAX_DEVICE_FIELD_CHARS => {
+            Err(ApiError::Validation(format!("{name} must be at most {MAX_DEVICE_FIELD_CHARS} characters")))
+        }
+        Some(value) => Ok(Some(value.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@.com"]
+        {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Email::for_login(" ODD ").unwrap().as_str(), "odd", "a login only normalises");
+    }
+
+    #[test]
+    fn passwords_have_length_rules_and_hide_themselves() {
+        assert!(Password::new_password("short".into()).is_err());
+        assert!(Password::new_password("x".repeat(129)).is_err());
+        assert!(Password::given("x".into()).is_ok());
+        assert_eq!(format!("{:?}", Password::given("secret".into()).unwrap()), "Password([redacted])");
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing never panics, and what parses keeps its promises.
+        #[test]
+        fn parsed_input_keeps_its_promises(email in "\\PC{0,300}", password in "\\PC{0,200}") {
+            if let Ok(parsed) = Email::parse(&email) {
+                proptest::prop_assert!(parsed.as_str().contains('@'));
+                proptest::prop_assert_eq!(parsed.as_str(), parsed.as_str().trim().to_lowercase());
+            }
+            if let Ok(parsed) = Password::new_password(password.clone()) {
+                proptest::prop_assert!((8..=128).contains(&parsed.expose().chars().count()));
+            }
+        }
+    }
+}
