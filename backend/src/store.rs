@@ -169,3 +169,32 @@ impl Store {
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|e| e.is_unique_violation())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// Every migration, normalised: white space folded (column alignment differs), and PostgreSQL's `BIGINT` read as SQLite's
+    /// `INTEGER` (the one difference the two folders are allowed).
+    fn migrations(engine: &str) -> BTreeMap<String, String> {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(engine);
+        std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                let sql = std::fs::read_to_string(&path).unwrap().replace("BIGINT", "INTEGER");
+                let folded = sql.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",");
+                (path.file_name().unwrap().to_string_lossy().into_owned(), folded)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_engines_get_the_same_schema() {
+        let (sqlite, postgres) = (migrations("sqlite"), migrations("postgres"));
+        assert_eq!(sqlite.keys().collect::<Vec<_>>(), postgres.keys().collect::<Vec<_>>(), "same migrations");
+        for (name, sql) in &sqlite {
+            assert_eq!(sql, &postgres[name], "{name} differs beyond INTEGER/BIGINT");
+        }
+    }
+}

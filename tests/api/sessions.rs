@@ -123,3 +123,14 @@ async fn another_users_session_is_404_and_stays_alive() {
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
     app.refresh_ok(&theirs.tokens.refresh_token).await;
 }
+
+#[tokio::test]
+async fn a_refused_refresh_says_why_the_session_ended() {
+    let app = crate::helpers::spawn_app().await;
+    let (_, login) = app.new_session().await;
+    let logout = app.post_with_token(shared::paths::LOGOUT, &login.tokens.access_token).await;
+    crate::helpers::expect_status(logout, reqwest::StatusCode::OK).await;
+    let refused = app.refresh(&login.tokens.refresh_token).await;
+    let body = crate::helpers::expect_error(refused, reqwest::StatusCode::FORBIDDEN, "refresh_token_invalid").await;
+    assert_eq!(body["message"], "session has ended: logged out");
+}

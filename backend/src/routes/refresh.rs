@@ -79,6 +79,20 @@ async fn rotate(state: &AppState, presented: &RefreshToken, now: i64) -> Result<
         }
         Rotation::Rejected(Rejection::Unknown) => Err(ApiError::RefreshTokenInvalid("refresh token is invalid")),
         Rotation::Rejected(Rejection::Expired) => Err(ApiError::RefreshTokenInvalid("refresh token has expired")),
-        Rotation::Rejected(Rejection::Revoked) => Err(ApiError::RefreshTokenInvalid("session has been revoked")),
+        Rotation::Rejected(Rejection::Revoked(reason)) => {
+            Err(ApiError::RefreshTokenInvalid(revoked_because(reason.as_deref())))
+        }
+    }
+}
+
+/// Why a session ended, for the refusal's message (the error code stays `refresh_token_invalid`).
+fn revoked_because(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("logout") => "session has ended: logged out",
+        Some("logout_all") => "session has ended: logged out everywhere",
+        Some("revoked") => "session has ended: revoked from another session",
+        Some("replaced") => "session has ended: replaced by a newer login on this device",
+        Some("refresh_token_reused") => "session has ended: a refresh token was reused",
+        _ => "session has been revoked",
     }
 }

@@ -29,7 +29,6 @@ const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, devi
 /// the parameters.
 const ROTATE: &str = "UPDATE sessions
      SET current_hash = $1, previous_hash = $2, rotated_at = $3, last_used_at = $3,
-         generation = generation + 1,
          expires_at = CASE WHEN $4 IS NULL THEN expires_at
                            WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
      WHERE current_hash = $2 AND revoked_at IS NULL AND expires_at > $3
@@ -74,11 +73,13 @@ pub(crate) enum Rotation {
     Rejected(Rejection),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Rejection {
     Unknown,
     Expired,
-    Revoked,
+    /// With the reason it was revoked for, as recorded (`logout`, `logout_all`, `revoked`, `replaced`,
+    /// `refresh_token_reused`).
+    Revoked(Option<String>),
 }
 
 /// The chain columns read when a rotation did not apply, to say why.
@@ -89,6 +90,7 @@ struct ChainRow {
     current_hash: String,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    revoked_reason: Option<String>,
 }
 
 impl Store {
@@ -335,7 +337,7 @@ async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<
 /// Says why a presented token did not rotate. Runs inside the rotation's transaction.
 async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
     let chain = sqlx::query_as::<_, ChainRow>(&format!(
-        "SELECT {SESSION_COLUMNS}, current_hash, rotated_at, revoked_at FROM sessions
+        "SELECT {SESSION_COLUMNS}, current_hash, rotated_at, revoked_at, revoked_reason FROM sessions
          WHERE current_hash = $1 OR previous_hash = $1"
     ))
     .bind(&request.presented)
@@ -344,7 +346,7 @@ async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> 
 
     if let Some(row) = chain {
         if row.revoked_at.is_some() {
-            return Ok(Rotation::Rejected(Rejection::Revoked));
+            return Ok(Rotation::Rejected(Rejection::Revoked(row.revoked_reason)));
         }
         if row.session.expires_at <= request.now {
             return Ok(Rotation::Rejected(Rejection::Expired));

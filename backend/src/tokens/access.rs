@@ -98,6 +98,8 @@ impl AccessTokens {
     }
 
     /// Signs a token expiring at `expires_at`, which may lie in the past (the demo's "expire my token").
+    /// Also returns its lifetime in seconds as `expires_in` reports it: from `now` to `expires_at`, 0
+    /// when that is already past.
     pub(crate) fn issue_until(
         &self,
         subject: Subject<'_>,
@@ -117,7 +119,7 @@ impl AccessTokens {
         };
         let header = Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(Algorithm::HS256) };
         let token = jsonwebtoken::encode(&header, &claims, &self.encoding)?;
-        Ok((token, self.ttl.as_secs()))
+        Ok((token, super::seconds_until(expires_at, now)))
     }
 
     /// Checks signature, algorithm, `typ`, `iss`, `aud` and `exp` (with leeway).
@@ -165,7 +167,8 @@ mod tests {
     #[test]
     fn an_expired_token_is_reported_as_expired() {
         let past = now() - 120_000;
-        let (token, _) = tokens(KEY).issue_until(SUBJECT, past, past + 1000).unwrap();
+        let (token, expires_in) = tokens(KEY).issue_until(SUBJECT, past, past + 1000).unwrap();
+        assert_eq!(expires_in, 1, "the lifetime the token really has");
         assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Expired));
     }
 
