@@ -14,7 +14,7 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
-pub(crate) use crate::backend_process::{BackendProcess, SECRET};
+pub(crate) use crate::backend_process::{BackendProcess, DEFAULT_FLAGS, SECRET};
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
@@ -86,24 +86,9 @@ pub(crate) struct TestApp {
 /// The flags every test server starts with; `overrides` later on the command line win.
 pub(crate) fn config(db_url: &str, overrides: &[&str]) -> Config {
     use clap::Parser;
-    let base = [
-        "backend",
-        "--bind",
-        "127.0.0.1:0",
-        "--database-url",
-        db_url,
-        "--jwt-secret",
-        SECRET,
-        "--jwt-leeway",
-        "0",
-        "--static-dir",
-        "/nonexistent",
-        "--demo-user",
-        "false",
-        "--demo-routes",
-        "true",
-    ];
-    Config::try_parse_from(base.iter().chain(overrides)).expect("test configuration parses")
+    let base = ["backend", "--database-url", db_url, "--jwt-secret", SECRET];
+    let args = base.iter().chain(DEFAULT_FLAGS).chain(overrides);
+    Config::try_parse_from(args).expect("test configuration parses")
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
@@ -232,10 +217,9 @@ pub(crate) async fn login_on(
     data(expect_status(response, StatusCode::OK).await)
 }
 
-/// The binary with the test defaults plus `extra`, listening on a random port.
+/// The binary with the test defaults plus `extra`, listening on a port the OS picks.
 pub(crate) fn start_backend(db_url: &str, extra: &[&str]) -> BackendProcess {
-    let mut args = vec!["--bind", "127.0.0.1:0", "--database-url", db_url, "--static-dir", "/nonexistent"];
-    args.extend(["--demo-user", "false", "--demo-routes", "true", "--jwt-leeway", "0"]);
+    let mut args = vec!["--database-url", db_url];
     args.extend(extra);
-    BackendProcess::spawn(&args)
+    BackendProcess::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_backend")), &args).expect("backend starts")
 }

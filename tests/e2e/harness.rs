@@ -42,6 +42,7 @@ impl Drop for Chromedriver {
     }
 }
 
+/// A port for chromedriver, which cannot report one it picked itself.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -59,17 +60,29 @@ pub(crate) struct Scenario {
 }
 
 impl Scenario {
+    /// Runs one scenario: starts everything, runs `steps`, then (pass or fail) checks Chromium's log
+    /// for CSP violations, saves a screenshot and the page source on failure and closes the browser.
+    pub(crate) async fn run<F>(name: &'static str, steps: F)
+    where
+        F: for<'a> FnOnce(&'a mut Scenario) -> futures::future::BoxFuture<'a, anyhow::Result<()>>,
+    {
+        let mut scenario = Self::start(name).await;
+        let result = steps(&mut scenario).await;
+        scenario.finish(result).await;
+    }
+
     /// Starts everything. Without a built SPA the scenario fails, saying why: this suite is built only
     /// on request (`--features e2e`), and a scenario that did not run must never look like a pass.
-    pub(crate) async fn start(name: &'static str) -> Self {
+    async fn start(name: &'static str) -> Self {
         let dist = std::env::var("E2E_DIST").ok().filter(|d| PathBuf::from(d).join("index.html").exists());
         let dist = dist.unwrap_or_else(|| {
             panic!("{name}: E2E_DIST does not point at a built SPA (`cargo xtask test` builds one and sets it)")
         });
         let data = tempfile::tempdir().expect("temporary folder");
         let database = format!("sqlite://{}", data.path().join("e2e.db").display());
-        let port = free_port();
-        let backend = Some(spawn_backend(port, &database, &dist));
+        let first = spawn_backend("127.0.0.1:0", &database, &dist);
+        let port = first.addr.port();
+        let backend = Some(first);
 
         let driver_port = free_port();
         let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()))
@@ -117,7 +130,7 @@ impl Scenario {
 
     /// Saves a screenshot and the page source when `result` failed, always closes the browser, then
     /// fails the test with the scenario's error.
-    pub(crate) async fn finish(self, result: anyhow::Result<()>) {
+    async fn finish(self, result: anyhow::Result<()>) {
         let result = match result {
             Ok(()) => self.no_csp_violations().await,
             failed => failed,
@@ -163,9 +176,10 @@ impl Scenario {
         }
     }
 
-    /// The same port and database as before the outage.
+    /// The same port and database as before the outage: the browser's page must find it again.
     pub(crate) fn restart_backend(&mut self) {
-        self.backend = Some(spawn_backend(self.port, &self.database, &self.dist));
+        let bind = format!("127.0.0.1:{}", self.port);
+        self.backend = Some(spawn_backend(&bind, &self.database, &self.dist));
     }
 
     pub(crate) async fn metrics(&self) -> anyhow::Result<Metrics> {
@@ -326,20 +340,9 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-fn spawn_backend(port: u16, database: &str, dist: &str) -> BackendProcess {
-    let bind = format!("127.0.0.1:{port}");
-    BackendProcess::spawn(&[
-        "--bind",
-        &bind,
-        "--database-url",
-        database,
-        "--static-dir",
-        dist,
-        "--demo-user",
-        "true",
-        "--access-token-ttl",
-        "3s",
-        "--jwt-leeway",
-        "0",
-    ])
+/// The test defaults, plus the built SPA, the demo user and 3-second access tokens.
+fn spawn_backend(bind: &str, database: &str, dist: &str) -> BackendProcess {
+    let args = ["--bind", bind, "--database-url", database, "--static-dir", dist, "--demo-user", "true"];
+    let args = [&args[..], &["--access-token-ttl", "3s"]].concat();
+    BackendProcess::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_backend")), &args).expect("backend starts")
 }

@@ -4,49 +4,49 @@ use crate::harness::{DEMO_EMAIL, PAST_EXPIRY, Scenario};
 
 #[tokio::test]
 async fn twenty_concurrent_requests_after_expiry_take_exactly_one_refresh() {
-    let scenario = Scenario::start("burst").await;
-    let result = async {
-        scenario.log_in_as_demo().await?;
-        scenario.reactive_only().await?;
-        let before = scenario.metrics().await?.refreshes;
-        tokio::time::sleep(PAST_EXPIRY).await;
+    Scenario::run("burst", |scenario| {
+        Box::pin(async move {
+            scenario.log_in_as_demo().await?;
+            scenario.reactive_only().await?;
+            let before = scenario.metrics().await?.refreshes;
+            tokio::time::sleep(PAST_EXPIRY).await;
 
-        let succeeded = scenario.fire_burst().await?;
-        anyhow::ensure!(succeeded == "20/20", "not every request succeeded");
-        anyhow::ensure!(
-            scenario.text("#burst-refreshes").await? == "1 refresh",
-            "the page counted other than 1 refresh"
-        );
-        let counted = scenario.metrics().await?.refreshes - before;
-        anyhow::ensure!(counted == 1, "the backend counted {counted} refreshes");
-        scenario.wait_for_text("#events", "Refresh succeeded").await?;
-        scenario.screenshot("dashboard.png").await?;
-        std::fs::write(
-            crate::harness::artifacts().join("sessions.png"),
-            scenario.wait_for("#sessions").await?.screenshot().await?,
-        )?;
-        Ok(())
-    }
+            let succeeded = scenario.fire_burst().await?;
+            anyhow::ensure!(succeeded == "20/20", "not every request succeeded");
+            anyhow::ensure!(
+                scenario.text("#burst-refreshes").await? == "1 refresh",
+                "the page counted other than 1 refresh"
+            );
+            let counted = scenario.metrics().await?.refreshes - before;
+            anyhow::ensure!(counted == 1, "the backend counted {counted} refreshes");
+            scenario.wait_for_text("#events", "Refresh succeeded").await?;
+            scenario.screenshot("dashboard.png").await?;
+            std::fs::write(
+                crate::harness::artifacts().join("sessions.png"),
+                scenario.wait_for("#sessions").await?.screenshot().await?,
+            )?;
+            Ok(())
+        })
+    })
     .await;
-    scenario.finish(result).await;
 }
 
 #[tokio::test]
 async fn a_reload_after_expiry_continues_the_session_silently() {
-    let scenario = Scenario::start("reload").await;
-    let result = async {
-        scenario.log_in_as_demo().await?;
-        scenario.reactive_only().await?;
-        let before = scenario.metrics().await?.refreshes;
-        tokio::time::sleep(PAST_EXPIRY).await;
+    Scenario::run("reload", |scenario| {
+        Box::pin(async move {
+            scenario.log_in_as_demo().await?;
+            scenario.reactive_only().await?;
+            let before = scenario.metrics().await?.refreshes;
+            tokio::time::sleep(PAST_EXPIRY).await;
 
-        scenario.browser.refresh().await?;
-        scenario.wait_for_text("#profile .email", DEMO_EMAIL).await?;
-        anyhow::ensure!(scenario.location().await? == "/", "left the dashboard");
-        let counted = scenario.metrics().await?.refreshes - before;
-        anyhow::ensure!(counted == 1, "the backend counted {counted} refreshes");
-        Ok(())
-    }
+            scenario.browser.refresh().await?;
+            scenario.wait_for_text("#profile .email", DEMO_EMAIL).await?;
+            anyhow::ensure!(scenario.location().await? == "/", "left the dashboard");
+            let counted = scenario.metrics().await?.refreshes - before;
+            anyhow::ensure!(counted == 1, "the backend counted {counted} refreshes");
+            Ok(())
+        })
+    })
     .await;
-    scenario.finish(result).await;
 }

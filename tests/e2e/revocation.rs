@@ -7,40 +7,45 @@ use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, Scenario};
 
 #[tokio::test]
 async fn revoking_the_browsers_session_elsewhere_sends_it_to_login_with_storage_cleared() {
-    let scenario = Scenario::start("revocation").await;
-    let result = async {
-        scenario.log_in_as_demo().await?;
-        // Another device logs in and revokes the browser's session.
-        let login = json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "deviceId": "phone", "deviceName": "Phone"});
-        let other: Value = scenario.http.post(scenario.url(paths::LOGIN)).json(&login).send().await?.json().await?;
-        let token = other["data"]["access_token"].as_str().unwrap_or_default().to_owned();
-        let sessions: Value =
-            scenario.http.get(scenario.url(paths::SESSIONS)).bearer_auth(&token).send().await?.json().await?;
-        let browser_session = sessions["data"]
-            .as_array()
-            .and_then(|list| list.iter().find(|s| s["current"] == false))
-            .and_then(|s| s["id"].as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow::anyhow!("the browser's session is not listed: {sessions}"))?;
-        let revoked =
-            scenario.http.delete(scenario.url(&paths::session(&browser_session))).bearer_auth(&token).send().await?;
-        anyhow::ensure!(revoked.status() == 200, "revocation answered {}", revoked.status());
+    Scenario::run("revocation", |scenario| {
+        Box::pin(async move {
+            scenario.log_in_as_demo().await?;
+            // Another device logs in and revokes the browser's session.
+            let login =
+                json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "deviceId": "phone", "deviceName": "Phone"});
+            let other: Value = scenario.http.post(scenario.url(paths::LOGIN)).json(&login).send().await?.json().await?;
+            let token = other["data"]["access_token"].as_str().unwrap_or_default().to_owned();
+            let sessions: Value =
+                scenario.http.get(scenario.url(paths::SESSIONS)).bearer_auth(&token).send().await?.json().await?;
+            let browser_session = sessions["data"]
+                .as_array()
+                .and_then(|list| list.iter().find(|s| s["current"] == false))
+                .and_then(|s| s["id"].as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("the browser's session is not listed: {sessions}"))?;
+            let revoked = scenario
+                .http
+                .delete(scenario.url(&paths::session(&browser_session)))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            anyhow::ensure!(revoked.status() == 200, "revocation answered {}", revoked.status());
 
-        // The next action in the browser ends on the login page, with nothing left in storage.
-        scenario.click("#fire").await?;
-        scenario.wait_for_location("/login").await?;
-        let location = scenario.location().await?;
-        anyhow::ensure!(location == "/login?next=%2F", "unexpected location {location}");
-        anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "the refused cookie was not cleared");
-        // Every one of the 20 requests settled: none is left waiting on the failed refresh.
-        let settled = || async { Ok(scenario.text("#in-flight").await?.starts_with("0 in flight")) };
-        scenario.wait_until("no request is in flight", settled).await?;
-        // Nothing is stuck: logging in again works at once.
-        scenario.log_in(DEMO_EMAIL, DEMO_PASSWORD).await?;
-        let succeeded = scenario.fire_burst().await?;
-        anyhow::ensure!(succeeded == "20/20");
-        Ok(())
-    }
+            // The next action in the browser ends on the login page, with nothing left in storage.
+            scenario.click("#fire").await?;
+            scenario.wait_for_location("/login").await?;
+            let location = scenario.location().await?;
+            anyhow::ensure!(location == "/login?next=%2F", "unexpected location {location}");
+            anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "the refused cookie was not cleared");
+            // Every one of the 20 requests settled: none is left waiting on the failed refresh.
+            let settled = || async { Ok(scenario.text("#in-flight").await?.starts_with("0 in flight")) };
+            scenario.wait_until("no request is in flight", settled).await?;
+            // Nothing is stuck: logging in again works at once.
+            scenario.log_in(DEMO_EMAIL, DEMO_PASSWORD).await?;
+            let succeeded = scenario.fire_burst().await?;
+            anyhow::ensure!(succeeded == "20/20");
+            Ok(())
+        })
+    })
     .await;
-    scenario.finish(result).await;
 }

@@ -16,53 +16,53 @@ async fn second_tab(scenario: &Scenario) -> anyhow::Result<(WindowHandle, Window
 
 #[tokio::test]
 async fn two_tabs_past_expiry_both_succeed_on_one_chain_without_reuse_detection() {
-    let scenario = Scenario::start("two-tabs").await;
-    let result = async {
-        scenario.log_in_as_demo().await?;
-        scenario.reactive_only().await?;
-        let (first, second) = second_tab(&scenario).await?;
-        let before = scenario.metrics().await?;
-        tokio::time::sleep(PAST_EXPIRY).await;
+    Scenario::run("two-tabs", |scenario| {
+        Box::pin(async move {
+            scenario.log_in_as_demo().await?;
+            scenario.reactive_only().await?;
+            let (first, second) = second_tab(scenario).await?;
+            let before = scenario.metrics().await?;
+            tokio::time::sleep(PAST_EXPIRY).await;
 
-        // Fire in both, back to back, before either finishes.
-        scenario.click("#fire").await?;
-        scenario.browser.switch_to_window(first.clone()).await?;
-        let succeeded = scenario.fire_burst().await?;
-        anyhow::ensure!(succeeded == "20/20", "first tab failed");
-        scenario.browser.switch_to_window(second).await?;
-        scenario.wait_for_text("#burst-succeeded", "20/20").await?;
+            // Fire in both, back to back, before either finishes.
+            scenario.click("#fire").await?;
+            scenario.browser.switch_to_window(first.clone()).await?;
+            let succeeded = scenario.fire_burst().await?;
+            anyhow::ensure!(succeeded == "20/20", "first tab failed");
+            scenario.browser.switch_to_window(second).await?;
+            scenario.wait_for_text("#burst-succeeded", "20/20").await?;
 
-        let after = scenario.metrics().await?;
-        let refreshes = after.refreshes - before.refreshes;
-        anyhow::ensure!((1..=2).contains(&refreshes), "{refreshes} refreshes for two tabs");
-        anyhow::ensure!(after.reuse_detected == before.reuse_detected, "reuse detection fired");
-        // The second tab shows the token the rotation produced, without a reload.
-        let token_here = scenario.text("#access-token").await?;
-        scenario.browser.switch_to_window(first).await?;
-        scenario.wait_for_text("#access-token", &token_here).await?;
-        // And the session is still alive.
-        let succeeded = scenario.fire_burst().await?;
-        anyhow::ensure!(succeeded == "20/20", "session did not survive");
-        Ok(())
-    }
+            let after = scenario.metrics().await?;
+            let refreshes = after.refreshes - before.refreshes;
+            anyhow::ensure!((1..=2).contains(&refreshes), "{refreshes} refreshes for two tabs");
+            anyhow::ensure!(after.reuse_detected == before.reuse_detected, "reuse detection fired");
+            // The second tab shows the token the rotation produced, without a reload.
+            let token_here = scenario.text("#access-token").await?;
+            scenario.browser.switch_to_window(first).await?;
+            scenario.wait_for_text("#access-token", &token_here).await?;
+            // And the session is still alive.
+            let succeeded = scenario.fire_burst().await?;
+            anyhow::ensure!(succeeded == "20/20", "session did not survive");
+            Ok(())
+        })
+    })
     .await;
-    scenario.finish(result).await;
 }
 
 #[tokio::test]
 async fn logging_out_in_one_tab_sends_the_other_to_login_by_itself() {
-    let scenario = Scenario::start("logout-tabs").await;
-    let result = async {
-        scenario.log_in_as_demo().await?;
-        let (first, second) = second_tab(&scenario).await?;
-        scenario.browser.switch_to_window(first).await?;
-        scenario.click("#logout").await?;
-        scenario.wait_for_location("/login").await?;
-        scenario.browser.switch_to_window(second).await?;
-        scenario.wait_for_location("/login").await?;
-        anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "logout did not clear the cookie");
-        Ok(())
-    }
+    Scenario::run("logout-tabs", |scenario| {
+        Box::pin(async move {
+            scenario.log_in_as_demo().await?;
+            let (first, second) = second_tab(scenario).await?;
+            scenario.browser.switch_to_window(first).await?;
+            scenario.click("#logout").await?;
+            scenario.wait_for_location("/login").await?;
+            scenario.browser.switch_to_window(second).await?;
+            scenario.wait_for_location("/login").await?;
+            anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "logout did not clear the cookie");
+            Ok(())
+        })
+    })
     .await;
-    scenario.finish(result).await;
 }

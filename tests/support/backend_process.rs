@@ -1,7 +1,10 @@
-//! The real `backend` binary as a child process, shared by the API and end-to-end suites.
+//! The one way every suite starts a real `backend` process: on a port the OS picks (read back from its
+//! "listening on" line, so no port is ever guessed), with the test defaults below, killed and reaped on
+//! drop. Shared by the API and end-to-end suites and by `cargo xtask test`'s browser suite.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -9,7 +12,20 @@ use std::time::Duration;
 /// The signing key every test server uses.
 pub(crate) const SECRET: &str = "integration-test-secret-0123456789abcdef";
 
-/// Killed and reaped on drop, so a failing test never leaves a server behind.
+/// Flags every test server starts with; flags given later on the command line win.
+pub(crate) const DEFAULT_FLAGS: &[&str] = &[
+    "--bind",
+    "127.0.0.1:0",
+    "--jwt-leeway",
+    "0",
+    "--static-dir",
+    "/nonexistent",
+    "--demo-user",
+    "false",
+    "--demo-routes",
+    "true",
+];
+
 #[derive(Debug)]
 pub(crate) struct BackendProcess {
     pub(crate) child: Child,
@@ -19,9 +35,10 @@ pub(crate) struct BackendProcess {
 }
 
 impl BackendProcess {
-    /// Starts the binary with `args` (plus the test secret) and waits until it reports its address.
-    pub(crate) fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+    /// Starts `binary` with the defaults plus `args`, and waits until it reports its address.
+    pub(crate) fn spawn(binary: &Path, args: &[&str]) -> Result<Self, String> {
+        let mut child = Command::new(binary)
+            .args(DEFAULT_FLAGS)
             .args(args)
             .env("JWT_SECRET", SECRET)
             .env("RUST_LOG", "info")
@@ -29,8 +46,8 @@ impl BackendProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("backend binary starts");
-        let stderr = child.stderr.take().expect("piped stderr");
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
         let (found, addr) = mpsc::channel();
         let log = Arc::new(Mutex::new(String::new()));
         let collected = Arc::clone(&log);
@@ -47,10 +64,14 @@ impl BackendProcess {
             }
         });
         match addr.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(addr)) => Self { child, addr, log },
+            Ok(Some(addr)) => Ok(Self { child, addr, log }),
             _ => {
                 let _ = child.kill();
-                panic!("backend did not report its address");
+                let _ = child.wait();
+                Err(format!(
+                    "backend did not report its address; it logged:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                ))
             }
         }
     }
@@ -65,8 +86,8 @@ impl BackendProcess {
     }
 
     pub(crate) fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

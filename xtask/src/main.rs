@@ -1,8 +1,10 @@
 //! `cargo xtask run` builds and starts the demo; `cargo xtask test` installs what the tests need, runs
 //! every suite and prints one summary. Plain std, so it compiles in seconds on a fresh machine.
 
+#[path = "../../tests/support/backend_process.rs"]
+#[allow(dead_code)] // shared with the test suites, which use all of it
+mod backend_process;
 mod bench;
-mod browser_backend;
 mod spa;
 mod suite;
 mod tools;

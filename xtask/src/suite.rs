@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::{browser_backend, step, tools};
+use crate::backend_process::BackendProcess;
+use crate::{step, target_dir, tools};
 
 /// What one suite came to.
 #[derive(Debug, Default)]
@@ -106,35 +107,47 @@ fn crate_checks() -> Outcome {
     Outcome { passed, failed: 3 - passed, note, ..Outcome::default() }
 }
 
+/// A port for the test page, which the backend must name in `CORS_ORIGINS` before the page exists.
+fn page_port() -> crate::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
 /// The client's wasm tests in headless Chromium, against a backend with 2-second access tokens.
 fn browser_suite() -> Outcome {
     step("running the browser tests in headless Chromium");
     // `e2e` adds the switch that fails the refresh endpoint (backend/src/fault.rs).
+    let data = target_dir().join(format!("test-data/browser-{}", std::process::id()));
+    let database = format!("sqlite://{}?mode=rwc", data.join("app.db").display());
     let prepared = crate::tools::run("cargo", &["build", "--quiet", "--package", "backend", "--features", "e2e"])
-        .and_then(|()| browser_backend::free_port())
+        .and_then(|()| std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display())))
+        .and_then(|()| page_port())
         .and_then(|page_port| {
             let origin = format!("http://127.0.0.1:{page_port}");
-            let env = [
-                ("ACCESS_TOKEN_TTL", "2s"),
-                ("JWT_LEEWAY", "0"),
-                ("DEMO_USER", "false"),
-                ("DEMO_ROUTES", "true"),
+            let args = [
+                "--database-url",
+                database.as_str(),
+                "--access-token-ttl",
+                "2s",
                 // Every test signs up a fresh account from this one address.
-                ("REGISTER_MAX_PER_IP", "1000"),
-                ("CORS_ORIGINS", origin.as_str()),
+                "--register-max-per-ip",
+                "1000",
+                "--cors-origins",
+                origin.as_str(),
             ];
-            browser_backend::start(&env).map(|backend| (backend, page_port))
+            BackendProcess::spawn(&target_dir().join("debug/backend"), &args).map(|backend| (backend, page_port))
         });
     let (backend, page_port) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => return Outcome { broken: true, note: Some(error), ..Outcome::default() },
     };
+    let backend_url = backend.url("");
     let page_address = format!("127.0.0.1:{page_port}");
     let path = tools::path_with_tools();
-    cargo_test(
+    let outcome = cargo_test(
         &["test", "--target", "wasm32-unknown-unknown", "--package", "frontend", "--test", "browser"],
         &[
-            ("BROWSER_TEST_BACKEND", backend.url.as_str()),
+            ("BROWSER_TEST_BACKEND", backend_url.as_str()),
             ("WASM_BINDGEN_TEST_ADDRESS", page_address.as_str()),
             ("WASM_BINDGEN_TEST_TIMEOUT", "60"),
             ("CHROMEDRIVER", "/usr/bin/chromedriver"),
@@ -142,7 +155,10 @@ fn browser_suite() -> Outcome {
             ("PATH", path.to_str().unwrap_or_default()),
         ],
         &[],
-    )
+    );
+    drop(backend);
+    let _ = std::fs::remove_dir_all(&data);
+    outcome
 }
 
 /// Runs `cargo <args>` with `env` set and `unset` removed, echoing its output and adding up its
