@@ -4,6 +4,7 @@
 //! dialect both engines share (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the migrations and the
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
+mod rotation;
 mod session_cache;
 mod sessions;
 mod throttle_attempts;
@@ -16,7 +17,8 @@ use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 
-pub(crate) use sessions::{NewSession, Rejection, Rotation, RotationRequest, SessionRecord};
+pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
+pub(crate) use sessions::{NewSession, SessionRecord};
 pub(crate) use throttle_attempts::AttemptWindow;
 pub(crate) use users::{NewUser, UserRecord};
 

@@ -16,6 +16,8 @@ use shared::paths;
 
 use crate::backend_process::BackendProcess;
 
+mod checks;
+
 pub(crate) const DEMO_EMAIL: &str = "demo@example.com";
 /// The cookie the backend keeps the refresh token in.
 pub(crate) const REFRESH_COOKIE: &str = "__Host-refresh_token";
@@ -150,21 +152,6 @@ impl Scenario {
         }
     }
 
-    /// Fails when Chromium reported that the page's Content-Security-Policy blocked anything: every
-    /// script, style and connection the app needs must be allowed, and nothing else.
-    pub(crate) async fn no_csp_violations(&self) -> anyhow::Result<()> {
-        let log = self.browser.issue_cmd(BrowserLog).await.context("read the browser log")?;
-        let violations: Vec<&str> = log
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| entry["message"].as_str())
-            .filter(|message| message.contains("Content Security Policy"))
-            .collect();
-        anyhow::ensure!(violations.is_empty(), "CSP violations: {violations:#?}");
-        Ok(())
-    }
-
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -252,35 +239,6 @@ impl Scenario {
         })
     }
 
-    /// The refresh cookie as the browser holds it (WebDriver sees `HttpOnly` cookies too), if any.
-    pub(crate) async fn refresh_cookie(&self) -> anyhow::Result<Option<fantoccini::cookies::Cookie<'static>>> {
-        let cookies = self.browser.get_all_cookies().await?;
-        Ok(cookies.into_iter().find(|c| c.name() == REFRESH_COOKIE))
-    }
-
-    /// Fails if any token is where a script could read it: `localStorage`, `sessionStorage`, IndexedDB
-    /// or `document.cookie`. Looks for the refresh cookie's value and for anything shaped like a JWT.
-    pub(crate) async fn no_token_readable_by_scripts(&self) -> anyhow::Result<()> {
-        let dump = self
-            .browser
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 const areas = [localStorage, sessionStorage].map(s => Object.keys(s).map(k => k + '=' + s.getItem(k)).join('\\n'));
-                 const databases = indexedDB.databases ? indexedDB.databases() : Promise.resolve([]);
-                 databases.then(dbs => done({areas, cookie: document.cookie, databases: dbs.map(d => d.name)}));",
-                vec![],
-            )
-            .await?;
-        let refresh = self.refresh_cookie().await?.map(|c| c.value().to_owned()).filter(|v| !v.is_empty());
-        let text = dump.to_string();
-        anyhow::ensure!(!text.contains("eyJ"), "a JWT is readable by scripts: {dump}");
-        if let Some(refresh) = refresh {
-            anyhow::ensure!(!text.contains(&refresh), "the refresh token is readable by scripts: {dump}");
-        }
-        anyhow::ensure!(dump["databases"].as_array().is_none_or(Vec::is_empty), "IndexedDB in use: {dump}");
-        Ok(())
-    }
-
     pub(crate) async fn log_in(&self, email: &str, password: &str) -> anyhow::Result<()> {
         self.type_into("input[name=email]", email).await?;
         self.type_into("input[name=password]", password).await?;
@@ -323,20 +281,6 @@ impl Scenario {
     pub(crate) async fn screenshot(&self, file: &str) -> anyhow::Result<()> {
         std::fs::write(artifacts().join(file), self.browser.screenshot().await?)?;
         Ok(())
-    }
-}
-
-/// ChromeDriver's log endpoint (not part of W3C WebDriver, so fantoccini has no method for it).
-#[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (axum::http::Method::POST, Some(json!({"type": "browser"}).to_string()))
     }
 }
 

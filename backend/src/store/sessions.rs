@@ -1,4 +1,4 @@
-//! Sessions and their refresh-token chain: creation, atomic rotation, revocation and listing.
+//! Sessions: creation, the live-session check, listing and revocation. Rotation is in `rotation.rs`.
 
 use sqlx::AnyConnection;
 
@@ -18,20 +18,12 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: i64,
 }
 
-const SESSION_COLUMNS: &str = "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
+pub(super) const SESSION_COLUMNS: &str =
+    "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
 
 const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at,
                                                     last_used_at, expires_at, max_expires_at, current_hash)
      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
-     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
-
-/// `$4` is the sliding expiry, or NULL to keep the session's: bound on every call, so no edit can shift
-/// the parameters.
-const ROTATE: &str = "UPDATE sessions
-     SET current_hash = $1, previous_hash = $2, rotated_at = $3, last_used_at = $3,
-         expires_at = CASE WHEN $4 IS NULL THEN expires_at
-                           WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
-     WHERE current_hash = $2 AND revoked_at IS NULL AND expires_at > $3
      RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
 
 #[derive(Debug, Clone, Copy)]
@@ -44,53 +36,6 @@ pub(crate) struct NewSession<'a> {
     pub(crate) now: i64,
     pub(crate) expires_at: i64,
     pub(crate) max_expires_at: i64,
-}
-
-/// One refresh attempt, with everything the rules need to decide it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RotationRequest<'a> {
-    pub(crate) presented: &'a TokenHash,
-    /// Hash of the successor derived from the presented token.
-    pub(crate) successor: &'a TokenHash,
-    pub(crate) now: i64,
-    /// `Some(ttl)` slides expiry to `now + ttl` (capped by the session's maximum); `None` keeps it.
-    pub(crate) sliding_ttl_ms: Option<i64>,
-    /// How long after a rotation the previous token is still honoured; 0 disables.
-    pub(crate) grace_ms: i64,
-}
-
-/// What a refresh attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Rotation {
-    /// The presented token was live; its successor is now the live token.
-    Rotated(SessionRecord),
-    /// The presented token was rotated moments ago; the caller gets the same successor again.
-    Grace(SessionRecord),
-    /// A retired token came back: the session has been revoked.
-    Reused {
-        session_id: String,
-    },
-    Rejected(Rejection),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    Unknown,
-    Expired,
-    /// With the reason it was revoked for, as recorded (`logout`, `logout_all`, `revoked`, `replaced`,
-    /// `refresh_token_reused`).
-    Revoked(Option<String>),
-}
-
-/// The chain columns read when a rotation did not apply, to say why.
-#[derive(Debug, sqlx::FromRow)]
-struct ChainRow {
-    #[sqlx(flatten)]
-    session: SessionRecord,
-    current_hash: String,
-    rotated_at: Option<i64>,
-    revoked_at: Option<i64>,
-    revoked_reason: Option<String>,
 }
 
 impl Store {
@@ -106,21 +51,6 @@ impl Store {
             self.sessions.evict_user(&user_id);
         }
         Ok(session)
-    }
-
-    /// Applies the rotation rules in one write transaction.
-    ///
-    /// The conditional `UPDATE … WHERE current_hash = presented` is the whole race: of any number of
-    /// concurrent callers (on any number of instances) exactly one matches the row, and the rest see the
-    /// token already retired and fall through to the grace or reuse rules.
-    pub(crate) async fn rotate(&self, request: RotationRequest<'_>) -> Result<Rotation, StoreError> {
-        let request = OwnedRotation::from(request);
-        let outcome = self.write(move |conn| Box::pin(async move { rotate_in(conn, &request).await })).await?;
-        if let Rotation::Reused { session_id } = &outcome {
-            // After the commit, so no lookup can refill the cache from the old row.
-            self.sessions.evict(session_id);
-        }
-        Ok(outcome)
     }
 
     /// The live session behind an access token, with its user; `None` once revoked or expired.
@@ -283,103 +213,4 @@ async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<
         .bind(&new.refresh_hash)
         .fetch_one(&mut *conn)
         .await
-}
-
-/// [`RotationRequest`], owned, with the sliding expiry worked out.
-struct OwnedRotation {
-    presented: String,
-    successor: String,
-    now: i64,
-    /// The sliding expiry (`now + ttl`), or `None` to keep the session's expiry.
-    slide_to: Option<i64>,
-    grace_ms: i64,
-}
-
-impl From<RotationRequest<'_>> for OwnedRotation {
-    fn from(request: RotationRequest<'_>) -> Self {
-        Self {
-            presented: request.presented.as_str().to_owned(),
-            successor: request.successor.as_str().to_owned(),
-            now: request.now,
-            slide_to: request.sliding_ttl_ms.map(|ttl| request.now.saturating_add(ttl)),
-            grace_ms: request.grace_ms,
-        }
-    }
-}
-
-/// The conditional `UPDATE … WHERE current_hash = presented` is the whole race: of any number of
-/// concurrent callers (on any number of instances) exactly one matches the row, and the rest see the
-/// token already retired and fall through to the grace or reuse rules.
-async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
-    let rotated = sqlx::query_as::<_, SessionRecord>(ROTATE)
-        .bind(&request.successor)
-        .bind(&request.presented)
-        .bind(request.now)
-        .bind(request.slide_to)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(session) = rotated {
-        sqlx::query("INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)")
-            .bind(&request.presented)
-            .bind(&session.id)
-            .bind(request.now)
-            .execute(&mut *conn)
-            .await?;
-        return Ok(Rotation::Rotated(session));
-    }
-    let outcome = classify_retired(conn, request).await?;
-    if let Rotation::Reused { session_id } = &outcome {
-        revoke_in(conn, session_id, request.now, "refresh_token_reused").await?;
-    }
-    Ok(outcome)
-}
-
-/// Says why a presented token did not rotate. Runs inside the rotation's transaction.
-async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
-    let chain = sqlx::query_as::<_, ChainRow>(&format!(
-        "SELECT {SESSION_COLUMNS}, current_hash, rotated_at, revoked_at, revoked_reason FROM sessions
-         WHERE current_hash = $1 OR previous_hash = $1"
-    ))
-    .bind(&request.presented)
-    .fetch_optional(&mut *conn)
-    .await?;
-
-    if let Some(row) = chain {
-        if row.revoked_at.is_some() {
-            return Ok(Rotation::Rejected(Rejection::Revoked(row.revoked_reason)));
-        }
-        if row.session.expires_at <= request.now {
-            return Ok(Rotation::Rejected(Rejection::Expired));
-        }
-        if row.current_hash == request.presented {
-            // Live, unrevoked and unexpired, yet the update missed: cannot happen inside the write lock.
-            return Ok(Rotation::Rejected(Rejection::Unknown));
-        }
-        let rotated_at = row.rotated_at.unwrap_or(i64::MIN);
-        let in_grace = request.grace_ms > 0 && request.now.saturating_sub(rotated_at) <= request.grace_ms;
-        // The grace answer must be the live successor; a chain that moved on since is reuse.
-        if in_grace && row.current_hash == request.successor {
-            return Ok(Rotation::Grace(row.session));
-        }
-        return Ok(Rotation::Reused { session_id: row.session.id });
-    }
-
-    let retired: Option<(String,)> = sqlx::query_as("SELECT session_id FROM retired_refresh_tokens WHERE hash = $1")
-        .bind(&request.presented)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(match retired {
-        Some((session_id,)) => Rotation::Reused { session_id },
-        None => Rotation::Rejected(Rejection::Unknown),
-    })
-}
-
-async fn revoke_in(conn: &mut AnyConnection, session_id: &str, now: i64, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(reason)
-        .bind(session_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }

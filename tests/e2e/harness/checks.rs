@@ -1,0 +1,67 @@
+//! What every scenario may assert about the page beyond what it shows: CSP reports in Chromium's log,
+//! and where tokens are (and are not).
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::{REFRESH_COOKIE, Scenario};
+
+impl Scenario {
+    /// Fails when Chromium reported that the page's Content-Security-Policy blocked anything: every
+    /// script, style and connection the app needs must be allowed, and nothing else.
+    pub(crate) async fn no_csp_violations(&self) -> anyhow::Result<()> {
+        let log = self.browser.issue_cmd(BrowserLog).await.context("read the browser log")?;
+        let violations: Vec<&str> = log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry["message"].as_str())
+            .filter(|message| message.contains("Content Security Policy"))
+            .collect();
+        anyhow::ensure!(violations.is_empty(), "CSP violations: {violations:#?}");
+        Ok(())
+    }
+
+    /// The refresh cookie as the browser holds it (WebDriver sees `HttpOnly` cookies too), if any.
+    pub(crate) async fn refresh_cookie(&self) -> anyhow::Result<Option<fantoccini::cookies::Cookie<'static>>> {
+        let cookies = self.browser.get_all_cookies().await?;
+        Ok(cookies.into_iter().find(|c| c.name() == REFRESH_COOKIE))
+    }
+
+    /// Fails if any token is where a script could read it: `localStorage`, `sessionStorage`, IndexedDB
+    /// or `document.cookie`. Looks for the refresh cookie's value and for anything shaped like a JWT.
+    pub(crate) async fn no_token_readable_by_scripts(&self) -> anyhow::Result<()> {
+        let dump = self
+            .browser
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const areas = [localStorage, sessionStorage].map(s => Object.keys(s).map(k => k + '=' + s.getItem(k)).join('\\n'));
+                 const databases = indexedDB.databases ? indexedDB.databases() : Promise.resolve([]);
+                 databases.then(dbs => done({areas, cookie: document.cookie, databases: dbs.map(d => d.name)}));",
+                vec![],
+            )
+            .await?;
+        let refresh = self.refresh_cookie().await?.map(|c| c.value().to_owned()).filter(|v| !v.is_empty());
+        let text = dump.to_string();
+        anyhow::ensure!(!text.contains("eyJ"), "a JWT is readable by scripts: {dump}");
+        if let Some(refresh) = refresh {
+            anyhow::ensure!(!text.contains(&refresh), "the refresh token is readable by scripts: {dump}");
+        }
+        anyhow::ensure!(dump["databases"].as_array().is_none_or(Vec::is_empty), "IndexedDB in use: {dump}");
+        Ok(())
+    }
+}
+
+/// ChromeDriver's log endpoint (not part of W3C WebDriver, so fantoccini has no method for it).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
