@@ -3,7 +3,7 @@
 
 use sqlx::AnyConnection;
 
-use super::sessions::{SESSION_COLUMNS, SessionRecord};
+use super::sessions::SessionRecord;
 use super::{Store, StoreError};
 use crate::tokens::TokenHash;
 
@@ -131,10 +131,11 @@ async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<
 
 /// Says why a presented token did not rotate. Runs inside the rotation's transaction.
 async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
-    let chain = sqlx::query_as::<_, ChainRow>(&format!(
-        "SELECT {SESSION_COLUMNS}, current_hash, rotated_at, revoked_at, revoked_reason FROM sessions
-         WHERE current_hash = $1 OR previous_hash = $1"
-    ))
+    let chain = sqlx::query_as::<_, ChainRow>(
+        "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at,
+                current_hash, rotated_at, revoked_at, revoked_reason
+         FROM sessions WHERE current_hash = $1 OR previous_hash = $1",
+    )
     .bind(&request.presented)
     .fetch_optional(&mut *conn)
     .await?;

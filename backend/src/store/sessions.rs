@@ -18,9 +18,6 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: i64,
 }
 
-pub(super) const SESSION_COLUMNS: &str =
-    "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
-
 const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at,
                                                     last_used_at, expires_at, max_expires_at, current_hash)
      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
@@ -81,11 +78,11 @@ impl Store {
     }
 
     pub(crate) async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions
-             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-             ORDER BY last_used_at DESC, id"
-        ))
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at
+             FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+             ORDER BY last_used_at DESC, id",
+        )
         .bind(user_id)
         .bind(now)
         .fetch_all(&self.pool)

@@ -28,8 +28,6 @@ pub(crate) struct NewUser<'a> {
     pub(crate) now: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, email, password_hash, role, created_at";
-
 impl Store {
     /// Inserts the account; `None` when the email is already taken (decided by the unique index, so two
     /// racing registrations cannot both win).
@@ -71,12 +69,12 @@ impl Store {
     }
 
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+        let sql = "SELECT id, username, email, password_hash, role, created_at FROM users WHERE email = $1";
+        Ok(sqlx::query_as(sql).bind(email).fetch_optional(&self.pool).await?)
     }
 
     pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        let sql = "SELECT id, username, email, password_hash, role, created_at FROM users WHERE id = $1";
+        Ok(sqlx::query_as(sql).bind(id).fetch_optional(&self.pool).await?)
     }
 }
