@@ -39,6 +39,32 @@ impl TokenGrant {
     }
 }
 
+/// The token fields of a login or refresh answer, as this server and OAuth 2.0 (RFC 6749 §5.1) both
+/// spell them; every field but the access token may be missing.
+#[derive(serde::Deserialize)]
+struct TokenFields {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_expires_in: Option<u64>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl From<&TokenFields> for TokenGrant {
+    fn from(fields: &TokenFields) -> Self {
+        TokenGrant::new(
+            fields.access_token.clone(),
+            fields.refresh_token.clone(),
+            fields.expires_in,
+            fields.refresh_expires_in,
+        )
+    }
+}
+
 /// What a refresh answer means.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

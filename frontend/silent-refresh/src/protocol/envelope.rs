@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{Protocol, RefreshOutcome, TokenGrant};
+use super::{Protocol, RefreshOutcome, TokenFields, TokenGrant};
 use crate::error::{ApiErrorBody, ClientError, DecodeError};
 use crate::http::{Request, Response};
 
@@ -74,23 +74,6 @@ struct Envelope<T> {
     error: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Tokens {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    refresh_expires_in: Option<u64>,
-}
-
-impl From<Tokens> for TokenGrant {
-    fn from(tokens: Tokens) -> Self {
-        TokenGrant::new(tokens.access_token, tokens.refresh_token, tokens.expires_in, tokens.refresh_expires_in)
-    }
-}
-
 /// The envelope's `data`.
 fn data<T: DeserializeOwned>(response: &Response) -> Result<T, DecodeError> {
     let envelope: Envelope<T> = response.json()?;
@@ -120,8 +103,8 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
 
     fn classify_refresh(&self, response: &Response) -> RefreshOutcome {
         match response.status {
-            200..=299 => match data::<Tokens>(response) {
-                Ok(tokens) => RefreshOutcome::Rotated(tokens.into()),
+            200..=299 => match data::<TokenFields>(response) {
+                Ok(tokens) => RefreshOutcome::Rotated((&tokens).into()),
                 Err(error) => RefreshOutcome::Transient(format!("unreadable refresh answer: {error}")),
             },
             // Missing, invalid, expired, revoked or reused (the server has revoked the session then).
@@ -131,9 +114,9 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
     }
 
     fn read_login(&self, response: &Response) -> Result<(TokenGrant, U), ClientError> {
-        let tokens: Tokens = data(response)?;
+        let tokens: TokenFields = data(response)?;
         let user: U = data(response)?;
-        Ok((tokens.into(), user))
+        Ok(((&tokens).into(), user))
     }
 
     fn logout_request(&self, _refresh_token: Option<&str>) -> Option<Request> {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Protocol, RefreshOutcome, TokenGrant};
+use super::{Protocol, RefreshOutcome, TokenFields, TokenGrant};
 use crate::error::{ApiErrorBody, ClientError};
 use crate::http::{Request, Response};
 
@@ -52,18 +52,6 @@ impl OAuthProtocol {
     }
 }
 
-/// §5.1.
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
 /// §5.2.
 #[derive(Deserialize)]
 struct ErrorResponse {
@@ -98,13 +86,8 @@ impl Protocol for OAuthProtocol {
 
     fn classify_refresh(&self, response: &Response) -> RefreshOutcome {
         if response.is_success() {
-            return match response.json::<TokenResponse>() {
-                Ok(token) => RefreshOutcome::Rotated(TokenGrant::new(
-                    token.access_token,
-                    token.refresh_token,
-                    token.expires_in,
-                    None,
-                )),
+            return match response.json::<TokenFields>() {
+                Ok(token) => RefreshOutcome::Rotated((&token).into()),
                 Err(error) => RefreshOutcome::Transient(format!("unreadable token response: {error}")),
             };
         }
@@ -119,9 +102,8 @@ impl Protocol for OAuthProtocol {
     }
 
     fn read_login(&self, response: &Response) -> Result<(TokenGrant, OAuthGrant), ClientError> {
-        let token: TokenResponse = response.json()?;
-        let grant = TokenGrant::new(token.access_token, token.refresh_token, token.expires_in, None);
-        Ok((grant, OAuthGrant { scope: token.scope }))
+        let token: TokenFields = response.json()?;
+        Ok(((&token).into(), OAuthGrant { scope: token.scope }))
     }
 
     /// Revokes the refresh token, which ends the whole grant (RFC 7009 §2.1).
