@@ -14,13 +14,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::{Config, ConfigError, RefreshExpiry};
+use crate::config::{Config, ConfigError, JwtAlgorithm, RefreshExpiry};
 use crate::metrics::Metrics;
 use crate::passwords::{PasswordError, Passwords};
 use crate::state::{AppState, SessionPolicy};
 use crate::store::{NewUser, PoolSettings, Store, StoreError};
 use crate::throttle::{Limit, Throttle};
-use crate::tokens::{AccessTokens, RefreshTokens, millis, now_millis};
+use crate::tokens::{AccessTokens, KeyError, KeyRing, RefreshTokens, Signer, millis, now_millis};
 
 const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,6 +35,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot prepare password hashing")]
     Password(#[from] PasswordError),
+    #[error("cannot load the signing keys")]
+    Keys(#[from] KeyError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -61,6 +63,7 @@ pub struct App {
     state: AppState,
     router: Router,
     purge_every: std::time::Duration,
+    key_reload: std::time::Duration,
 }
 
 impl App {
@@ -73,11 +76,15 @@ impl App {
             session_cache_ttl: config.session_cache_ttl,
         };
         let store = Store::connect(&config.database()?, pool).await?;
+        let signer = match config.jwt_algorithm {
+            JwtAlgorithm::EdDsa => Signer::EdDsa(KeyRing::load(store.clone(), now_millis()).await?),
+            JwtAlgorithm::Hs256 => Signer::hs256(&secret),
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState {
             store,
             access: AccessTokens::new(
-                &secret,
+                signer,
                 &config.jwt_issuer,
                 &config.jwt_audience,
                 config.access_token_ttl,
@@ -100,12 +107,15 @@ impl App {
             },
             trust_forwarded_for: config.trust_forwarded_for,
             cors_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
+            // Verifiers may cache the key set for half the activation delay, so a standby key reaches
+            // them before it signs anything.
+            jwks_max_age: (config.key_activation_delay.as_secs() / 2).min(3600),
         };
         if config.demo_user_enabled() {
             seed_demo_user(&state).await?;
         }
         let router = router(state.clone(), config)?;
-        Ok(Self { state, router, purge_every: config.purge_interval })
+        Ok(Self { state, router, purge_every: config.purge_interval, key_reload: config.key_reload_interval })
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
@@ -115,12 +125,39 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let purge = crate::purge::spawn(self.state.clone(), self.purge_every);
+        let reload = crate::purge::reload_keys(self.state.clone(), self.key_reload);
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         purge.abort();
+        reload.abort();
         self.state.store.close().await;
         served.map_err(StartError::Serve)
     }
+}
+
+/// `backend keys rotate`: adds a key that signs after `KEY_ACTIVATION_DELAY` and gives the keys before
+/// it an end (the new key's start plus one access-token lifetime and the leeway). Returns a line to print.
+pub async fn rotate_keys(config: &Config) -> Result<String, StartError> {
+    let pool = PoolSettings {
+        max_connections: 2,
+        acquire_timeout: config.db_acquire_timeout,
+        session_cache_ttl: std::time::Duration::ZERO,
+    };
+    let store = Store::connect(&config.database()?, pool).await?;
+    let now = now_millis();
+    let activates_at = now + millis(config.key_activation_delay);
+    let retires_at = activates_at + millis(config.access_token_ttl) + millis(config.jwt_leeway);
+    let key = crate::tokens::keys::generate(now, activates_at)?;
+    let kid = key.kid.clone();
+    store.add_signing_key(key, false).await?;
+    let retired = store.retire_signing_keys(activates_at, retires_at).await?;
+    store.close().await;
+    let seconds = |at: i64| (at - now) / 1000;
+    Ok(format!(
+        "added key {kid}: published now, signs in {} s; {retired} older key(s) accepted for {} s more",
+        seconds(activates_at),
+        seconds(retires_at)
+    ))
 }
 
 /// Binds `config.bind` and serves until SIGTERM or Ctrl-C.
@@ -140,7 +177,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 pub(crate) fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let mut app = crate::routes::api(config.demo_routes_enabled()).layer(no_store).with_state(state);
+    let mut app = crate::routes::api(config.demo_routes_enabled())
+        .layer(no_store)
+        .merge(crate::routes::well_known())
+        .with_state(state);
     #[cfg(feature = "e2e")]
     {
         app = crate::fault::with_refresh_outage_switch(app);

@@ -18,6 +18,10 @@ const DEFAULT_DB_FILE: &str = "app.db";
 #[derive(Debug, Clone, Parser)]
 #[command(name = "backend", version, about = "Auth server with silent JWT refresh", args_override_self = true)]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:3000")]
     pub bind: SocketAddr,
@@ -34,6 +38,21 @@ pub struct Config {
     /// where a key is generated once and kept in DATA_DIR with mode 0600.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+
+    /// How access tokens are signed: `eddsa` (Ed25519 keys kept in the database and published at
+    /// /.well-known/jwks.json) or `hs256` (JWT_SECRET; other services would need the secret to verify).
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "eddsa")]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// How long a key added by `backend keys rotate` is published before it signs, so verifiers'
+    /// caches have it first. The JWKS is cacheable for half of this.
+    #[arg(long, env = "KEY_ACTIVATION_DELAY", default_value = "10m", value_parser = parse_duration)]
+    pub key_activation_delay: Duration,
+
+    /// How often each instance reads the signing keys again (it also does when a token names a key it
+    /// does not know).
+    #[arg(long, env = "KEY_RELOAD_INTERVAL", default_value = "1m", value_parser = parse_lifetime)]
+    pub key_reload_interval: Duration,
 
     /// `iss` of issued access tokens; every instance must agree.
     #[arg(long, env = "JWT_ISSUER", default_value = "silent-refresh")]
@@ -204,6 +223,31 @@ impl Config {
 pub enum DatabaseTarget {
     Sqlite { url: String, path: PathBuf },
     Postgres { url: String },
+}
+
+/// Administration commands; without one, the server runs.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Signing keys (EdDSA).
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Adds a key that is published at once and signs after KEY_ACTIVATION_DELAY; the current key
+    /// stays published and accepted until every token it signed has expired.
+    Rotate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JwtAlgorithm {
+    #[value(name = "eddsa")]
+    EdDsa,
+    #[value(name = "hs256")]
+    Hs256,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

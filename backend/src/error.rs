@@ -46,7 +46,7 @@ pub(crate) enum ApiError {
     #[error("internal error")]
     Password(#[from] PasswordError),
     #[error("internal error")]
-    Signing(#[from] jsonwebtoken::errors::Error),
+    Signing(#[from] crate::tokens::SignError),
     #[error("internal error")]
     Random(#[from] getrandom::Error),
 }

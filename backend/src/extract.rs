@@ -49,7 +49,7 @@ impl FromRequestParts<AppState> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        state.access.verify(token).map(Self).map_err(|error| match error {
+        state.access.verify(token, now_millis()).await.map(Self).map_err(|error| match error {
             AccessError::Expired => ApiError::TokenExpired,
             AccessError::Invalid => ApiError::InvalidToken,
         })

@@ -26,8 +26,9 @@ pub mod telemetry;
 mod throttle;
 mod tokens;
 
-pub use app::{App, StartError, run};
+pub use app::{App, StartError, rotate_keys, run};
 pub use config::{Config, ConfigError};
 pub use passwords::PasswordError;
 pub use store::StoreError;
 pub use telemetry::error_chain;
+pub use tokens::keys::KeyError;

@@ -7,6 +7,18 @@ async fn main() -> ExitCode {
         Err(exit) => return exit,
     };
     backend::telemetry::init();
+    if let Some(backend::config::Command::Keys { action: backend::config::KeysCommand::Rotate }) = &config.command {
+        return match backend::rotate_keys(&config).await {
+            Ok(done) => {
+                println!("{done}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {}", backend::error_chain(&error));
+                ExitCode::FAILURE
+            }
+        };
+    }
     match backend::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

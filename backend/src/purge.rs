@@ -1,4 +1,5 @@
-//! Periodic deletion of expired and revoked sessions and stale throttle counters.
+//! Background upkeep: deleting expired and revoked sessions and stale throttle counters, and reading
+//! the signing keys again.
 
 use std::time::Duration;
 
@@ -16,6 +17,22 @@ pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle
                 Ok(0) => {}
                 Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
                 Err(error) => tracing::warn!(error = %crate::error_chain(&error), "purge failed"),
+            }
+        }
+    })
+}
+
+/// Reads the signing keys again every `every`, so a key another instance or `backend keys rotate`
+/// added starts signing here on time. Does nothing with HS256.
+pub(crate) fn reload_keys(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let crate::tokens::Signer::EdDsa(ring) = state.access.signer().clone() else { return };
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = ring.reload(now_millis()).await {
+                tracing::warn!(error = %crate::error_chain(&error), "cannot reload the signing keys");
             }
         }
     })

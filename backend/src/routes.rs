@@ -5,6 +5,7 @@ mod account;
 mod auth;
 mod demo;
 mod health;
+mod keys;
 mod refresh;
 mod sessions;
 
@@ -34,6 +35,11 @@ pub(crate) fn api(demo: bool) -> Router<AppState> {
     api.route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Standard documents outside `/api`, with their own caching.
+pub(crate) fn well_known() -> Router<AppState> {
+    keys::router()
 }
 
 async fn not_found() -> ApiError {

@@ -22,6 +22,8 @@ pub(crate) struct AppState {
     pub(crate) trust_forwarded_for: bool,
     /// Origins besides this server's own that may make cookie-mode requests (`CORS_ORIGINS`).
     pub(crate) cors_origins: Arc<[String]>,
+    /// How long the JWKS may be cached, in seconds.
+    pub(crate) jwks_max_age: u64,
 }
 
 /// The session-lifetime rules, in milliseconds.

@@ -7,6 +7,7 @@
 mod rotation;
 mod session_cache;
 mod sessions;
+mod signing_keys;
 mod throttle_attempts;
 mod users;
 mod writer;
@@ -19,6 +20,7 @@ use sqlx::{AnyConnection, AnyPool};
 
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
 pub(crate) use sessions::{NewSession, SessionRecord};
+pub(crate) use signing_keys::KeyRow;
 pub(crate) use throttle_attempts::AttemptWindow;
 pub(crate) use users::{NewUser, UserRecord};
 

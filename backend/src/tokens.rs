@@ -1,12 +1,15 @@
 //! Token rules: what an access token and a refresh token are, and how each is checked.
 //!
-//! Both kinds are derived from the one configured secret, so every instance that shares `JWT_SECRET`
-//! issues and accepts the same tokens.
+//! Access tokens are signed with the key ring every instance shares through the database (EdDSA, the
+//! default) or with `JWT_SECRET` (HS256); refresh-token successors are derived from `JWT_SECRET`. So
+//! every instance that shares the database and the secret issues and accepts the same tokens.
 
 pub(crate) mod access;
+pub(crate) mod keys;
 pub(crate) mod refresh;
 
-pub(crate) use access::{AccessClaims, AccessError, AccessTokens};
+pub(crate) use access::{AccessClaims, AccessError, AccessTokens, SignError, Signer};
+pub(crate) use keys::{KeyError, KeyRing};
 pub(crate) use refresh::{RefreshToken, RefreshTokens, TokenHash};
 
 /// Milliseconds since the Unix epoch: the one time unit stored and compared server-side.

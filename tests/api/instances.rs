@@ -137,6 +137,26 @@ async fn parallel_guesses_split_across_both_instances_get_exactly_the_limit_eval
     assert_eq!((evaluated, throttled), (5, 35), "{statuses:?}");
 }
 
+#[tokio::test]
+async fn both_instances_sign_with_the_same_key_and_accept_each_others_tokens() {
+    let pair = two_instances(&[]).await;
+    let on_a = pair.login(&pair.a, "laptop").await.tokens.access_token;
+    let on_b = pair.login(&pair.b, "phone").await.tokens.access_token;
+    let kid = |token: &str| {
+        let head = token.split('.').next().unwrap();
+        let head: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, head).unwrap(),
+        )
+        .unwrap();
+        head["kid"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(kid(&on_a), kid(&on_b), "one current key for both");
+    for (token, on) in [(&on_a, &pair.b), (&on_b, &pair.a)] {
+        let response = pair.http.get(on.url(paths::ME)).bearer_auth(token).send().await.unwrap();
+        expect_status(response, StatusCode::OK).await;
+    }
+}
+
 /// Instance B trusts a session it checked for up to `SESSION_CACHE_TTL`; a revocation on A reaches it
 /// within that bound, while on A itself it acts at once.
 #[tokio::test]

@@ -13,6 +13,7 @@ mod cookies;
 mod durability;
 mod expiry;
 mod instances;
+mod keys;
 mod rotation;
 mod sessions;
 mod static_files;

@@ -1,10 +1,12 @@
-//! Access tokens: HS256 JWTs with `typ: at+jwt` (RFC 9068), pinned algorithm, issuer and audience.
+//! Access tokens: JWTs with `typ: at+jwt` (RFC 9068), signed with EdDSA and a `kid` from the key ring
+//! (the default), or with HS256 and the shared secret; pinned algorithm, issuer and audience.
 
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::keys::{KeyError, KeyRing};
 use super::{Millis, millis};
 use crate::config::Secret;
 
@@ -31,6 +33,14 @@ impl AccessClaims {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SignError {
+    #[error("cannot sign the token")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error("no signing key")]
+    Key(#[from] KeyError),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AccessError {
     #[error("access token expired")]
@@ -48,11 +58,33 @@ pub(crate) struct Subject<'a> {
     pub(crate) session_id: &'a str,
 }
 
+/// What signs: the shared secret (HS256), or the database's key ring (EdDSA).
+#[derive(Clone)]
+pub(crate) enum Signer {
+    Hs256 { encoding: EncodingKey, decoding: DecodingKey },
+    EdDsa(KeyRing),
+}
+
+impl Signer {
+    pub(crate) fn hs256(secret: &Secret) -> Self {
+        Self::Hs256 {
+            encoding: EncodingKey::from_secret(secret.expose()),
+            decoding: DecodingKey::from_secret(secret.expose()),
+        }
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Hs256 { .. } => Algorithm::HS256,
+            Self::EdDsa(_) => Algorithm::EdDSA,
+        }
+    }
+}
+
 /// Issues and verifies access tokens.
 #[derive(Clone)]
 pub(crate) struct AccessTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signer: Signer,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -70,31 +102,26 @@ impl std::fmt::Debug for AccessTokens {
 }
 
 impl AccessTokens {
-    pub(crate) fn new(secret: &Secret, issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> Self {
-        // Only HS256 is accepted, so `alg: none` and algorithm-confusion tokens fail before any check.
-        let mut validation = Validation::new(Algorithm::HS256);
+    pub(crate) fn new(signer: Signer, issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> Self {
+        // Only the configured algorithm is accepted, so `alg: none` and algorithm-confusion tokens
+        // fail before any check.
+        let mut validation = Validation::new(signer.algorithm());
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = leeway.as_secs();
-        Self {
-            encoding: EncodingKey::from_secret(secret.expose()),
-            decoding: DecodingKey::from_secret(secret.expose()),
-            validation,
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
-            ttl,
-        }
+        Self { signer, validation, issuer: issuer.to_owned(), audience: audience.to_owned(), ttl }
     }
 
     /// Signs a token for `subject`, valid from `now` for the configured lifetime. Returns it with its
     /// lifetime in seconds.
-    pub(crate) fn issue(
-        &self,
-        subject: Subject<'_>,
-        now: Millis,
-    ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+    pub(crate) fn issue(&self, subject: Subject<'_>, now: Millis) -> Result<(String, u64), SignError> {
         self.issue_until(subject, now, now + millis(self.ttl))
+    }
+
+    /// The signer, for the JWKS route and the key reloader.
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     /// Signs a token expiring at `expires_at`, which may lie in the past (the demo's "expire my token").
@@ -105,7 +132,7 @@ impl AccessTokens {
         subject: Subject<'_>,
         now: Millis,
         expires_at: Millis,
-    ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+    ) -> Result<(String, u64), SignError> {
         let claims = AccessClaims {
             sub: subject.user_id.to_owned(),
             username: subject.username.to_owned(),
@@ -117,18 +144,34 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        let header = Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(Algorithm::HS256) };
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)?;
+        let mut header = Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(self.signer.algorithm()) };
+        let token = match &self.signer {
+            Signer::Hs256 { encoding, .. } => jsonwebtoken::encode(&header, &claims, encoding)?,
+            Signer::EdDsa(ring) => {
+                let key = ring.signing_key(now)?;
+                header.kid = Some(key.kid.clone());
+                jsonwebtoken::encode(&header, &claims, &key.encoding)?
+            }
+        };
         Ok((token, super::seconds_until(expires_at, now)))
     }
 
-    /// Checks signature, algorithm, `typ`, `iss`, `aud` and `exp` (with leeway).
-    pub(crate) fn verify(&self, token: &str) -> Result<AccessClaims, AccessError> {
+    /// Checks signature, algorithm, `kid` (one of ours), `typ`, `iss`, `aud` and `exp` (with leeway).
+    pub(crate) async fn verify(&self, token: &str, now: Millis) -> Result<AccessClaims, AccessError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AccessError::Invalid)?;
-        if header.alg != Algorithm::HS256 || header.typ.as_deref() != Some(ACCESS_TYP) {
+        if header.alg != self.signer.algorithm() || header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(AccessError::Invalid);
         }
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(
+        let ring_key;
+        let decoding = match &self.signer {
+            Signer::Hs256 { decoding, .. } => decoding,
+            Signer::EdDsa(ring) => {
+                let kid = header.kid.as_deref().ok_or(AccessError::Invalid)?;
+                ring_key = ring.verifying_key(kid, now).await.ok_or(AccessError::Invalid)?;
+                &ring_key.decoding
+            }
+        };
+        jsonwebtoken::decode::<AccessClaims>(token, decoding, &self.validation).map(|data| data.claims).map_err(
             |error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AccessError::Expired,
                 _ => AccessError::Invalid,
@@ -145,11 +188,15 @@ mod tests {
 
     fn tokens(secret: &str) -> AccessTokens {
         let secret: Secret = secret.parse().unwrap();
-        AccessTokens::new(&secret, "iss", "aud", Duration::from_secs(60), Duration::ZERO)
+        AccessTokens::new(Signer::hs256(&secret), "iss", "aud", Duration::from_secs(60), Duration::ZERO)
     }
 
     const SUBJECT: Subject<'static> = Subject { user_id: "u1", username: "ann", role: "user", session_id: "s1" };
     const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn verify(tokens: &AccessTokens, token: &str) -> Result<AccessClaims, AccessError> {
+        futures::executor::block_on(tokens.verify(token, now()))
+    }
 
     fn now() -> Millis {
         super::super::now_millis()
@@ -158,7 +205,7 @@ mod tests {
     #[test]
     fn a_fresh_token_round_trips_with_all_claims() {
         let (token, expires_in) = tokens(KEY).issue(SUBJECT, now()).unwrap();
-        let claims = tokens(KEY).verify(&token).unwrap();
+        let claims = verify(&tokens(KEY), &token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.username.as_str()), ("u1", "s1", "ann"));
         assert_eq!(claims.role, "user");
         assert_eq!(expires_in, 60);
@@ -169,13 +216,13 @@ mod tests {
         let past = now() - 120_000;
         let (token, expires_in) = tokens(KEY).issue_until(SUBJECT, past, past + 1000).unwrap();
         assert_eq!(expires_in, 1, "the lifetime the token really has");
-        assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Expired));
+        assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Expired));
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_invalid() {
         let (token, _) = tokens("another-key-another-key-another-key").issue(SUBJECT, now()).unwrap();
-        assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Invalid));
+        assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Invalid));
     }
 
     #[test]
@@ -183,24 +230,24 @@ mod tests {
         let (token, _) = tokens(KEY).issue(SUBJECT, now()).unwrap();
         let payload = token.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
-        assert_eq!(tokens(KEY).verify(&format!("{header}.{payload}.")), Err(AccessError::Invalid));
+        assert_eq!(verify(&tokens(KEY), &format!("{header}.{payload}.")), Err(AccessError::Invalid));
     }
 
     #[test]
     fn a_plain_jwt_without_the_access_typ_is_invalid() {
-        let claims = tokens(KEY).verify(&tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
+        let claims = verify(&tokens(KEY), &tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
         let plain =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
                 .unwrap();
-        assert_eq!(tokens(KEY).verify(&plain), Err(AccessError::Invalid));
+        assert_eq!(verify(&tokens(KEY), &plain), Err(AccessError::Invalid));
     }
 
     #[test]
     fn a_token_for_another_audience_is_invalid() {
         let secret: Secret = KEY.parse().unwrap();
-        let other = AccessTokens::new(&secret, "iss", "other", Duration::from_secs(60), Duration::ZERO);
+        let other = AccessTokens::new(Signer::hs256(&secret), "iss", "other", Duration::from_secs(60), Duration::ZERO);
         let (token, _) = other.issue(SUBJECT, now()).unwrap();
-        assert_eq!(tokens(KEY).verify(&token), Err(AccessError::Invalid));
+        assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Invalid));
     }
 
     proptest::proptest! {
@@ -212,8 +259,8 @@ mod tests {
             segments in proptest::collection::vec("[A-Za-z0-9_-]{0,80}", 1..5),
         ) {
             let tokens = tokens(KEY);
-            proptest::prop_assert!(tokens.verify(&text).is_err());
-            proptest::prop_assert!(tokens.verify(&segments.join(".")).is_err());
+            proptest::prop_assert!(verify(&tokens, &text).is_err());
+            proptest::prop_assert!(verify(&tokens, &segments.join(".")).is_err());
         }
 
         /// A header we signed ourselves with arbitrary JSON claims decodes without panicking, and
@@ -223,7 +270,7 @@ mod tests {
             let header = Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(Algorithm::HS256) };
             let key = EncodingKey::from_secret(KEY.as_bytes());
             let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
-            proptest::prop_assert!(tokens(KEY).verify(&token).is_err());
+            proptest::prop_assert!(verify(&tokens(KEY), &token).is_err());
         }
     }
 }

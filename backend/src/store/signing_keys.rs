@@ -1,0 +1,75 @@
+//! Access-token signing keys, kept in the database so every instance signs and verifies with one set.
+
+use super::{Store, StoreError};
+
+/// One key as stored. `private_key` is base64 PKCS#8, `public_key` the base64url Ed25519 point.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    pub(crate) kid: String,
+    pub(crate) algorithm: String,
+    pub(crate) private_key: String,
+    pub(crate) public_key: String,
+    pub(crate) created_at: i64,
+    pub(crate) activates_at: i64,
+    pub(crate) retires_at: Option<i64>,
+}
+
+impl Store {
+    /// Every key not yet retired at `now`.
+    pub(crate) async fn signing_keys(&self, now: i64) -> Result<Vec<KeyRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kid, algorithm, private_key, public_key, created_at, activates_at, retires_at
+             FROM signing_keys WHERE retires_at IS NULL OR retires_at > $1 ORDER BY activates_at, kid",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds `key`; when `only_if_none`, only into an empty table (the first start), so instances that
+    /// start together cannot each add their own.
+    pub(crate) async fn add_signing_key(&self, key: KeyRow, only_if_none: bool) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let added = sqlx::query(
+                    "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, activates_at)
+                     SELECT $1, $2, $3, $4, $5, $6
+                     WHERE $7 = 0 OR NOT EXISTS (SELECT 1 FROM signing_keys)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&key.private_key)
+                .bind(&key.public_key)
+                .bind(key.created_at)
+                .bind(key.activates_at)
+                .bind(i64::from(only_if_none))
+                .execute(&mut *conn)
+                .await?;
+                Ok(added.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    /// Gives every key that activated before `successor_activates_at` and has no end yet the end
+    /// `retires_at`: its tokens are still accepted until then.
+    pub(crate) async fn retire_signing_keys(
+        &self,
+        successor_activates_at: i64,
+        retires_at: i64,
+    ) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let retired = sqlx::query(
+                    "UPDATE signing_keys SET retires_at = $1 WHERE retires_at IS NULL AND activates_at < $2",
+                )
+                .bind(retires_at)
+                .bind(successor_activates_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(retired.rows_affected())
+            })
+        })
+        .await
+    }
+}
