@@ -34,11 +34,20 @@ pub(crate) async fn register(state: &AppState, account: NewAccount, ip: IpAddr) 
 pub(crate) async fn log_in(state: &AppState, credentials: Credentials, ip: IpAddr) -> Result<Issued, ApiError> {
     let Credentials { email, password, device } = credentials;
     let now = now_millis();
-    let slots = state.throttle.begin_login(&state.store, email.as_str(), ip, now).await?;
+    let slots = match state.throttle.begin_login(&state.store, email.as_str(), ip, now).await {
+        Err(throttled @ ApiError::RateLimited { .. }) => {
+            state.metrics.login("throttled");
+            return Err(throttled);
+        }
+        slots => slots?,
+    };
     let user = state.store.user_by_email(email.as_str()).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = state.passwords.verify(password.expose(), stored_hash).await?;
-    let user = user.filter(|_| matches).ok_or(ApiError::InvalidCredentials)?;
+    let Some(user) = user.filter(|_| matches) else {
+        state.metrics.login("failed");
+        return Err(ApiError::InvalidCredentials);
+    };
     state.throttle.login_succeeded(&state.store, slots).await?;
 
     let refresh = state.refresh.generate()?;
@@ -57,7 +66,7 @@ pub(crate) async fn log_in(state: &AppState, credentials: Credentials, ip: IpAdd
         })
         .await?;
     let (access_token, expires_in) = state.access.issue(subject(&user, &session.id), now)?;
-    state.metrics.login();
+    state.metrics.login("succeeded");
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);
     Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user })

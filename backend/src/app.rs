@@ -14,7 +14,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::config::{Config, ConfigError, JwtAlgorithm, RefreshExpiry};
+use crate::config::{Config, ConfigError, JwtAlgorithm, MetricsExposure, RefreshExpiry};
 use crate::metrics::Metrics;
 use crate::passwords::{PasswordError, Passwords};
 use crate::state::{AppState, SessionPolicy};
@@ -64,6 +64,7 @@ pub struct App {
     router: Router,
     purge_every: std::time::Duration,
     key_reload: std::time::Duration,
+    metrics: MetricsExposure,
 }
 
 impl App {
@@ -115,7 +116,13 @@ impl App {
             seed_demo_user(&state).await?;
         }
         let router = router(state.clone(), config)?;
-        Ok(Self { state, router, purge_every: config.purge_interval, key_reload: config.key_reload_interval })
+        Ok(Self {
+            state,
+            router,
+            purge_every: config.purge_interval,
+            key_reload: config.key_reload_interval,
+            metrics: config.metrics,
+        })
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
@@ -126,13 +133,38 @@ impl App {
     ) -> Result<(), StartError> {
         let purge = crate::purge::spawn(self.state.clone(), self.purge_every);
         let reload = crate::purge::reload_keys(self.state.clone(), self.key_reload);
+        let counting = crate::purge::count_sessions(self.state.clone(), SESSION_GAUGE_EVERY);
+        let metrics = match self.metrics {
+            MetricsExposure::Separate(addr) => Some(serve_metrics(self.state.clone(), addr).await?),
+            MetricsExposure::Same | MetricsExposure::Off => None,
+        };
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         purge.abort();
         reload.abort();
+        counting.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         self.state.store.close().await;
         served.map_err(StartError::Serve)
     }
+}
+
+/// How often the live-sessions gauge is refreshed.
+const SESSION_GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `/metrics` on a listener of its own.
+async fn serve_metrics(state: AppState, addr: SocketAddr) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!("metrics on http://{bound}/metrics");
+    let router = crate::routes::metrics().with_state(state);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(error = %crate::error_chain(&error), "the metrics listener stopped");
+        }
+    }))
 }
 
 /// `backend keys rotate`: adds a key that signs after `KEY_ACTIVATION_DELAY` and gives the keys before
@@ -177,10 +209,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 pub(crate) fn router(state: AppState, config: &Config) -> Result<Router, StartError> {
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let mut app = crate::routes::api(config.demo_routes_enabled())
-        .layer(no_store)
-        .merge(crate::routes::well_known())
-        .with_state(state);
+    let metrics = Arc::clone(&state.metrics);
+    let mut api = crate::routes::api(config.demo_routes_enabled()).layer(no_store).merge(crate::routes::well_known());
+    if config.metrics == MetricsExposure::Same {
+        api = api.merge(crate::routes::metrics());
+    }
+    // Only matched routes are counted, under their template (so ids never become label values).
+    let mut app =
+        api.route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track)).with_state(state);
     #[cfg(feature = "e2e")]
     {
         app = crate::fault::with_refresh_outage_switch(app);

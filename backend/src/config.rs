@@ -142,6 +142,11 @@ pub struct Config {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_forwarded_for: bool,
 
+    /// Where Prometheus metrics are served: `same` (at /metrics on BIND), `off`, or an address of their
+    /// own such as `127.0.0.1:9100`, to keep them off the public listener.
+    #[arg(long, env = "METRICS", default_value = "same")]
+    pub metrics: MetricsExposure,
+
     /// Browser origins allowed to call the API cross-origin (comma-separated). Empty: same-origin only.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -223,6 +228,26 @@ impl Config {
 pub enum DatabaseTarget {
     Sqlite { url: String, path: PathBuf },
     Postgres { url: String },
+}
+
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsExposure {
+    Same,
+    Off,
+    Separate(SocketAddr),
+}
+
+impl FromStr for MetricsExposure {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim() {
+            "same" => Ok(Self::Same),
+            "off" => Ok(Self::Off),
+            address => address.parse().map(Self::Separate).map_err(|_| "expected same, off or host:port".to_owned()),
+        }
+    }
 }
 
 /// Administration commands; without one, the server runs.

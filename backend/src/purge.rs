@@ -1,5 +1,5 @@
-//! Background upkeep: deleting expired and revoked sessions and stale throttle counters, and reading
-//! the signing keys again.
+//! Background upkeep: deleting expired and revoked sessions and stale throttle counters, reading
+//! the signing keys again, and counting live sessions for the metrics.
 
 use std::time::Duration;
 
@@ -33,6 +33,21 @@ pub(crate) fn reload_keys(state: AppState, every: Duration) -> tokio::task::Join
             ticks.tick().await;
             if let Err(error) = ring.reload(now_millis()).await {
                 tracing::warn!(error = %crate::error_chain(&error), "cannot reload the signing keys");
+            }
+        }
+    })
+}
+
+/// Refreshes the live-sessions gauge every `every`.
+pub(crate) fn count_sessions(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match state.store.live_sessions(now_millis()).await {
+                Ok(count) => state.metrics.set_sessions_active(count),
+                Err(error) => tracing::warn!(error = %crate::error_chain(&error), "cannot count sessions"),
             }
         }
     })

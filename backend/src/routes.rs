@@ -37,6 +37,11 @@ pub(crate) fn api(demo: bool) -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// `GET /metrics`: Prometheus's text format.
+pub(crate) fn metrics() -> Router<AppState> {
+    health::metrics_router()
+}
+
 /// Standard documents outside `/api`, with their own caching.
 pub(crate) fn well_known() -> Router<AppState> {
     keys::router()

@@ -134,6 +134,21 @@ impl Store {
         Ok(value)
     }
 
+    /// (connections open, of which idle), for the metrics.
+    pub(crate) fn pool_state(&self) -> (u32, u32) {
+        (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
+    }
+
+    /// Sessions neither revoked nor expired at `now`.
+    pub(crate) async fn live_sessions(&self, now: i64) -> Result<i64, StoreError> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
     /// Round-trips to the database, for the health probe.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -1,9 +1,9 @@
-//! Liveness and counters.
+//! Liveness and counters: `/api/health`, `/api/metrics` (JSON) and `/metrics` (Prometheus).
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use shared::ops::Health;
 use shared::paths;
@@ -24,4 +24,17 @@ async fn get_health(State(state): State<AppState>) -> Result<Response, ApiError>
 
 async fn get_metrics(State(state): State<AppState>) -> Response {
     reply(StatusCode::OK, "ok", state.metrics.snapshot())
+}
+
+/// The path Prometheus scrapes.
+pub(crate) const PROMETHEUS_PATH: &str = "/metrics";
+
+pub(super) fn metrics_router() -> Router<AppState> {
+    Router::new().route(PROMETHEUS_PATH, get(get_prometheus))
+}
+
+async fn get_prometheus(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(state.store.pool_state());
+    let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }

@@ -28,14 +28,17 @@ async fn refresh_token(
     Json(body): Json<RefreshRequest>,
 ) -> Response {
     let result = async {
-        let presented = presented_token(delivery, &headers, &body)?;
+        let presented = presented_token(delivery, &headers, &body).inspect_err(|error| {
+            if matches!(error, ApiError::RefreshTokenInvalid(_)) {
+                state.metrics.refresh("invalid");
+            }
+        })?;
         let now = now_millis();
         let (session, from_grace) = rotate(&state, &presented, now).await?;
         // The new access token carries the user's current name and role, read fresh from the account.
         let user = state.store.user_by_id(&session.user_id).await?;
         let user = user.ok_or(ApiError::RefreshTokenInvalid("account no longer exists"))?;
         let (access_token, expires_in) = state.access.issue(subject(&user, &session.id), now)?;
-        state.metrics.refresh(from_grace);
         tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
         let refresh = state.refresh.successor(&presented);
         let refresh_expires_in = seconds_until(session.expires_at, now);
@@ -69,11 +72,19 @@ async fn rotate(state: &AppState, presented: &RefreshToken, now: i64) -> Result<
         sliding_ttl_ms: policy.sliding.then_some(policy.refresh_ttl_ms),
         grace_ms: policy.grace_ms,
     };
-    match state.store.rotate(request).await? {
+    let rotation = state.store.rotate(request).await?;
+    state.metrics.refresh(match &rotation {
+        Rotation::Rotated(_) => "rotated",
+        Rotation::Grace(_) => "grace",
+        Rotation::Reused { .. } => "reused",
+        Rotation::Rejected(Rejection::Unknown) => "invalid",
+        Rotation::Rejected(Rejection::Expired) => "expired",
+        Rotation::Rejected(Rejection::Revoked(_)) => "revoked",
+    });
+    match rotation {
         Rotation::Rotated(session) => Ok((session, false)),
         Rotation::Grace(session) => Ok((session, true)),
         Rotation::Reused { session_id } => {
-            state.metrics.reuse();
             tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
             Err(ApiError::RefreshTokenReused)
         }
