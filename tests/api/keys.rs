@@ -142,3 +142,15 @@ async fn eventually(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_backdated_token_is_signed_with_the_current_key() {
+    let app = spawn_app_with(&[]).await;
+    let (_, login) = app.new_session().await;
+    let response = app.post_with_token(paths::DEMO_EXPIRED_TOKEN, &login.tokens.access_token).await;
+    let body = expect_status(response, StatusCode::OK).await;
+    let expired = body["data"]["access_token"].as_str().unwrap();
+    assert_eq!(header(expired)["kid"], header(&login.tokens.access_token)["kid"]);
+    let refused = app.get_with_token(paths::ME, expired).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "it is expired, not forged");
+}

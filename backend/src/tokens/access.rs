@@ -148,7 +148,9 @@ impl AccessTokens {
         let token = match &self.signer {
             Signer::Hs256 { encoding, .. } => jsonwebtoken::encode(&header, &claims, encoding)?,
             Signer::EdDsa(ring) => {
-                let key = ring.signing_key(now)?;
+                // The key that signs at this moment, whatever `iat` the token is given (the demo
+                // backdates it).
+                let key = ring.signing_key(super::now_millis().max(now))?;
                 header.kid = Some(key.kid.clone());
                 jsonwebtoken::encode(&header, &claims, &key.encoding)?
             }
