@@ -131,9 +131,9 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let purge = crate::purge::spawn(self.state.clone(), self.purge_every);
-        let reload = crate::purge::reload_keys(self.state.clone(), self.key_reload);
-        let counting = crate::purge::count_sessions(self.state.clone(), SESSION_GAUGE_EVERY);
+        let purge = crate::upkeep::spawn(self.state.clone(), self.purge_every);
+        let reload = crate::upkeep::reload_keys(self.state.clone(), self.key_reload);
+        let counting = crate::upkeep::count_sessions(self.state.clone(), SESSION_GAUGE_EVERY);
         let metrics = match self.metrics {
             MetricsExposure::Separate(addr) => Some(serve_metrics(self.state.clone(), addr).await?),
             MetricsExposure::Same | MetricsExposure::Off => None,

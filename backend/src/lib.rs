@@ -17,7 +17,6 @@ mod extract;
 mod fault;
 mod metrics;
 mod passwords;
-mod purge;
 mod routes;
 mod spa;
 mod state;
@@ -25,6 +24,7 @@ mod store;
 pub mod telemetry;
 mod throttle;
 mod tokens;
+mod upkeep;
 
 pub use app::{App, StartError, rotate_keys, run};
 pub use config::{Config, ConfigError};

@@ -112,15 +112,16 @@ impl Metrics {
     /// `outcome`: `rotated`, `grace`, `reused`, `invalid`, `expired` or `revoked`.
     pub(crate) fn refresh(&self, outcome: &'static str) {
         self.refreshes.get_or_create(&Outcome { outcome }).inc();
-        match outcome {
-            "rotated" => self.refresh_count.fetch_add(1, Ordering::Relaxed),
-            "grace" => {
-                self.grace_count.fetch_add(1, Ordering::Relaxed);
-                self.refresh_count.fetch_add(1, Ordering::Relaxed)
-            }
-            "reused" => self.reuse_count.fetch_add(1, Ordering::Relaxed),
-            _ => 0,
+        // The JSON counts every answered refresh (grace answers included), and grace and reuse apart.
+        let counters: &[&AtomicU64] = match outcome {
+            "rotated" => &[&self.refresh_count],
+            "grace" => &[&self.refresh_count, &self.grace_count],
+            "reused" => &[&self.reuse_count],
+            _ => &[],
         };
+        for counter in counters {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn set_sessions_active(&self, count: i64) {
