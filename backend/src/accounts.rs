@@ -10,11 +10,11 @@ use crate::error::ApiError;
 use crate::routes::subject;
 use crate::state::AppState;
 use crate::store::{NewSession, NewUser, UserRecord};
-use crate::tokens::{now_millis, seconds_until};
+use crate::tokens::seconds_until;
 
 /// Throttles by address, hashes the password (on the sign-up pool), and creates the account.
 pub(crate) async fn register(state: &AppState, account: NewAccount, ip: IpAddr) -> Result<UserRecord, ApiError> {
-    let now = now_millis();
+    let now = state.now();
     state.throttle.begin_registration(&state.store, ip, now).await?;
     let password_hash = state.passwords.hash(account.password.expose()).await?;
     let new = NewUser {
@@ -33,7 +33,7 @@ pub(crate) async fn register(state: &AppState, account: NewAccount, ip: IpAddr) 
 /// count), checks it, and starts a session.
 pub(crate) async fn log_in(state: &AppState, credentials: Credentials, ip: IpAddr) -> Result<Issued, ApiError> {
     let Credentials { email, password, device } = credentials;
-    let now = now_millis();
+    let now = state.now();
     let slots = match state.throttle.begin_login(&state.store, email.as_str(), ip, now).await {
         Err(throttled @ ApiError::RateLimited { .. }) => {
             state.metrics.login("throttled");

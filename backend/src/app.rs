@@ -14,13 +14,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::{Config, ConfigError, JwtAlgorithm, MetricsExposure, RefreshExpiry};
 use crate::metrics::Metrics;
 use crate::passwords::{PasswordError, Passwords};
 use crate::state::{AppState, SessionPolicy};
 use crate::store::{NewUser, PoolSettings, Store, StoreError};
 use crate::throttle::{Limit, Throttle};
-use crate::tokens::{AccessTokens, KeyError, KeyRing, RefreshTokens, Signer, millis, now_millis};
+use crate::tokens::{AccessTokens, KeyError, KeyRing, RefreshTokens, Signer, millis};
 
 const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -70,6 +71,12 @@ pub struct App {
 impl App {
     /// Connects the store (running migrations), prepares keys and hashing, seeds the demo user.
     pub async fn build(config: &Config) -> Result<Self, StartError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`build`](Self::build), with every time-dependent rule reading `clock` (tests pass a
+    /// [`ManualClock`](crate::clock::ManualClock)).
+    pub async fn build_with_clock(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
         let secret = config.signing_secret()?;
         let pool = PoolSettings {
             max_connections: config.db_max_connections,
@@ -78,11 +85,12 @@ impl App {
         };
         let store = Store::connect(&config.database()?, pool).await?;
         let signer = match config.jwt_algorithm {
-            JwtAlgorithm::EdDsa => Signer::EdDsa(KeyRing::load(store.clone(), now_millis()).await?),
+            JwtAlgorithm::EdDsa => Signer::EdDsa(KeyRing::load(store.clone(), clock.now()).await?),
             JwtAlgorithm::Hs256 => Signer::hs256(&secret),
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState {
+            clock,
             store,
             access: AccessTokens::new(
                 signer,
@@ -169,14 +177,14 @@ async fn serve_metrics(state: AppState, addr: SocketAddr) -> Result<tokio::task:
 
 /// `backend keys rotate`: adds a key that signs after `KEY_ACTIVATION_DELAY` and gives the keys before
 /// it an end (the new key's start plus one access-token lifetime and the leeway). Returns a line to print.
-pub async fn rotate_keys(config: &Config) -> Result<String, StartError> {
+pub async fn rotate_keys(config: &Config, clock: &dyn Clock) -> Result<String, StartError> {
     let pool = PoolSettings {
         max_connections: 2,
         acquire_timeout: config.db_acquire_timeout,
         session_cache_ttl: std::time::Duration::ZERO,
     };
     let store = Store::connect(&config.database()?, pool).await?;
-    let now = now_millis();
+    let now = clock.now();
     let activates_at = now + millis(config.key_activation_delay);
     let retires_at = activates_at + millis(config.access_token_ttl) + millis(config.jwt_leeway);
     let key = crate::tokens::keys::generate(now, activates_at)?;
@@ -279,7 +287,7 @@ async fn seed_demo_user(state: &AppState) -> Result<(), StartError> {
         email: DEMO_EMAIL,
         password_hash: &password_hash,
         role: shared::auth::DEFAULT_ROLE,
-        now: now_millis(),
+        now: state.now(),
     };
     // Another instance may have seeded it a moment ago; that is fine.
     if state.store.create_user(new).await?.is_some() {

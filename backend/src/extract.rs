@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::UserRecord;
-use crate::tokens::{AccessClaims, AccessError, now_millis};
+use crate::tokens::{AccessClaims, AccessError};
 
 /// `axum::Json`, but a bad body answers with the envelope: 413 when too large, 400 otherwise
 /// (malformed JSON, a wrong content type, a missing or ill-typed field).
@@ -49,7 +49,7 @@ impl FromRequestParts<AppState> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        state.access.verify(token, now_millis()).await.map(Self).map_err(|error| match error {
+        state.access.verify(token, state.now()).await.map(Self).map_err(|error| match error {
             AccessError::Expired => ApiError::TokenExpired,
             AccessError::Invalid => ApiError::InvalidToken,
         })
@@ -71,7 +71,7 @@ impl FromRequestParts<AppState> for Caller {
         let Claims(claims) = Claims::from_request_parts(parts, state).await?;
         let user = state
             .store
-            .active_session_user(&claims.sid, &claims.sub, now_millis())
+            .active_session_user(&claims.sid, &claims.sub, state.now())
             .await?
             .ok_or(ApiError::SessionEnded)?;
         Ok(Self { user, session_id: claims.sid })

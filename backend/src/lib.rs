@@ -8,6 +8,7 @@
 
 mod accounts;
 mod app;
+pub mod clock;
 pub mod config;
 mod delivery;
 mod domain;

@@ -8,7 +8,7 @@ async fn main() -> ExitCode {
     };
     backend::telemetry::init();
     if let Some(backend::config::Command::Keys { action: backend::config::KeysCommand::Rotate }) = &config.command {
-        return match backend::rotate_keys(&config).await {
+        return match backend::rotate_keys(&config, &backend::clock::SystemClock).await {
             Ok(done) => {
                 println!("{done}");
                 ExitCode::SUCCESS

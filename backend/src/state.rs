@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 use crate::store::Store;
@@ -11,6 +12,8 @@ use crate::tokens::{AccessTokens, Millis, RefreshTokens};
 /// Cheap to clone: every field is a handle or an `Arc`.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
+    /// Every time-dependent rule reads now from here.
+    pub(crate) clock: SharedClock,
     pub(crate) store: Store,
     pub(crate) access: AccessTokens,
     pub(crate) refresh: RefreshTokens,
@@ -24,6 +27,13 @@ pub(crate) struct AppState {
     pub(crate) cors_origins: Arc<[String]>,
     /// How long the JWKS may be cached, in seconds.
     pub(crate) jwks_max_age: u64,
+}
+
+impl AppState {
+    /// Now, by the state's clock.
+    pub(crate) fn now(&self) -> Millis {
+        self.clock.now()
+    }
 }
 
 /// The session-lifetime rules, in milliseconds.

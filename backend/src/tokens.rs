@@ -12,14 +12,7 @@ pub(crate) use access::{AccessClaims, AccessError, AccessTokens, SignError, Sign
 pub(crate) use keys::{KeyError, KeyRing};
 pub(crate) use refresh::{RefreshToken, RefreshTokens, TokenHash};
 
-/// Milliseconds since the Unix epoch: the one time unit stored and compared server-side.
-pub(crate) type Millis = i64;
-
-/// Now, in [`Millis`].
-pub(crate) fn now_millis() -> Millis {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
-}
+pub(crate) use crate::clock::Millis;
 
 /// A duration in [`Millis`], saturating rather than wrapping for absurd configured values.
 pub(crate) fn millis(duration: std::time::Duration) -> Millis {

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::state::AppState;
-use crate::tokens::now_millis;
 
 /// Runs until the returned task is aborted. Failures are logged and retried on the next tick.
 pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
@@ -13,7 +12,7 @@ pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match state.store.purge(now_millis(), state.throttle.longest_window_ms()).await {
+            match state.store.purge(state.now(), state.throttle.longest_window_ms()).await {
                 Ok(0) => {}
                 Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
                 Err(error) => tracing::warn!(error = %crate::error_chain(&error), "purge failed"),
@@ -31,7 +30,7 @@ pub(crate) fn reload_keys(state: AppState, every: Duration) -> tokio::task::Join
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = ring.reload(now_millis()).await {
+            if let Err(error) = ring.reload(state.now()).await {
                 tracing::warn!(error = %crate::error_chain(&error), "cannot reload the signing keys");
             }
         }
@@ -45,7 +44,7 @@ pub(crate) fn count_sessions(state: AppState, every: Duration) -> tokio::task::J
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match state.store.live_sessions(now_millis()).await {
+            match state.store.live_sessions(state.now()).await {
                 Ok(count) => state.metrics.set_sessions_active(count),
                 Err(error) => tracing::warn!(error = %crate::error_chain(&error), "cannot count sessions"),
             }

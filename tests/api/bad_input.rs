@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shared::paths;
 
-use crate::helpers::{expect_error, spawn_app, spawn_app_with};
+use crate::helpers::{expect_error, spawn_app, spawn_app_with, spawn_app_with_manual_clock};
 
 #[tokio::test]
 async fn malformed_or_mistyped_bodies_are_400() {
@@ -60,7 +60,7 @@ fn tamper(token: &str, segment: usize, edit: impl Fn(&mut serde_json::Value)) ->
 
 #[tokio::test]
 async fn every_kind_of_bad_access_token_is_401_with_www_authenticate() {
-    let app = spawn_app_with(&["--access-token-ttl", "1s"]).await;
+    let (app, clock) = spawn_app_with_manual_clock(&["--access-token-ttl", "1m", "--jwt-leeway", "0s"]).await;
     let (_, login) = app.new_session().await;
     let access = login.tokens.access_token.clone();
     let other_key = {
@@ -97,8 +97,8 @@ async fn every_kind_of_bad_access_token_is_401_with_www_authenticate() {
         expect_error(response, StatusCode::UNAUTHORIZED, code).await;
     }
 
-    // Past the one-second lifetime (leeway 0), the untouched token is expired.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Past its one-minute lifetime (leeway 0), the untouched token is expired.
+    clock.advance(std::time::Duration::from_secs(61));
     let response = app.get_with_token(paths::ME, &access).await;
     assert!(response.headers().get("www-authenticate").unwrap().to_str().unwrap().contains("invalid_token"));
     expect_error(response, StatusCode::UNAUTHORIZED, "token_expired").await;

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
+use backend::clock::{ManualClock, SharedClock, SystemClock};
 use backend::{App, Config};
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -99,10 +101,22 @@ pub(crate) async fn spawn_app_with(overrides: &[&str]) -> TestApp {
     spawn_app_on(TestDatabase::new().await, overrides).await
 }
 
+/// A server whose time stands still until the test moves the returned clock: expiry, grace and throttle
+/// windows and key rotation are tested without waiting.
+pub(crate) async fn spawn_app_with_manual_clock(overrides: &[&str]) -> (TestApp, ManualClock) {
+    let clock = ManualClock::starting_now();
+    let app = spawn_app_on_clock(TestDatabase::new().await, overrides, Arc::new(clock.clone())).await;
+    (app, clock)
+}
+
 /// Starts a server on an existing database (a restart, when the previous one was stopped).
 pub(crate) async fn spawn_app_on(db: TestDatabase, overrides: &[&str]) -> TestApp {
+    spawn_app_on_clock(db, overrides, Arc::new(SystemClock)).await
+}
+
+async fn spawn_app_on_clock(db: TestDatabase, overrides: &[&str], clock: SharedClock) -> TestApp {
     let config = config(&db.url, overrides);
-    let app = App::build(&config).await.expect("app builds");
+    let app = App::build_with_clock(&config, clock).await.expect("app builds");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

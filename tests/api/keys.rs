@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use shared::paths;
 
-use crate::helpers::{TestDatabase, expect_status, spawn_app_on, spawn_app_with, start_backend};
+use crate::helpers::{
+    TestDatabase, config, expect_status, spawn_app_on, spawn_app_with, spawn_app_with_manual_clock, start_backend,
+};
 
 const JWKS: &str = "/.well-known/jwks.json";
 
@@ -82,17 +84,16 @@ async fn an_hs256_install_switched_to_eddsa_keeps_its_sessions() {
     expect_status(app.get_with_token(paths::ME, &pair.access_token).await, StatusCode::OK).await;
 }
 
-/// The whole lifecycle on the real binary: a rotated-in key is published at once and signs after the
-/// delay; tokens the old key signed keep verifying until they expire; then the old key is gone.
+/// `backend keys rotate` on the real binary, beside a running server: the new key is published at once
+/// (once the server reloads) while the old one keeps signing, and tokens signed before still verify.
 #[tokio::test]
-async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_expires() {
+async fn the_rotate_command_publishes_a_standby_key_to_a_running_server() {
     let db = TestDatabase::new().await;
-    let timing = ["--key-activation-delay", "1s", "--key-reload-interval", "100ms", "--access-token-ttl", "2s"];
+    let timing = ["--key-reload-interval", "100ms"];
     let server = start_backend(&db.url, &timing);
     let client = reqwest::Client::new();
     let login = crate::helpers::login_on(&client, &server, "rotate@example.com", None).await;
     let old_token = login.tokens.access_token;
-    let old_kid = header(&old_token)["kid"].as_str().unwrap().to_owned();
 
     let rotated = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
         .args(["--database-url", &db.url])
@@ -102,44 +103,80 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
         .output()
         .unwrap();
     assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
-    let started = Instant::now();
+    let said = String::from_utf8_lossy(&rotated.stdout);
+    assert!(said.contains("signs in 600 s"), "{said}");
 
-    // Published at once (after a reload), while the old key still signs.
-    let (document, _) = eventually(&client, &server, |doc: &Value| doc["keys"].as_array().unwrap().len() == 2).await;
+    let (document, _) =
+        eventually(&client, &server.url(""), |doc: &Value| doc["keys"].as_array().unwrap().len() == 2).await;
     assert!(verified_by_jwks(&old_token, &document));
     let me = client.get(server.url(paths::ME)).bearer_auth(&old_token).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK, "a token signed before the rotation verifies after it");
-
-    // After the delay, new tokens carry the new key.
-    let new_kid = loop {
-        let pair = crate::helpers::login_on(&client, &server, "rotate@example.com", None).await;
-        let kid = header(&pair.tokens.access_token)["kid"].as_str().unwrap().to_owned();
-        if kid != old_kid {
-            assert!(started.elapsed() >= Duration::from_millis(900), "the new key signed before its delay");
-            break kid;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "the new key never started signing");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    // Once every token the old key signed has expired, the old key is neither published nor accepted.
-    let (document, _) = eventually(&client, &server, |doc: &Value| doc["keys"].as_array().unwrap().len() == 1).await;
-    assert_eq!(document["keys"][0]["kid"], new_kid.as_str());
+    let again = crate::helpers::login_on(&client, &server, "rotate@example.com", None).await;
+    assert_eq!(header(&again.tokens.access_token)["kid"], header(&old_token)["kid"], "the standby key signed early");
 }
 
-/// Polls the JWKS until `done` holds, for at most 15 s.
-async fn eventually(
-    client: &reqwest::Client,
-    server: &crate::helpers::BackendProcess,
-    done: impl Fn(&Value) -> bool,
-) -> (Value, String) {
+/// The whole lifecycle on a manual clock, to the millisecond: a rotated-in key is published at once and
+/// signs only after the activation delay; tokens the old key signed keep verifying until they expire;
+/// then the old key is neither published nor accepted.
+#[tokio::test]
+async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_expires() {
+    let flags = [
+        "--key-activation-delay",
+        "10m",
+        "--key-reload-interval",
+        "50ms",
+        "--access-token-ttl",
+        "15m",
+        "--jwt-leeway",
+        "5s",
+    ];
+    let (app, clock) = spawn_app_with_manual_clock(&flags).await;
+    let (email, login) = app.new_session().await;
+    let old_kid = header(&login.tokens.access_token)["kid"].as_str().unwrap().to_owned();
+
+    let said = backend::rotate_keys(&config(&app.db.url, &flags), &clock).await.unwrap();
+    assert!(said.contains("signs in 600 s") && said.contains("accepted for 1505 s more"), "{said}");
+    let (document, _) =
+        eventually(&app.client, &app.url(""), |doc: &Value| doc["keys"].as_array().unwrap().len() == 2).await;
+    let new_kid =
+        document["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).find(|k| *k != old_kid);
+    let new_kid = new_kid.unwrap().to_owned();
+    let kid_now =
+        || async { header(&app.login(&email, None).await.tokens.access_token)["kid"].as_str().unwrap().to_owned() };
+
+    clock.advance(Duration::from_millis(600_000 - 1));
+    let last_old = app.login(&email, None).await.tokens.access_token;
+    assert_eq!(header(&last_old)["kid"], old_kid.as_str(), "the new key signed before its delay");
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(kid_now().await, new_kid);
+    expect_status(app.get_with_token(paths::ME, &login.tokens.access_token).await, StatusCode::OK).await;
+
+    // The last token the old key signed expires 15 min after the switch, accepted for the 5 s leeway:
+    // until then the old key stays published and accepted.
+    clock.advance(Duration::from_millis(15 * 60_000 + 5_000 - 1));
+    let (document, _) = jwks(&app.client, &app.url("")).await;
+    assert!(verified_by_jwks(&last_old, &document), "retired too early: {document}");
+    expect_status(app.get_with_token(paths::ME, &last_old).await, StatusCode::OK).await;
+    clock.advance(Duration::from_millis(1));
+    let (document, _) = jwks(&app.client, &app.url("")).await;
+    assert_eq!(document["keys"].as_array().unwrap().len(), 1, "{document}");
+    assert_eq!(document["keys"][0]["kid"], new_kid.as_str());
+    assert!(!verified_by_jwks(&last_old, &document));
+    let refused = app.get_with_token(paths::ME, &last_old).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Polls the JWKS at `base` until `done` holds, for at most 15 s: another process's key reaches a server
+/// on its next reload.
+async fn eventually(client: &reqwest::Client, base: &str, done: impl Fn(&Value) -> bool) -> (Value, String) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let found = jwks(client, &server.url("")).await;
+        let found = jwks(client, base).await;
         if done(&found.0) {
             return found;
         }
         assert!(Instant::now() < deadline, "the JWKS never reached the expected state: {}", found.0);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

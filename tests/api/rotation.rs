@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use shared::paths;
 
-use crate::helpers::{data, expect_error, expect_status, spawn_app, spawn_app_with};
+use crate::helpers::{data, expect_error, expect_status, spawn_app, spawn_app_with, spawn_app_with_manual_clock};
 
 #[tokio::test]
 async fn each_rotated_token_refreshes_again_down_a_long_chain() {
@@ -69,10 +69,13 @@ async fn within_the_grace_window_the_previous_token_gets_the_same_successor() {
 
 #[tokio::test]
 async fn reuse_after_the_grace_window_revokes_the_whole_session() {
-    let app = spawn_app_with(&["--refresh-reuse-grace", "1s"]).await;
+    let (app, clock) = spawn_app_with_manual_clock(&["--refresh-reuse-grace", "10s"]).await;
     let (_, login) = app.new_session().await;
     let successor = app.refresh_ok(&login.tokens.refresh_token).await;
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    clock.advance(Duration::from_secs(9));
+    let again = app.refresh_ok(&login.tokens.refresh_token).await;
+    assert_eq!(again.refresh_token, successor.refresh_token, "still inside the grace window");
+    clock.advance(Duration::from_millis(1001));
 
     expect_error(app.refresh(&login.tokens.refresh_token).await, StatusCode::FORBIDDEN, "refresh_token_reused").await;
     // The thief's and the owner's newest tokens are both dead now, and so is the session.

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shared::paths;
 
-use crate::helpers::{PASSWORD, TestApp, expect_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, expect_error, spawn_app, spawn_app_with, spawn_app_with_manual_clock};
 
 #[tokio::test]
 async fn five_failures_in_a_minute_throttle_the_account_with_retry_after() {
@@ -26,14 +26,16 @@ async fn five_failures_in_a_minute_throttle_the_account_with_retry_after() {
 
 #[tokio::test]
 async fn the_throttle_lifts_when_the_window_ends() {
-    let app = spawn_app_with(&["--login-failure-window", "1s", "--login-max-failures", "2"]).await;
+    let (app, clock) =
+        spawn_app_with_manual_clock(&["--login-failure-window", "15m", "--login-max-failures", "2"]).await;
     app.register("ann@example.com").await;
     let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
     for _ in 0..2 {
         app.post_json(paths::LOGIN, &wrong).await;
     }
+    clock.advance(Duration::from_secs(15 * 60 - 1));
     expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clock.advance(Duration::from_secs(1));
     app.login("ann@example.com", None).await;
 }
 

@@ -15,7 +15,7 @@ use crate::domain::{Credentials, NewAccount};
 use crate::error::ApiError;
 use crate::extract::{Caller, Claims, ClientIp, Json};
 use crate::state::AppState;
-use crate::tokens::{RefreshToken, now_millis};
+use crate::tokens::RefreshToken;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -55,7 +55,7 @@ async fn logout(
     claims: Result<Claims, ApiError>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let now = now_millis();
+    let now = state.now();
     let mut ended = Vec::new();
     match (delivery, claims) {
         (Delivery::Body, claims) => ended.push(claims?.0.session()),
@@ -79,7 +79,7 @@ async fn logout(
 }
 
 async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let revoked = state.store.revoke_all_sessions(&caller.user.id, now_millis(), "logout_all").await?;
+    let revoked = state.store.revoke_all_sessions(&caller.user.id, state.now(), "logout_all").await?;
     tracing::info!(user_id = %caller.user.id, revoked, "logged out everywhere");
     Ok(reply(StatusCode::OK, "logged out on every device", ()))
 }

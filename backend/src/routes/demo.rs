@@ -15,7 +15,6 @@ use super::{reply, subject};
 use crate::error::ApiError;
 use crate::extract::{Caller, Query};
 use crate::state::AppState;
-use crate::tokens::now_millis;
 
 const MAX_DELAY_MS: u64 = 10_000;
 
@@ -42,9 +41,9 @@ async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Re
 /// An access token for the caller's session that expired a minute ago: the next request that carries it
 /// takes the client's 401 path, which the demo shows live. An expired token grants nothing.
 async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let now = now_millis();
+    let now = state.now();
     let expired_at = now - 60_000;
     let (token, _) =
-        state.access.issue_until(subject(&caller.user, &caller.session_id), expired_at - 1000, expired_at)?;
+        state.access.issue_until(subject(&caller.user, &caller.session_id), now, expired_at - 1000..expired_at)?;
     Ok(reply(StatusCode::OK, "ok", shared::demo::ExpiredToken { access_token: token }))
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::state::AppState;
-use crate::tokens::{Signer, now_millis};
+use crate::tokens::Signer;
 
 pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -18,7 +18,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn get_jwks(State(state): State<AppState>) -> Response {
     let document = match state.access.signer() {
-        Signer::EdDsa(ring) => ring.jwks(now_millis()),
+        Signer::EdDsa(ring) => ring.jwks(state.now()),
         Signer::Hs256 { .. } => serde_json::json!({ "keys": [] }),
     };
     let mut response = axum::Json(document).into_response();

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
 use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
-use crate::tokens::{RefreshToken, now_millis, seconds_until};
+use crate::tokens::{RefreshToken, seconds_until};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route(paths::REFRESH, post(refresh_token))
@@ -33,7 +33,7 @@ async fn refresh_token(
                 state.metrics.refresh("invalid");
             }
         })?;
-        let now = now_millis();
+        let now = state.now();
         let (session, from_grace) = rotate(&state, &presented, now).await?;
         // The new access token carries the user's current name and role, read fresh from the account.
         let user = state.store.user_by_id(&session.user_id).await?;

@@ -12,14 +12,13 @@ use super::reply;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::state::AppState;
-use crate::tokens::now_millis;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route(paths::SESSIONS, get(list_sessions)).route(&paths::session("{id}"), delete(delete_session))
 }
 
 async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let sessions = state.store.active_sessions(&caller.user.id, now_millis()).await?;
+    let sessions = state.store.active_sessions(&caller.user.id, state.now()).await?;
     let sessions: Vec<Session> = sessions
         .into_iter()
         .map(|s| Session {
@@ -42,7 +41,7 @@ async fn delete_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !state.store.revoke_session(&id, &caller.user.id, now_millis(), "revoked").await? {
+    if !state.store.revoke_session(&id, &caller.user.id, state.now(), "revoked").await? {
         return Err(ApiError::NotFound);
     }
     tracing::info!(session_id = %id, by_session = %caller.session_id, "session revoked");

@@ -89,6 +89,7 @@ pub(crate) struct AccessTokens {
     issuer: String,
     audience: String,
     ttl: Duration,
+    leeway: Duration,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -109,14 +110,15 @@ impl AccessTokens {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = leeway.as_secs();
-        Self { signer, validation, issuer: issuer.to_owned(), audience: audience.to_owned(), ttl }
+        // `exp` is checked in `verify` against the state's clock rather than the wall clock.
+        validation.validate_exp = false;
+        Self { signer, validation, issuer: issuer.to_owned(), audience: audience.to_owned(), ttl, leeway }
     }
 
     /// Signs a token for `subject`, valid from `now` for the configured lifetime. Returns it with its
     /// lifetime in seconds.
     pub(crate) fn issue(&self, subject: Subject<'_>, now: Millis) -> Result<(String, u64), SignError> {
-        self.issue_until(subject, now, now + millis(self.ttl))
+        self.issue_until(subject, now, now..now + millis(self.ttl))
     }
 
     /// The signer, for the JWKS route and the key reloader.
@@ -124,22 +126,23 @@ impl AccessTokens {
         &self.signer
     }
 
-    /// Signs a token expiring at `expires_at`, which may lie in the past (the demo's "expire my token").
-    /// Also returns its lifetime in seconds as `expires_in` reports it: from `now` to `expires_at`, 0
-    /// when that is already past.
+    /// Signs, with the key that signs at `now`, a token whose `iat` and `exp` are `validity`'s ends,
+    /// which may lie in the past (the demo's "expire my token"). Also returns its lifetime in seconds
+    /// as `expires_in` reports it: from `now` to the end, 0 when that is already past.
     pub(crate) fn issue_until(
         &self,
         subject: Subject<'_>,
         now: Millis,
-        expires_at: Millis,
+        validity: std::ops::Range<Millis>,
     ) -> Result<(String, u64), SignError> {
+        let expires_at = validity.end;
         let claims = AccessClaims {
             sub: subject.user_id.to_owned(),
             username: subject.username.to_owned(),
             role: subject.role.to_owned(),
             sid: subject.session_id.to_owned(),
             jti: uuid::Uuid::new_v4().to_string(),
-            iat: now / 1000,
+            iat: validity.start / 1000,
             exp: expires_at / 1000,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -148,9 +151,7 @@ impl AccessTokens {
         let token = match &self.signer {
             Signer::Hs256 { encoding, .. } => jsonwebtoken::encode(&header, &claims, encoding)?,
             Signer::EdDsa(ring) => {
-                // The key that signs at this moment, whatever `iat` the token is given (the demo
-                // backdates it).
-                let key = ring.signing_key(super::now_millis().max(now))?;
+                let key = ring.signing_key(now)?;
                 header.kid = Some(key.kid.clone());
                 jsonwebtoken::encode(&header, &claims, &key.encoding)?
             }
@@ -173,12 +174,15 @@ impl AccessTokens {
                 &ring_key.decoding
             }
         };
-        jsonwebtoken::decode::<AccessClaims>(token, decoding, &self.validation).map(|data| data.claims).map_err(
-            |error| match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AccessError::Expired,
-                _ => AccessError::Invalid,
-            },
-        )
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, decoding, &self.validation)
+            .map_err(|_| AccessError::Invalid)?
+            .claims;
+        // Expired once `exp` plus the leeway is behind us, in whole seconds as the claim is.
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        if claims.exp.saturating_add(leeway) < now / 1000 {
+            return Err(AccessError::Expired);
+        }
+        Ok(claims)
     }
 }
 
@@ -201,7 +205,7 @@ mod tests {
     }
 
     fn now() -> Millis {
-        super::super::now_millis()
+        crate::clock::Clock::now(&crate::clock::SystemClock)
     }
 
     #[test]
@@ -216,9 +220,23 @@ mod tests {
     #[test]
     fn an_expired_token_is_reported_as_expired() {
         let past = now() - 120_000;
-        let (token, expires_in) = tokens(KEY).issue_until(SUBJECT, past, past + 1000).unwrap();
-        assert_eq!(expires_in, 1, "the lifetime the token really has");
+        let (token, expires_in) = tokens(KEY).issue_until(SUBJECT, now(), past..past + 1000).unwrap();
+        assert_eq!(expires_in, 0, "no lifetime left");
         assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Expired));
+    }
+
+    #[test]
+    fn expiry_is_judged_by_the_given_now_with_the_leeway() {
+        let secret: Secret = KEY.parse().unwrap();
+        let tokens =
+            AccessTokens::new(Signer::hs256(&secret), "iss", "aud", Duration::from_secs(60), Duration::from_secs(5));
+        let issued = 1_000_000_000_000;
+        let (token, _) = tokens.issue(SUBJECT, issued).unwrap();
+        let at = |offset_ms: i64| futures::executor::block_on(tokens.verify(&token, issued + offset_ms));
+        assert!(at(65_999).is_ok(), "within lifetime plus leeway");
+        assert_eq!(at(66_000), Err(AccessError::Expired));
+        // Far in the wall clock's past, yet valid by the clock it is judged with.
+        assert!(at(0).is_ok());
     }
 
     #[test]
