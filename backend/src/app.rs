@@ -54,6 +54,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write the OpenAPI document")]
+    OpenApi(#[source] serde_json::Error),
     #[error("CSP_CONNECT_SRC {0:?} is not an origin (scheme://host[:port])")]
     CspSource(String),
 }
@@ -167,7 +169,7 @@ async fn serve_metrics(state: AppState, addr: SocketAddr) -> Result<tokio::task:
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!("metrics on http://{bound}/metrics");
-    let router = crate::routes::metrics().with_state(state);
+    let router: axum::Router = crate::routes::metrics().with_state(state).into();
     Ok(tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(error = %crate::error_chain(&error), "the metrics listener stopped");
@@ -223,12 +225,15 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<Router, StartEr
         api = api.merge(crate::routes::metrics());
     }
     // Only matched routes are counted, under their template (so ids never become label values).
-    let mut app =
-        api.route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track)).with_state(state);
+    let api = api.route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track));
     #[cfg(feature = "e2e")]
-    {
-        app = crate::fault::with_refresh_outage_switch(app);
-    }
+    let api = crate::fault::with_refresh_outage_switch(api);
+    let (api, document) = api.split_for_parts();
+    let document = crate::openapi::Document(document.to_json().map_err(StartError::OpenApi)?.into());
+    let mut app = api
+        .method_not_allowed_fallback(crate::routes::method_not_allowed)
+        .layer(axum::Extension(document))
+        .with_state(state);
     if config.static_dir.is_dir() {
         app = app.merge(crate::spa::router(&config.static_dir, &config.csp_connect_src)?);
     } else {

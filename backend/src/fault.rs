@@ -5,31 +5,43 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use serde::Deserialize;
 use shared::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Query;
+use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Switch {
+    /// `true` makes every refresh answer 503 until it is turned off again.
     on: bool,
 }
 
 /// Adds the switch's route and the layer that obeys it.
-pub(crate) fn with_refresh_outage_switch(app: Router) -> Router {
+pub(crate) fn with_refresh_outage_switch(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     let outage = Arc::new(AtomicBool::new(false));
-    let switch = post(|State(outage): State<Arc<AtomicBool>>, Query(switch): Query<Switch>| async move {
-        outage.store(switch.on, Ordering::SeqCst);
-        StatusCode::NO_CONTENT
-    });
-    app.route(paths::TEST_REFRESH_OUTAGE, switch.with_state(Arc::clone(&outage)))
-        .layer(middleware::from_fn_with_state(outage, refuse_refreshes))
+    let switch = OpenApiRouter::new().routes(routes!(set_refresh_outage)).with_state(Arc::clone(&outage));
+    api.merge(switch).layer(middleware::from_fn_with_state(outage, refuse_refreshes))
+}
+
+/// Test builds only (the `e2e` feature): turns the refresh outage on or off.
+#[utoipa::path(
+    post,
+    path = paths::TEST_REFRESH_OUTAGE,
+    tag = "test builds only",
+    params(Switch),
+    responses((status = 204, description = "Switched"))
+)]
+async fn set_refresh_outage(State(outage): State<Arc<AtomicBool>>, Query(switch): Query<Switch>) -> StatusCode {
+    outage.store(switch.on, Ordering::SeqCst);
+    StatusCode::NO_CONTENT
 }
 
 async fn refuse_refreshes(State(outage): State<Arc<AtomicBool>>, request: Request, next: Next) -> Response {

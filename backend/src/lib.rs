@@ -17,6 +17,7 @@ mod extract;
 #[cfg(feature = "e2e")]
 mod fault;
 mod metrics;
+mod openapi;
 mod passwords;
 mod routes;
 mod spa;

@@ -9,21 +9,23 @@ mod keys;
 mod refresh;
 mod sessions;
 
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Serialize;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::UserRecord;
 use crate::tokens::access::Subject;
 
-/// Every API route (the demo's only when `demo` is on), plus envelope answers for unknown `/api/...`
-/// paths and wrong methods.
-pub(crate) fn api(demo: bool) -> Router<AppState> {
-    let mut api = Router::new()
+/// Every API route (the demo's only when `demo` is on) with its OpenAPI entry, plus envelope answers
+/// for unknown `/api/...` paths (which answer nothing, so they have no entry).
+pub(crate) fn api(demo: bool) -> OpenApiRouter<AppState> {
+    let mut api = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(auth::router())
         .merge(refresh::router())
         .merge(account::router())
@@ -32,18 +34,16 @@ pub(crate) fn api(demo: bool) -> Router<AppState> {
     if demo {
         api = api.merge(demo::router());
     }
-    api.route("/api", any(not_found))
-        .route("/api/{*rest}", any(not_found))
-        .method_not_allowed_fallback(method_not_allowed)
+    api.routes(routes!(crate::openapi::get_openapi)).route("/api", any(not_found)).route("/api/{*rest}", any(not_found))
 }
 
 /// `GET /metrics`: Prometheus's text format.
-pub(crate) fn metrics() -> Router<AppState> {
+pub(crate) fn metrics() -> OpenApiRouter<AppState> {
     health::metrics_router()
 }
 
 /// Standard documents outside `/api`, with their own caching.
-pub(crate) fn well_known() -> Router<AppState> {
+pub(crate) fn well_known() -> OpenApiRouter<AppState> {
     keys::router()
 }
 
@@ -51,7 +51,8 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed() -> ApiError {
+/// The envelope answer for a known path asked with a method it does not take.
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 

@@ -8,6 +8,7 @@ pub const DEFAULT_ROLE: &str = "user";
 pub const TOKEN_TYPE: &str = "Bearer";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     pub username: String,
     pub email: String,
@@ -16,6 +17,7 @@ pub struct RegisterRequest {
 
 /// The tutorial's client sends these optional device fields in camelCase.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -29,6 +31,7 @@ pub struct LoginRequest {
 
 /// The refresh body. `Option` so a missing field is the server's `refresh_token_missing`, not a decode error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     #[serde(rename = "refreshToken", default)]
     pub refresh_token: Option<String>,
@@ -36,6 +39,7 @@ pub struct RefreshRequest {
 
 /// A freshly issued token pair. Lifetimes are in seconds from the moment of issue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
@@ -46,6 +50,7 @@ pub struct TokenPair {
 
 /// Login answers with the token pair and, as the tutorial does, the user beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     #[serde(flatten)]
     pub tokens: TokenPair,
@@ -63,6 +68,7 @@ pub const TOKEN_DELIVERY_HEADER: &str = "X-Token-Delivery";
 /// is in the cookie). Refresh answers carry the user too, so a reloaded page can restore its session
 /// with one refresh call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CookieSession {
     pub access_token: String,
     pub token_type: String,
@@ -74,6 +80,7 @@ pub struct CookieSession {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -83,6 +90,7 @@ pub struct User {
 
 /// `GET /api/me`: the caller and the session their access token belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     #[serde(flatten)]
     pub user: User,

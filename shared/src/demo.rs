@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /api/demo/echo`: proves the caller was authenticated, after an optional delay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Echo {
     pub user_id: String,
     pub session_id: String,
@@ -12,6 +13,7 @@ pub struct Echo {
 
 /// `POST /api/demo/expired-token`: an already expired access token for the caller's own session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpiredToken {
     pub access_token: String,
 }

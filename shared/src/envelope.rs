@@ -4,9 +4,12 @@ use serde::{Deserialize, Serialize};
 
 /// `{"code", "message", "data", "error"?}`: `code` repeats the HTTP status, `error` appears on failures only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Envelope<T> {
     pub code: u16,
     pub message: String,
+    /// Documented as present on successes; failures are documented apart, with `data: null`.
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub data: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorCode>,
@@ -26,6 +29,7 @@ impl Envelope<()> {
 
 /// Machine-readable failure codes. Clients branch on these, never on `message`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     MissingToken,

@@ -20,3 +20,9 @@ pub fn session(id: &str) -> String {
 /// Test builds only (the backend's `e2e` feature): `POST ?on=true|false` makes the refresh endpoint
 /// answer 503, so the browser suites can watch the client ride out an outage of that endpoint alone.
 pub const TEST_REFRESH_OUTAGE: &str = "/api/test/refresh-outage";
+
+/// The OpenAPI 3.1 document describing every route.
+pub const OPENAPI: &str = "/api/openapi.json";
+
+/// The route template behind [`session`].
+pub const SESSION: &str = "/api/sessions/{id}";

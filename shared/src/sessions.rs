@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One active session. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub id: String,
     pub device_id: Option<String>,

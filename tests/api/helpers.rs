@@ -117,6 +117,11 @@ pub(crate) async fn spawn_app_on(db: TestDatabase, overrides: &[&str]) -> TestAp
 async fn spawn_app_on_clock(db: TestDatabase, overrides: &[&str], clock: SharedClock) -> TestApp {
     let config = config(&db.url, overrides);
     let app = App::build_with_clock(&config, clock).await.expect("app builds");
+    serve(db, app).await
+}
+
+/// Serves an app the test built itself.
+pub(crate) async fn serve(db: TestDatabase, app: App) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -14,6 +14,7 @@ mod durability;
 mod expiry;
 mod instances;
 mod keys;
+mod openapi;
 mod prometheus;
 mod rotation;
 mod sessions;

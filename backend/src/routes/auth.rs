@@ -1,12 +1,13 @@
 //! Register, login, refresh and logout.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
-use shared::auth::{LoginRequest, RegisterRequest};
+use shared::Envelope;
+use shared::auth::{LoginRequest, RegisterRequest, User};
 use shared::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{public_user, reply};
 use crate::accounts;
@@ -14,16 +15,33 @@ use crate::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
 use crate::domain::{Credentials, NewAccount};
 use crate::error::ApiError;
 use crate::extract::{Caller, Claims, ClientIp, Json};
+use crate::openapi::{Ack, Failure, LoginData};
 use crate::state::AppState;
 use crate::tokens::RefreshToken;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(paths::REGISTER, post(register))
-        .route(paths::LOGIN, post(login))
-        .route(paths::LOGOUT, post(logout))
-        .route(paths::LOGOUT_ALL, post(logout_all))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
 }
+
+/// Creates an account. The role is always `user`, whatever the body says.
+#[utoipa::path(
+    post,
+    path = paths::REGISTER,
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = Envelope<User>),
+        (status = 400, description = "`validation_failed`: a malformed body, a bad email, a username or password of the wrong length", body = Failure),
+        (status = 409, description = "`email_taken`", body = Failure),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address; see `Retry-After`", body = Failure,
+            headers(("Retry-After" = u64, description = "Seconds until the next attempt is counted"))),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 
 async fn register(
     State(state): State<AppState>,
@@ -35,6 +53,27 @@ async fn register(
     Ok(reply(StatusCode::CREATED, "account created", public_user(&user)))
 }
 
+/// Checks the password and starts a session.
+///
+/// One session per device: a login with the same `deviceId` replaces that device's session and leaves
+/// the others alone.
+#[utoipa::path(
+    post,
+    path = paths::LOGIN,
+    tag = "auth",
+    request_body = LoginRequest,
+    params(("X-Token-Delivery" = Option<String>, Header, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    responses(
+        (status = 200, description = "Logged in. In cookie mode `data` has no refresh token and the cookie is set", body = Envelope<LoginData>,
+            headers(("Set-Cookie" = String, description = "Cookie mode only: `__Host-refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/`"))),
+        (status = 400, description = "`validation_failed`", body = Failure),
+        (status = 401, description = "`invalid_credentials`: unknown email or wrong password, told apart by nothing", body = Failure),
+        (status = 403, description = "`csrf_rejected`: a cookie-mode request from another site", body = Failure),
+        (status = 429, description = "`rate_limited`: too many failures for this account or address; see `Retry-After`", body = Failure,
+            headers(("Retry-After" = u64, description = "Seconds until the throttle lifts"))),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -46,9 +85,24 @@ async fn login(
     Ok(delivery.answer("login successful", issued, true))
 }
 
+/// Ends the caller's session.
+///
 /// Idempotent: a valid access token of an already ended session still gets 200. In cookie mode the
 /// session is the one the Bearer token or the cookie names, the cookie is cleared, and an answer with
 /// neither is still 200: there is nothing left to end.
+#[utoipa::path(
+    post,
+    path = paths::LOGOUT,
+    tag = "auth",
+    params(("X-Token-Delivery" = Option<String>, Header, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    security(("bearer" = []), ("refreshCookie" = [])),
+    responses(
+        (status = 200, description = "Logged out (also when the session had already ended). In cookie mode the cookie is cleared", body = Ack),
+        (status = 401, description = "Body mode: `missing_token`, `invalid_token` or `token_expired`", body = Failure),
+        (status = 403, description = "`csrf_rejected`: a cookie-mode request from another site", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     delivery: Delivery,
@@ -78,6 +132,18 @@ async fn logout(
     Ok(response)
 }
 
+/// Ends every session of the caller, on every device.
+#[utoipa::path(
+    post,
+    path = paths::LOGOUT_ALL,
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every session ended", body = Ack),
+        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let revoked = state.store.revoke_all_sessions(&caller.user.id, state.now(), "logout_all").await?;
     tracing::info!(user_id = %caller.user.id, revoked, "logged out everywhere");

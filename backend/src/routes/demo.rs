@@ -2,33 +2,50 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::Deserialize;
-use shared::demo::Echo;
+use shared::Envelope;
+use shared::demo::{Echo, ExpiredToken};
 use shared::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{reply, subject};
 use crate::error::ApiError;
 use crate::extract::{Caller, Query};
+use crate::openapi::Failure;
 use crate::state::AppState;
 
 const MAX_DELAY_MS: u64 = 10_000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route(paths::DEMO_ECHO, get(get_echo)).route(paths::DEMO_EXPIRED_TOKEN, post(create_expired_token))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_echo)).routes(routes!(create_expired_token))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EchoParams {
+    /// How long to wait before answering, in milliseconds (at most 10 000).
     #[serde(default)]
     delay_ms: u64,
 }
 
 /// A protected call with an optional delay, so a burst of them overlaps a refresh.
+#[utoipa::path(
+    get,
+    path = paths::DEMO_ECHO,
+    tag = "demo",
+    params(EchoParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller, after the delay", body = Envelope<Echo>),
+        (status = 400, description = "`validation_failed`: a delay over 10 000 ms", body = Failure),
+        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Response, ApiError> {
     if params.delay_ms > MAX_DELAY_MS {
         return Err(ApiError::Validation(format!("delay_ms must be at most {MAX_DELAY_MS}")));
@@ -38,12 +55,25 @@ async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Re
     Ok(reply(StatusCode::OK, "ok", echo))
 }
 
-/// An access token for the caller's session that expired a minute ago: the next request that carries it
-/// takes the client's 401 path, which the demo shows live. An expired token grants nothing.
+/// An already expired access token for the caller's session.
+///
+/// It expired a minute ago: the next request that carries it takes the client's 401 path, which the
+/// demo shows live. An expired token grants nothing.
+#[utoipa::path(
+    post,
+    path = paths::DEMO_EXPIRED_TOKEN,
+    tag = "demo",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An access token that expired a minute ago", body = Envelope<ExpiredToken>),
+        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let now = state.now();
     let expired_at = now - 60_000;
     let (token, _) =
         state.access.issue_until(subject(&caller.user, &caller.session_id), now, expired_at - 1000..expired_at)?;
-    Ok(reply(StatusCode::OK, "ok", shared::demo::ExpiredToken { access_token: token }))
+    Ok(reply(StatusCode::OK, "ok", ExpiredToken { access_token: token }))
 }

@@ -1,20 +1,33 @@
 //! `GET /.well-known/jwks.json`: the public keys that verify our access tokens (RFC 7517), so another
 //! service can check a token without any secret. Empty with HS256, whose key must never be published.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::openapi::Jwks;
 use crate::state::AppState;
 use crate::tokens::Signer;
 
 pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route(JWKS_PATH, get(get_jwks))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_jwks))
 }
+
+/// The public keys that verify access tokens (JWKS).
+///
+/// Keys standing by, signing, and retired but still valid. Pick the key by the token's `kid`. Empty
+/// with HS256.
+#[utoipa::path(
+    get,
+    path = JWKS_PATH,
+    tag = "ops",
+    responses((status = 200, description = "The key set", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=` half the key activation delay, at most an hour"))))
+)]
 
 async fn get_jwks(State(state): State<AppState>) -> Response {
     let document = match state.access.signer() {

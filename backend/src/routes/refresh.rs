@@ -1,25 +1,48 @@
 //! `POST /api/auth/refresh-token`: rotate the presented refresh token (from the body, or from the
 //! cookie in cookie mode) and answer with new tokens.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::post;
+use shared::Envelope;
 use shared::auth::RefreshRequest;
 use shared::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::subject;
 use crate::delivery::{Delivery, Issued, refresh_cookie};
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::openapi::{Failure, RefreshData};
 use crate::state::AppState;
 use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
 use crate::tokens::{RefreshToken, seconds_until};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route(paths::REFRESH, post(refresh_token))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refresh_token))
 }
+
+/// Rotates the refresh token and issues a new access token.
+///
+/// The presented refresh token is spent and a successor issued. Presenting it again within the grace
+/// window (`REFRESH_REUSE_GRACE`) returns that same successor; later, or a token two
+/// generations back, is reuse and ends the whole session.
+#[utoipa::path(
+    post,
+    path = paths::REFRESH,
+    tag = "auth",
+    request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`"),
+    params(("X-Token-Delivery" = Option<String>, Header, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    security((), ("refreshCookie" = [])),
+    responses(
+        (status = 200, description = "New tokens. In cookie mode `data` has the access token and the user, and the cookie is replaced", body = Envelope<RefreshData>,
+            headers(("Set-Cookie" = String, description = "Cookie mode only: the successor refresh token"))),
+        (status = 400, description = "`refresh_token_missing`, or `validation_failed` for a malformed body", body = Failure),
+        (status = 403, description = "`refresh_token_invalid` (unknown, expired, or its session ended; `message` says which), `refresh_token_reused` (the session is now revoked), or `csrf_rejected`", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 
 async fn refresh_token(
     State(state): State<AppState>,

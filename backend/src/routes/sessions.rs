@@ -1,21 +1,36 @@
 //! The caller's sessions (one per device): list and revoke.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get};
+use shared::Envelope;
 use shared::paths;
 use shared::sessions::Session;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::reply;
 use crate::error::ApiError;
 use crate::extract::Caller;
+use crate::openapi::{Ack, Failure};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route(paths::SESSIONS, get(list_sessions)).route(&paths::session("{id}"), delete(delete_session))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_sessions)).routes(routes!(delete_session))
 }
+
+/// The caller's live sessions, one per device; `current` marks the one asking.
+#[utoipa::path(
+    get,
+    path = paths::SESSIONS,
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Live sessions", body = Envelope<Vec<Session>>),
+        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 
 async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let sessions = state.store.active_sessions(&caller.user.id, state.now()).await?;
@@ -35,7 +50,22 @@ async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<
     Ok(reply(StatusCode::OK, "ok", sessions))
 }
 
+/// Revokes one of the caller's sessions.
+///
 /// Another user's session answers 404, exactly like a session that does not exist.
+#[utoipa::path(
+    delete,
+    path = paths::SESSION,
+    tag = "account",
+    params(("id" = String, Path, description = "A session id from the list")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked: its refresh token is dead and its access tokens stop working", body = Ack),
+        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
+        (status = 404, description = "`not_found`: no such live session of the caller's", body = Failure),
+        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+    )
+)]
 async fn delete_session(
     State(state): State<AppState>,
     caller: Caller,
