@@ -155,8 +155,9 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes expired and revoked sessions (their retired tokens go with them) and throttle counters
-    /// whose window started more than `throttle_window_ms` ago.
+    /// Deletes expired and revoked sessions (their retired tokens go with them), throttle counters
+    /// whose window started more than `throttle_window_ms` ago, and signing keys past retirement (no
+    /// token they signed is accepted any more, so their private halves are only a liability).
     pub(crate) async fn purge(&self, now: i64, throttle_window_ms: i64) -> Result<u64, StoreError> {
         self.write(move |conn| {
             Box::pin(async move {
@@ -167,6 +168,10 @@ impl Store {
                     .rows_affected();
                 sqlx::query("DELETE FROM throttle_attempts WHERE window_started_at <= $1")
                     .bind(now - throttle_window_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= $1")
+                    .bind(now)
                     .execute(&mut *conn)
                     .await?;
                 Ok(sessions)

@@ -129,6 +129,8 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
         "15m",
         "--jwt-leeway",
         "5s",
+        "--purge-interval",
+        "50ms",
     ];
     let (app, clock) = spawn_app_with_manual_clock(&flags).await;
     let (email, login) = app.new_session().await;
@@ -164,6 +166,20 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
     assert!(!verified_by_jwks(&last_old, &document));
     let refused = app.get_with_token(paths::ME, &last_old).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    // The purge then deletes the retired key's row, private half included.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let kids: Vec<(String,)> = sqlx::query_as("SELECT kid FROM signing_keys").fetch_all(&pool).await.unwrap();
+        if kids == [(new_kid.clone(),)] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the retired key was never purged: {kids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.close().await;
 }
 
 /// Polls the JWKS at `base` until `done` holds, for at most 15 s: another process's key reaches a server
