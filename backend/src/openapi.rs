@@ -64,6 +64,9 @@ impl Modify for SecuritySchemes {
     }
 }
 
+// The structs below marked `dead_code` are never built: they exist for their schemas, describing what
+// the handlers assemble as JSON (`Envelope<()>` failures, the JWKS).
+
 /// A failure envelope: `data` is null and `error` names the failure.
 #[derive(ToSchema)]
 #[schema(example = json!({"code": 401, "message": "access token expired", "data": null, "error": "token_expired"}))]
