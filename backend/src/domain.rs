@@ -3,16 +3,12 @@
 
 use std::fmt;
 
+use shared::auth::limits::{
+    MAX_DEVICE_FIELD_CHARS, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_NEW_PASSWORD_CHARS,
+};
 use shared::auth::{LoginRequest, RegisterRequest};
 
 use crate::error::ApiError;
-
-const MAX_EMAIL_CHARS: usize = 254;
-const MAX_USERNAME_CHARS: usize = 64;
-const MAX_DEVICE_FIELD_CHARS: usize = 128;
-/// Longest password accepted; longer ones are refused before any hashing (a cheap DoS otherwise).
-const MAX_PASSWORD_CHARS: usize = 128;
-const MIN_NEW_PASSWORD_CHARS: usize = 8;
 
 /// An email address, trimmed and lower-cased, so `Ann@Example.com` and `ann@example.com` are one account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,7 +37,10 @@ pub(crate) fn with_refresh_outage_switch(api: OpenApiRouter<AppState>) -> OpenAp
     path = paths::TEST_REFRESH_OUTAGE,
     tag = "test builds only",
     params(Switch),
-    responses((status = 204, description = "Switched"))
+    responses(
+        (status = 204, description = "Switched"),
+        (status = 400, description = "`validation_failed`: `on` is missing or not a boolean", body = crate::openapi::Failure),
+    )
 )]
 async fn set_refresh_outage(State(outage): State<Arc<AtomicBool>>, Query(switch): Query<Switch>) -> StatusCode {
     outage.store(switch.on, Ordering::SeqCst);

@@ -33,7 +33,7 @@ const REFRESH_COOKIE_SCHEME: &str = "refreshCookie";
             `X-Token-Delivery: cookie` gets it in an HttpOnly `__Host-refresh_token` cookie instead \
             and must come from this site."
     ),
-    components(schemas(ErrorCode, Failure, Ack)),
+    components(schemas(ErrorCode, Failure, Ack, TokenDelivery)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Sign-up, login, refresh and logout"),
@@ -143,6 +143,15 @@ fn either<A: ToSchema, B: ToSchema>(description: &str) -> RefOr<Schema> {
 fn collect<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
     schemas.push((T::name().into_owned(), T::schema()));
     T::schemas(schemas);
+}
+
+/// The `X-Token-Delivery` header's values (matched without regard to case).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum TokenDelivery {
+    Body,
+    Cookie,
 }
 
 /// `/.well-known/jwks.json` (RFC 7517).

@@ -7,11 +7,39 @@ pub const DEFAULT_ROLE: &str = "user";
 /// The only token type the server issues.
 pub const TOKEN_TYPE: &str = "Bearer";
 
+/// What the server accepts, in characters (Unicode scalar values), after trimming where noted. The
+/// OpenAPI schemas below repeat these numbers as literals (the derive takes no constants); the
+/// backend's OpenAPI test keeps them equal.
+pub mod limits {
+    /// An email address, trimmed.
+    pub const MAX_EMAIL_CHARS: usize = 254;
+    /// A username, trimmed.
+    pub const MAX_USERNAME_CHARS: usize = 64;
+    /// `deviceId`, `deviceName` and `appId`, trimmed.
+    pub const MAX_DEVICE_FIELD_CHARS: usize = 128;
+    /// The longest password accepted; longer ones are refused before any hashing (a cheap DoS
+    /// otherwise).
+    pub const MAX_PASSWORD_CHARS: usize = 128;
+    /// The shortest password a new account may have.
+    pub const MIN_NEW_PASSWORD_CHARS: usize = 8;
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
+    /// Trimmed; must not be blank.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = r"\S"))]
     pub username: String,
+    /// Trimmed and lower-cased; `local@domain.tld`, without white space.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.-]([^@\s\x00-\x1f\x7f-\x9f.]*[^@\s\x00-\x1f\x7f-\x9f.-])?(\.[^@\s\x00-\x1f\x7f-\x9f.-]([^@\s\x00-\x1f\x7f-\x9f.]*[^@\s\x00-\x1f\x7f-\x9f.-])?)+\s*$"
+        )
+    )]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128, format = Password))]
     pub password: String,
 }
 
@@ -19,13 +47,20 @@ pub struct RegisterRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
+    /// Any non-blank text: an address of another shape matches no account.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254, pattern = r"\S"))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, format = Password))]
     pub password: String,
     #[serde(rename = "appId", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub app_id: Option<String>,
+    /// A login from a device that already has a session replaces that session.
     #[serde(rename = "deviceId", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub device_id: Option<String>,
     #[serde(rename = "deviceName", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub device_name: Option<String>,
 }
 
@@ -33,7 +68,9 @@ pub struct LoginRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
+    /// Absent in cookie mode; empty counts as absent.
     #[serde(rename = "refreshToken", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub refresh_token: Option<String>,
 }
 

@@ -150,6 +150,40 @@ async fn the_document_names_every_error_code_both_delivery_modes_and_both_securi
     assert_eq!(doc["paths"][paths::ME]["get"]["security"], json!([{"bearer": []}]));
 }
 
+#[tokio::test]
+async fn the_documented_input_limits_are_the_ones_the_server_enforces() {
+    use shared::auth::limits::*;
+    let app = crate::helpers::spawn_app().await;
+    let doc = document(&app).await;
+    let property =
+        |schema: &str, field: &str, key: &str| doc["components"]["schemas"][schema]["properties"][field][key].clone();
+    let cases = [
+        ("RegisterRequest", "username", "maxLength", MAX_USERNAME_CHARS),
+        ("RegisterRequest", "email", "maxLength", MAX_EMAIL_CHARS),
+        ("RegisterRequest", "password", "minLength", MIN_NEW_PASSWORD_CHARS),
+        ("RegisterRequest", "password", "maxLength", MAX_PASSWORD_CHARS),
+        ("LoginRequest", "email", "maxLength", MAX_EMAIL_CHARS),
+        ("LoginRequest", "password", "maxLength", MAX_PASSWORD_CHARS),
+        ("LoginRequest", "deviceId", "maxLength", MAX_DEVICE_FIELD_CHARS),
+        ("LoginRequest", "deviceName", "maxLength", MAX_DEVICE_FIELD_CHARS),
+        ("LoginRequest", "appId", "maxLength", MAX_DEVICE_FIELD_CHARS),
+    ];
+    for (schema, field, key, limit) in cases {
+        assert_eq!(property(schema, field, key), json!(limit), "{schema}.{field}.{key}");
+    }
+    // And the server holds to them: one over each register limit is refused, the limit itself is not.
+    let register = |username: String, password: String| json!({"username": username, "email": format!("{}@example.com", uuid::Uuid::new_v4().simple()), "password": password});
+    let at_limit = register("u".repeat(MAX_USERNAME_CHARS), "p".repeat(MAX_PASSWORD_CHARS));
+    assert_eq!(app.post_json(paths::REGISTER, &at_limit).await.status(), StatusCode::CREATED);
+    for over in [
+        register("u".repeat(MAX_USERNAME_CHARS + 1), "p".repeat(MIN_NEW_PASSWORD_CHARS)),
+        register("u".into(), "p".repeat(MAX_PASSWORD_CHARS + 1)),
+        register("u".into(), "p".repeat(MIN_NEW_PASSWORD_CHARS - 1)),
+    ] {
+        assert_eq!(app.post_json(paths::REGISTER, &over).await.status(), StatusCode::BAD_REQUEST, "{over}");
+    }
+}
+
 /// The `required` fields `schema` promises, following `$ref`, `allOf` and the `anyOf` alternatives
 /// (`Err` lists what every alternative misses).
 fn check(doc: &Value, schema: &Value, value: &Value) -> Result<(), String> {

@@ -5,6 +5,7 @@
 #[allow(dead_code)] // shared with the test suites, which use all of it
 mod backend_process;
 mod bench;
+mod fuzz;
 mod spa;
 mod suite;
 mod tools;
@@ -26,11 +27,19 @@ fn main() -> ExitCode {
         Some("size") => spa::build_release(),
         Some("dev") => run_dev(),
         Some("bench") => bench::run(),
+        Some("fuzz") => fuzz::api_fuzz().and_then(|(passed, _, failures)| match failures.as_slice() {
+            [] => {
+                println!("schemathesis: {passed} runs passed");
+                Ok(())
+            }
+            failed => Err(format!("schemathesis runs failed: {}", failed.join(", "))),
+        }),
         _ => {
             eprintln!("usage: cargo xtask run    build the SPA and start the demo on {DEMO_URL}");
             eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
             eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
             eprintln!("       cargo xtask bench  measure every performance figure side by side (benchmark)");
+            eprintln!("       cargo xtask fuzz   fuzz the API from its OpenAPI document (schemathesis; part of test)");
             eprintln!("       cargo xtask dev    the backend on :3000 and `trunk serve` on {DEV_URL} with live reload");
             return ExitCode::from(2);
         }

@@ -60,6 +60,9 @@ pub(crate) fn run_all() -> ExitCode {
         },
     ));
 
+    // After the browser suite, which builds the backend binary this starts.
+    results.push(("API fuzzing from the OpenAPI document (schemathesis runs)", api_fuzz()));
+
     results.push((
         "end-to-end browser scenarios (release SPA, headless Chromium)",
         match &tools {
@@ -105,6 +108,16 @@ fn crate_checks() -> Outcome {
     let passed = results.iter().filter(|ok| **ok).count() as u64;
     let note = (passed < 3).then(|| format!("wasm32 build {builds}, docs {docs}, core without leptos {}", results[2]));
     Outcome { passed, failed: 3 - passed, note, ..Outcome::default() }
+}
+
+fn api_fuzz() -> Outcome {
+    match crate::fuzz::api_fuzz() {
+        Ok((passed, failed, failures)) => {
+            let note = (!failures.is_empty()).then(|| format!("failed: {}", failures.join(", ")));
+            Outcome { passed, failed, note, ..Outcome::default() }
+        }
+        Err(error) => Outcome { broken: true, note: Some(error), ..Outcome::default() },
+    }
 }
 
 /// A port for the test page, which the backend must name in `CORS_ORIGINS` before the page exists.

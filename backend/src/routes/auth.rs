@@ -15,7 +15,7 @@ use crate::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
 use crate::domain::{Credentials, NewAccount};
 use crate::error::ApiError;
 use crate::extract::{Caller, Claims, ClientIp, Json};
-use crate::openapi::{Ack, Failure, LoginData};
+use crate::openapi::{Ack, Failure, LoginData, TokenDelivery};
 use crate::state::AppState;
 use crate::tokens::RefreshToken;
 
@@ -62,7 +62,7 @@ async fn register(
     path = paths::LOGIN,
     tag = "auth",
     request_body = LoginRequest,
-    params(("X-Token-Delivery" = Option<String>, Header, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    params(("X-Token-Delivery" = Option<TokenDelivery>, Header, nullable = false, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
     responses(
         (status = 200, description = "Logged in. In cookie mode `data` has no refresh token and the cookie is set", body = Envelope<LoginData>,
             headers(("Set-Cookie" = String, description = "Cookie mode only: `__Host-refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/`"))),
@@ -94,7 +94,7 @@ async fn login(
     post,
     path = paths::LOGOUT,
     tag = "auth",
-    params(("X-Token-Delivery" = Option<String>, Header, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    params(("X-Token-Delivery" = Option<TokenDelivery>, Header, nullable = false, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
     security(("bearer" = []), ("refreshCookie" = [])),
     responses(
         (status = 200, description = "Logged out (also when the session had already ended). In cookie mode the cookie is cleared", body = Ack),

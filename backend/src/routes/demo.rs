@@ -27,7 +27,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct EchoParams {
-    /// How long to wait before answering, in milliseconds (at most 10 000).
+    /// How long to wait before answering, in milliseconds.
+    #[param(maximum = 10_000)]
     #[serde(default)]
     delay_ms: u64,
 }

@@ -14,7 +14,7 @@ use super::subject;
 use crate::delivery::{Delivery, Issued, refresh_cookie};
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::openapi::{Failure, RefreshData};
+use crate::openapi::{Failure, RefreshData, TokenDelivery};
 use crate::state::AppState;
 use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
 use crate::tokens::{RefreshToken, seconds_until};
@@ -33,7 +33,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     path = paths::REFRESH,
     tag = "auth",
     request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`"),
-    params(("X-Token-Delivery" = Option<String>, Header, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    params(("X-Token-Delivery" = Option<TokenDelivery>, Header, nullable = false, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
     security((), ("refreshCookie" = [])),
     responses(
         (status = 200, description = "New tokens. In cookie mode `data` has the access token and the user, and the cookie is replaced", body = Envelope<RefreshData>,
