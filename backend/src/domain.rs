@@ -167,7 +167,35 @@ mod tests {
         assert_eq!(format!("{:?}", Password::given("secret".into()).unwrap()), "Password([redacted])");
     }
 
+    /// The email `pattern` the OpenAPI document publishes for sign-up, as generated from the schema.
+    fn published_email_pattern() -> regex::Regex {
+        let schema = serde_json::to_value(<RegisterRequest as utoipa::PartialSchema>::schema()).unwrap();
+        regex::Regex::new(schema["properties"]["email"]["pattern"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_published_email_pattern_takes_and_refuses_what_the_parser_does() {
+        let pattern = published_email_pattern();
+        for good in ["ann@example.com", " Ann@Example.COM\t", "a.b+c@x-y.example", "é@ü.de"] {
+            assert!(pattern.is_match(good) && Email::parse(good).is_ok(), "{good:?}");
+        }
+        for bad in ["ann", "@example.com", "a@example", "a@-x.com", "a@x-.com", "a@x..com", "a b@x.com", "a@x.com\u{1}"]
+        {
+            assert!(!pattern.is_match(bad) && Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
     proptest::proptest! {
+        /// The published pattern and the parser agree on which addresses sign-up takes, for strings
+        /// built from the characters the rule is about (plus some it is not).
+        #[test]
+        fn the_published_email_pattern_is_the_sign_up_rule(
+            email in "[ \t\u{1}\u{85}\u{a0}@.a-cA-Z0-9_+é-]{0,24}",
+        ) {
+            let pattern = published_email_pattern();
+            proptest::prop_assert_eq!(pattern.is_match(&email), Email::parse(&email).is_ok(), "{:?}", email);
+        }
+
         /// Whatever arrives, parsing never panics, and what parses keeps its promises.
         #[test]
         fn parsed_input_keeps_its_promises(email in "\\PC{0,300}", password in "\\PC{0,200}") {
