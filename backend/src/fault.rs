@@ -39,7 +39,8 @@ pub(crate) fn with_refresh_outage_switch(api: OpenApiRouter<AppState>) -> OpenAp
     params(Switch),
     responses(
         (status = 204, description = "Switched"),
-        (status = 400, description = "`validation_failed`: `on` is missing or not a boolean", body = crate::openapi::Failure),
+        (status = 400, description = "`validation_failed`: `on` is missing or not a boolean",
+            body = crate::openapi::Failure),
     )
 )]
 async fn set_refresh_outage(State(outage): State<Arc<AtomicBool>>, Query(switch): Query<Switch>) -> StatusCode {

@@ -11,7 +11,7 @@ use shared::auth::{CookieSession, LoginResponse, TokenPair};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi, Ref, RefOr};
-use utoipa::{Modify, PartialSchema, ToSchema};
+use utoipa::{IntoParams, Modify, PartialSchema, ToResponse, ToSchema};
 
 use crate::delivery::REFRESH_COOKIE;
 
@@ -33,7 +33,10 @@ const REFRESH_COOKIE_SCHEME: &str = "refreshCookie";
             `X-Token-Delivery: cookie` gets it in an HttpOnly `__Host-refresh_token` cookie instead \
             and must come from this site."
     ),
-    components(schemas(ErrorCode, Failure, Ack, TokenDelivery)),
+    components(
+        schemas(ErrorCode, Failure, Ack, TokenDelivery),
+        responses(Unauthorized, CsrfRejected, OtherFailure)
+    ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Sign-up, login, refresh and logout"),
@@ -90,6 +93,34 @@ pub(crate) struct Ack {
     message: String,
     #[schema(schema_with = null)]
     data: (),
+}
+
+/// `missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with
+/// `WWW-Authenticate: Bearer`.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct Unauthorized(#[to_schema] Failure);
+
+/// `csrf_rejected`: a cookie-mode request from another site.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct CsrfRejected(#[to_schema] Failure);
+
+/// Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503
+/// when the database is down).
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct OtherFailure(#[to_schema] Failure);
+
+/// The header that chooses how the refresh token travels.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct DeliveryHeader {
+    /// `cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body
+    /// (and requires a same-site request); `body` or absent keeps it in the body.
+    #[param(rename = "X-Token-Delivery", nullable = false)]
+    delivery: Option<TokenDelivery>,
 }
 
 fn null() -> impl Into<RefOr<Schema>> {

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::{public_user, reply};
 use crate::extract::Caller;
-use crate::openapi::Failure;
+use crate::openapi::{OtherFailure, Unauthorized};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -25,8 +25,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Envelope<Me>),
-        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
     )
 )]
 

@@ -15,7 +15,7 @@ use crate::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
 use crate::domain::{Credentials, NewAccount};
 use crate::error::ApiError;
 use crate::extract::{Caller, Claims, ClientIp, Json};
-use crate::openapi::{Ack, Failure, LoginData, TokenDelivery};
+use crate::openapi::{Ack, CsrfRejected, DeliveryHeader, Failure, LoginData, OtherFailure, Unauthorized};
 use crate::state::AppState;
 use crate::tokens::RefreshToken;
 
@@ -35,11 +35,13 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = Envelope<User>),
-        (status = 400, description = "`validation_failed`: a malformed body, a bad email, a username or password of the wrong length", body = Failure),
+        (status = 400, description = "`validation_failed`: a malformed body, a bad email, a username or password of \
+            the wrong length", body = Failure),
         (status = 409, description = "`email_taken`", body = Failure),
-        (status = 429, description = "`rate_limited`: too many sign-ups from this address; see `Retry-After`", body = Failure,
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address; see `Retry-After`",
+            body = Failure,
             headers(("Retry-After" = u64, description = "Seconds until the next attempt is counted"))),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = "default", response = OtherFailure),
     )
 )]
 
@@ -62,16 +64,20 @@ async fn register(
     path = paths::LOGIN,
     tag = "auth",
     request_body = LoginRequest,
-    params(("X-Token-Delivery" = Option<TokenDelivery>, Header, nullable = false, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    params(DeliveryHeader),
     responses(
-        (status = 200, description = "Logged in. In cookie mode `data` has no refresh token and the cookie is set", body = Envelope<LoginData>,
-            headers(("Set-Cookie" = String, description = "Cookie mode only: `__Host-refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/`"))),
+        (status = 200, description = "Logged in. In cookie mode `data` has no refresh token and the cookie is set",
+            body = Envelope<LoginData>,
+            headers(("Set-Cookie" = String, description = "Cookie mode only: `__Host-refresh_token=…; HttpOnly; \
+                Secure; SameSite=Strict; Path=/`"))),
         (status = 400, description = "`validation_failed`", body = Failure),
-        (status = 401, description = "`invalid_credentials`: unknown email or wrong password, told apart by nothing", body = Failure),
-        (status = 403, description = "`csrf_rejected`: a cookie-mode request from another site", body = Failure),
-        (status = 429, description = "`rate_limited`: too many failures for this account or address; see `Retry-After`", body = Failure,
+        (status = 401, description = "`invalid_credentials`: unknown email or wrong password, told apart by nothing",
+            body = Failure),
+        (status = 403, response = CsrfRejected),
+        (status = 429, description = "`rate_limited`: too many failures for this account or address; see \
+            `Retry-After`", body = Failure,
             headers(("Retry-After" = u64, description = "Seconds until the throttle lifts"))),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = "default", response = OtherFailure),
     )
 )]
 async fn login(
@@ -94,13 +100,14 @@ async fn login(
     post,
     path = paths::LOGOUT,
     tag = "auth",
-    params(("X-Token-Delivery" = Option<TokenDelivery>, Header, nullable = false, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    params(DeliveryHeader),
     security(("bearer" = []), ("refreshCookie" = [])),
     responses(
-        (status = 200, description = "Logged out (also when the session had already ended). In cookie mode the cookie is cleared", body = Ack),
+        (status = 200, description = "Logged out (also when the session had already ended). In cookie mode the \
+            cookie is cleared", body = Ack),
         (status = 401, description = "Body mode: `missing_token`, `invalid_token` or `token_expired`", body = Failure),
-        (status = 403, description = "`csrf_rejected`: a cookie-mode request from another site", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 403, response = CsrfRejected),
+        (status = "default", response = OtherFailure),
     )
 )]
 async fn logout(
@@ -140,8 +147,8 @@ async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every session ended", body = Ack),
-        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
     )
 )]
 async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::{reply, subject};
 use crate::error::ApiError;
 use crate::extract::{Caller, Query};
-use crate::openapi::Failure;
+use crate::openapi::{Failure, OtherFailure, Unauthorized};
 use crate::state::AppState;
 
 const MAX_DELAY_MS: u64 = 10_000;
@@ -43,8 +43,8 @@ struct EchoParams {
     responses(
         (status = 200, description = "The caller, after the delay", body = Envelope<Echo>),
         (status = 400, description = "`validation_failed`: a delay over 10 000 ms", body = Failure),
-        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
     )
 )]
 async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Response, ApiError> {
@@ -67,8 +67,8 @@ async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Re
     security(("bearer" = [])),
     responses(
         (status = 200, description = "An access token that expired a minute ago", body = Envelope<ExpiredToken>),
-        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
     )
 )]
 async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

@@ -26,7 +26,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     path = JWKS_PATH,
     tag = "ops",
     responses((status = 200, description = "The key set", body = Jwks,
-        headers(("Cache-Control" = String, description = "`public, max-age=` half the key activation delay, at most an hour"))))
+        headers(("Cache-Control" = String, description = "`public, max-age=` half the key activation delay, at most \
+            an hour"))))
 )]
 
 async fn get_jwks(State(state): State<AppState>) -> Response {

@@ -14,7 +14,7 @@ use super::subject;
 use crate::delivery::{Delivery, Issued, refresh_cookie};
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::openapi::{Failure, RefreshData, TokenDelivery};
+use crate::openapi::{DeliveryHeader, Failure, OtherFailure, RefreshData};
 use crate::state::AppState;
 use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
 use crate::tokens::{RefreshToken, seconds_until};
@@ -33,14 +33,17 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     path = paths::REFRESH,
     tag = "auth",
     request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`"),
-    params(("X-Token-Delivery" = Option<TokenDelivery>, Header, nullable = false, description = "`cookie` puts the refresh token in an HttpOnly `__Host-refresh_token` cookie instead of the body (and requires a same-site request); `body` or absent keeps it in the body")),
+    params(DeliveryHeader),
     security((), ("refreshCookie" = [])),
     responses(
-        (status = 200, description = "New tokens. In cookie mode `data` has the access token and the user, and the cookie is replaced", body = Envelope<RefreshData>,
+        (status = 200, description = "New tokens. In cookie mode `data` has the access token and the user, and the \
+            cookie is replaced", body = Envelope<RefreshData>,
             headers(("Set-Cookie" = String, description = "Cookie mode only: the successor refresh token"))),
-        (status = 400, description = "`refresh_token_missing`, or `validation_failed` for a malformed body", body = Failure),
-        (status = 403, description = "`refresh_token_invalid` (unknown, expired, or its session ended; `message` says which), `refresh_token_reused` (the session is now revoked), or `csrf_rejected`", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 400, description = "`refresh_token_missing`, or `validation_failed` for a malformed body or \
+            for a refresh token in the body in cookie mode (the cookie is then the only source)", body = Failure),
+        (status = 403, description = "`refresh_token_invalid` (unknown, expired, or its session ended; `message` \
+            says which), `refresh_token_reused` (the session is now revoked), or `csrf_rejected`", body = Failure),
+        (status = "default", response = OtherFailure),
     )
 )]
 

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::reply;
 use crate::error::ApiError;
 use crate::extract::Caller;
-use crate::openapi::{Ack, Failure};
+use crate::openapi::{Ack, Failure, OtherFailure, Unauthorized};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -27,8 +27,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Live sessions", body = Envelope<Vec<Session>>),
-        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
     )
 )]
 
@@ -60,10 +60,11 @@ async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<
     params(("id" = String, Path, description = "A session id from the list")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Revoked: its refresh token is dead and its access tokens stop working", body = Ack),
-        (status = 401, description = "`missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with `WWW-Authenticate: Bearer`", body = Failure),
+        (status = 200, description = "Revoked: its refresh token is dead and its access tokens stop working",
+            body = Ack),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "`not_found`: no such live session of the caller's", body = Failure),
-        (status = "default", description = "Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503 when the database is down)", body = Failure),
+        (status = "default", response = OtherFailure),
     )
 )]
 async fn delete_session(
