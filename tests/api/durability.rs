@@ -10,7 +10,9 @@ use serde_json::json;
 use shared::auth::TokenPair;
 use shared::paths;
 
-use crate::helpers::{PASSWORD, TestDatabase, data, expect_status, login_on, spawn_app, spawn_app_on, start_backend};
+use crate::helpers::{
+    PASSWORD, TestDatabase, data, eventually, expect_status, login_on, spawn_app, spawn_app_on, start_backend,
+};
 
 #[tokio::test]
 async fn a_restart_on_the_same_database_keeps_sessions() {
@@ -174,11 +176,12 @@ async fn logs_carry_request_ids_but_never_tokens_or_passwords() {
     client.get(server.url(paths::ME)).bearer_auth(&pair.access_token).send().await.unwrap();
 
     // Wait until the last request has been logged, then look for every secret.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server.log().contains("path=/api/me") {
-        assert!(std::time::Instant::now() < deadline, "requests were not logged:\n{}", server.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let server = &server;
+    eventually(Duration::from_secs(10), "the requests logged", || async move {
+        let log = server.log();
+        if log.contains("path=/api/me") { Ok(()) } else { Err(log) }
+    })
+    .await;
     let log = server.log();
     assert!(log.contains("request{id="), "no request ids in:\n{log}");
     for secret in [
@@ -205,15 +208,11 @@ async fn ended_sessions_are_purged_periodically() {
     expect_status(response, StatusCode::OK).await;
 
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions").fetch_one(&pool).await.unwrap();
-        if rows == 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the revoked session was never purged");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let pool = &sqlx::AnyPool::connect(&db.url).await.unwrap();
+    eventually(Duration::from_secs(10), "the revoked session purged", || async move {
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions").fetch_one(pool).await.unwrap();
+        if rows == 0 { Ok(()) } else { Err(format!("{rows} session row(s) left")) }
+    })
+    .await;
     pool.close().await;
 }

@@ -1,8 +1,10 @@
 //! `spawn_app` and typed helpers built on the `shared` wire types.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use backend::clock::{ManualClock, SharedClock, SystemClock};
 use backend::{App, Config};
@@ -195,6 +197,23 @@ impl TestApp {
             expect_status(self.client.get(self.url(paths::METRICS)).send().await.expect("request"), StatusCode::OK)
                 .await,
         )
+    }
+}
+
+/// Polls `probe` every 50 ms until it gives `Ok`, for what happens on another task or process's own
+/// schedule (a purge, a key reload, a log line). Fails after `within`, naming `what` and the state the
+/// last `Err` described.
+pub(crate) async fn eventually<T, Fut>(within: Duration, what: &str, mut probe: impl FnMut() -> Fut) -> T
+where
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(state) => assert!(Instant::now() < deadline, "{what} within {within:?}: {state}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Access tokens other services can verify: EdDSA with a `kid`, the JWKS, rotation with overlap, and
 //! HS256 kept as a setting.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +11,8 @@ use serde_json::Value;
 use shared::paths;
 
 use crate::helpers::{
-    TestDatabase, config, expect_status, spawn_app_on, spawn_app_with, spawn_app_with_manual_clock, start_backend,
+    TestDatabase, config, eventually, expect_status, spawn_app_on, spawn_app_with, spawn_app_with_manual_clock,
+    start_backend,
 };
 
 const JWKS: &str = "/.well-known/jwks.json";
@@ -106,8 +107,7 @@ async fn the_rotate_command_publishes_a_standby_key_to_a_running_server() {
     let said = String::from_utf8_lossy(&rotated.stdout);
     assert!(said.contains("signs in 600 s"), "{said}");
 
-    let (document, _) =
-        eventually(&client, &server.url(""), |doc: &Value| doc["keys"].as_array().unwrap().len() == 2).await;
+    let document = jwks_with_keys(&client, &server.url(""), 2).await;
     assert!(verified_by_jwks(&old_token, &document));
     let me = client.get(server.url(paths::ME)).bearer_auth(&old_token).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK, "a token signed before the rotation verifies after it");
@@ -138,8 +138,7 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
 
     let said = backend::rotate_keys(&config(&app.db.url, &flags), &clock).await.unwrap();
     assert!(said.contains("signs in 600 s") && said.contains("accepted for 1505 s more"), "{said}");
-    let (document, _) =
-        eventually(&app.client, &app.url(""), |doc: &Value| doc["keys"].as_array().unwrap().len() == 2).await;
+    let document = jwks_with_keys(&app.client, &app.url(""), 2).await;
     let new_kid =
         document["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).find(|k| *k != old_kid);
     let new_kid = new_kid.unwrap().to_owned();
@@ -169,31 +168,24 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
 
     // The purge then deletes the retired key's row, private half included.
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let kids: Vec<(String,)> = sqlx::query_as("SELECT kid FROM signing_keys").fetch_all(&pool).await.unwrap();
-        if kids == [(new_kid.clone(),)] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the retired key was never purged: {kids:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let pool = &sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let only_new = [(new_kid.clone(),)];
+    eventually(Duration::from_secs(15), "the retired key purged", || async {
+        let kids: Vec<(String,)> = sqlx::query_as("SELECT kid FROM signing_keys").fetch_all(pool).await.unwrap();
+        if kids == only_new { Ok(()) } else { Err(format!("keys {kids:?}")) }
+    })
+    .await;
     pool.close().await;
 }
 
-/// Polls the JWKS at `base` until `done` holds, for at most 15 s: another process's key reaches a server
-/// on its next reload.
-async fn eventually(client: &reqwest::Client, base: &str, done: impl Fn(&Value) -> bool) -> (Value, String) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let found = jwks(client, base).await;
-        if done(&found.0) {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "the JWKS never reached the expected state: {}", found.0);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Polls the JWKS at `base` until it lists `count` keys, for at most 15 s: another process's key
+/// reaches a server on its next reload.
+async fn jwks_with_keys(client: &reqwest::Client, base: &str, count: usize) -> Value {
+    eventually(Duration::from_secs(15), &format!("a JWKS of {count} keys"), || async {
+        let (document, _) = jwks(client, base).await;
+        if document["keys"].as_array().unwrap().len() == count { Ok(document) } else { Err(document.to_string()) }
+    })
+    .await
 }
 
 #[tokio::test]

@@ -191,17 +191,14 @@ async fn the_documented_input_limits_are_the_ones_the_server_enforces() {
 /// The `required` fields `schema` promises, following `$ref`, `allOf` and the `anyOf` alternatives
 /// (`Err` lists what every alternative misses).
 fn check(doc: &Value, schema: &Value, value: &Value) -> Result<(), String> {
+    let schema = resolve(doc, schema);
     if value.is_null() {
         return if allows_null(doc, schema) { Ok(()) } else { Err(format!("null where {schema} is due")) };
-    }
-    if let Some(reference) = schema["$ref"].as_str() {
-        let name = reference.trim_start_matches("#/components/schemas/");
-        return check(doc, &doc["components"]["schemas"][name], value);
     }
     if let Some(parts) = schema["allOf"].as_array() {
         return parts.iter().try_for_each(|part| check(doc, part, value));
     }
-    if let Some(alternatives) = schema["anyOf"].as_array().or(schema["oneOf"].as_array()) {
+    if let Some(alternatives) = alternatives(schema) {
         let failures: Vec<String> = alternatives.iter().filter_map(|a| check(doc, a, value).err()).collect();
         return if failures.len() < alternatives.len() { Ok(()) } else { Err(failures.join(" / ")) };
     }
@@ -220,13 +217,24 @@ fn check(doc: &Value, schema: &Value, value: &Value) -> Result<(), String> {
 }
 
 fn allows_null(doc: &Value, schema: &Value) -> bool {
-    if let Some(reference) = schema["$ref"].as_str() {
-        return allows_null(doc, &doc["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")]);
-    }
-    let alternatives = schema["anyOf"].as_array().or(schema["oneOf"].as_array());
+    let schema = resolve(doc, schema);
     schema["type"] == "null"
         || schema["type"].as_array().is_some_and(|types| types.contains(&json!("null")))
-        || alternatives.is_some_and(|all| all.iter().any(|a| allows_null(doc, a)))
+        || alternatives(schema).is_some_and(|all| all.iter().any(|a| allows_null(doc, a)))
+}
+
+/// The schema a `$ref` names (followed to the end), or `schema` itself.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            resolve(doc, &doc["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")])
+        }
+        None => schema,
+    }
+}
+
+fn alternatives(schema: &Value) -> Option<&Vec<Value>> {
+    schema["anyOf"].as_array().or(schema["oneOf"].as_array())
 }
 
 #[tokio::test]

@@ -2,13 +2,13 @@
 //! latency, refresh and login outcomes, live sessions and the pool; on the API listener, on one of its
 //! own, or off.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 use shared::paths;
 
-use crate::helpers::{TestDatabase, spawn_app, spawn_app_with, start_backend};
+use crate::helpers::{TestDatabase, eventually, spawn_app, spawn_app_with, start_backend};
 
 async fn scrape(client: &reqwest::Client, url: String) -> String {
     let response = client.get(url).send().await.unwrap();
@@ -61,14 +61,13 @@ async fn metrics_can_live_on_a_listener_of_their_own() {
     let db = TestDatabase::new().await;
     let server = start_backend(&db.url, &["--metrics", "127.0.0.1:0"]);
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let address = loop {
-        if let Some(rest) = server.log().split("metrics on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "no metrics listener was logged");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let server = &server;
+    let address = eventually(Duration::from_secs(10), "a metrics listener logged", || async move {
+        let log = server.log();
+        let address = log.split("metrics on http://").nth(1).and_then(|rest| rest.split_whitespace().next());
+        address.map(str::to_owned).ok_or(log)
+    })
+    .await;
     assert!(scrape(&client, format!("http://{address}")).await.contains(r#"db_connections{state="idle"}"#));
     let public = client.get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(public.status(), StatusCode::NOT_FOUND, "not on the public listener too");

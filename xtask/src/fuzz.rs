@@ -2,12 +2,11 @@
 //! and invalid requests and checks that each answer is documented (status, content type, headers,
 //! schema), that invalid input is refused and valid input accepted, and that nothing is a 5xx.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::backend_process::BackendProcess;
+use crate::http::{json_string, post_json};
 use crate::{Result, step, target_dir, tools};
 
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
@@ -51,6 +50,7 @@ const RUNS: [Run; 3] = [
 /// Runs every [`RUNS`] entry against a fresh backend; returns (passed, failed, failed runs' names).
 pub(crate) fn api_fuzz() -> Result<(u64, u64, Vec<&'static str>)> {
     let st = ensure_schemathesis()?;
+    tools::ensure_debian(&[("curl", "curl")])?;
     step("fuzzing the API from its own OpenAPI document (schemathesis)");
     tools::run("cargo", &["build", "--quiet", "--package", "backend", "--features", "e2e"])?;
     let data = target_dir().join(format!("test-data/fuzz-{}", std::process::id()));
@@ -71,7 +71,7 @@ pub(crate) fn api_fuzz() -> Result<(u64, u64, Vec<&'static str>)> {
         "1000000",
     ];
     let backend = BackendProcess::spawn(&target_dir().join("debug/backend"), &args)?;
-    let token = demo_access_token(backend.addr)?;
+    let token = demo_access_token(&backend)?;
     let document = backend.url("/api/openapi.json");
     let authorization = format!("Authorization: Bearer {token}");
     let (mut passed, mut failed, mut failures) = (0, 0, Vec::new());
@@ -113,22 +113,9 @@ fn ensure_schemathesis() -> Result<PathBuf> {
     Ok(st)
 }
 
-/// Logs the demo user in over plain HTTP/1.1 (xtask has no HTTP client) and returns the access token.
-fn demo_access_token(addr: SocketAddr) -> Result<String> {
-    let body = r#"{"email":"demo@example.com","password":"demo-password"}"#;
-    let request = format!(
-        "POST /api/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("cannot reach the backend: {e}"))?;
-    stream.write_all(request.as_bytes()).map_err(|e| format!("cannot send the login: {e}"))?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).map_err(|e| format!("cannot read the login answer: {e}"))?;
-    let token = answer
-        .split(r#""access_token":""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .filter(|token| !token.is_empty());
-    token.map(str::to_owned).ok_or_else(|| format!("the demo login did not return a token: {answer}"))
+/// Logs the demo user in and returns the access token.
+fn demo_access_token(backend: &BackendProcess) -> Result<String> {
+    let login = r#"{"email":"demo@example.com","password":"demo-password"}"#;
+    let answer = post_json(&backend.url("/api/auth/login"), login)?;
+    json_string(&answer, "access_token").ok_or_else(|| format!("the demo login did not return a token: {answer}"))
 }

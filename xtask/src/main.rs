@@ -6,6 +6,7 @@
 mod backend_process;
 mod bench;
 mod fuzz;
+mod http;
 mod spa;
 mod suite;
 mod tools;

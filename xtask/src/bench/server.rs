@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::http::{json_string, post_json};
 use crate::{Result, fail, target_dir, workspace_root};
 
 /// Killed and reaped on drop.
@@ -71,12 +72,7 @@ impl Server {
 
     /// POSTs JSON and returns the body.
     pub(crate) fn post(&self, path: &str, body: &str) -> Result<String> {
-        let output = Command::new("curl")
-            .args(["-s", "-X", "POST", "-H", "content-type: application/json", "-d", body])
-            .arg(format!("{}{path}", self.base))
-            .output()
-            .map_err(|e| format!("cannot run curl: {e}"))?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        post_json(&format!("{}{path}", self.base), body)
     }
 
     /// Registers `email` and logs it in as `device`; returns (access token, refresh token).
@@ -90,10 +86,4 @@ impl Server {
             _ => fail(&format!("login failed: {body}")),
         }
     }
-}
-
-/// The string value of `"key":"…"` in a JSON text (tokens hold no escapes).
-pub(crate) fn json_string(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    Some(json[start..].split('"').next()?.to_owned())
 }
