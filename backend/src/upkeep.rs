@@ -1,17 +1,20 @@
 //! Background upkeep: deleting expired and revoked sessions and stale throttle counters, reading
 //! the signing keys again, and counting live sessions for the metrics.
 
+use std::future::Future;
 use std::time::Duration;
 
-use crate::state::AppState;
+use tokio::task::JoinHandle;
 
-/// Runs until the returned task is aborted. Failures are logged and retried on the next tick.
-pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
+use crate::state::AppState;
+use crate::tokens::Signer;
+
+/// Purges every `period` until the returned task is aborted. Failures are logged and retried on the
+/// next tick.
+pub(crate) fn spawn(state: AppState, period: Duration) -> JoinHandle<()> {
+    every(period, move || {
+        let state = state.clone();
+        async move {
             match state.store.purge(state.now(), state.throttle.longest_window_ms()).await {
                 Ok(0) => {}
                 Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
@@ -21,33 +24,45 @@ pub(crate) fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle
     })
 }
 
-/// Reads the signing keys again every `every`, so a key another instance or `backend keys rotate`
+/// Reads the signing keys again every `period`, so a key another instance or `backend keys rotate`
 /// added starts signing here on time. Does nothing with HS256.
-pub(crate) fn reload_keys(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let crate::tokens::Signer::EdDsa(ring) = state.access.signer().clone() else { return };
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if let Err(error) = ring.reload(state.now()).await {
+pub(crate) fn reload_keys(state: AppState, period: Duration) -> JoinHandle<()> {
+    let Signer::EdDsa(ring) = state.access.signer().clone() else { return tokio::spawn(async {}) };
+    every(period, move || {
+        let (ring, now) = (ring.clone(), state.now());
+        async move {
+            if let Err(error) = ring.reload(now).await {
                 tracing::warn!(error = %crate::error_chain(&error), "cannot reload the signing keys");
             }
         }
     })
 }
 
-/// Refreshes the live-sessions gauge every `every`.
-pub(crate) fn count_sessions(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
+/// Refreshes the live-sessions gauge every `period`.
+pub(crate) fn count_sessions(state: AppState, period: Duration) -> JoinHandle<()> {
+    every(period, move || {
+        let state = state.clone();
+        async move {
             match state.store.live_sessions(state.now()).await {
                 Ok(count) => state.metrics.set_sessions_active(count),
                 Err(error) => tracing::warn!(error = %crate::error_chain(&error), "cannot count sessions"),
             }
+        }
+    })
+}
+
+/// Runs `task` at once and then every `period` until the returned handle is aborted; a tick that
+/// comes late delays the next rather than bunching them up.
+fn every<Fut>(period: Duration, mut task: impl FnMut() -> Fut + Send + 'static) -> JoinHandle<()>
+where
+    Fut: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            task().await;
         }
     })
 }
