@@ -1,18 +1,20 @@
 //! Settings, read once at start-up from flags or environment variables (every flag has one).
 
-use std::fmt;
+mod secret;
+mod values;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
 
-/// Minimum length of `JWT_SECRET`: HS256 keys shorter than the hash output weaken it.
-const MIN_SECRET_BYTES: usize = 32;
-/// File in the data dir holding the generated key of the embedded default set-up.
-const GENERATED_SECRET_FILE: &str = "jwt-secret";
+pub use secret::Secret;
+pub use values::{Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure, RefreshExpiry};
+use values::{parse_duration, parse_lifetime};
+
+use secret::MIN_SECRET_BYTES;
 const DEFAULT_DB_FILE: &str = "app.db";
 
 #[derive(Debug, Clone, Parser)]
@@ -215,70 +217,13 @@ impl Config {
     pub fn signing_secret(&self) -> Result<Secret, ConfigError> {
         match &self.jwt_secret {
             Some(secret) => Ok(secret.clone()),
-            None if self.uses_embedded_default() => load_or_create_secret(&self.data_dir),
+            None if self.uses_embedded_default() => secret::load_or_create(&self.data_dir),
             None => Err(ConfigError::Invalid(
                 "JWT_SECRET",
                 format!("is required when DATABASE_URL is set (at least {MIN_SECRET_BYTES} bytes)"),
             )),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseTarget {
-    Sqlite { url: String, path: PathBuf },
-    Postgres { url: String },
-}
-
-/// Where `/metrics` is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsExposure {
-    Same,
-    Off,
-    Separate(SocketAddr),
-}
-
-impl FromStr for MetricsExposure {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim() {
-            "same" => Ok(Self::Same),
-            "off" => Ok(Self::Off),
-            address => address.parse().map(Self::Separate).map_err(|_| "expected same, off or host:port".to_owned()),
-        }
-    }
-}
-
-/// Administration commands; without one, the server runs.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
-pub enum Command {
-    /// Signing keys (EdDSA).
-    Keys {
-        #[command(subcommand)]
-        action: KeysCommand,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
-pub enum KeysCommand {
-    /// Adds a key that is published at once and signs after KEY_ACTIVATION_DELAY; the current key
-    /// stays published and accepted until every token it signed has expired.
-    Rotate,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum JwtAlgorithm {
-    #[value(name = "eddsa")]
-    EdDsa,
-    #[value(name = "hs256")]
-    Hs256,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RefreshExpiry {
-    Sliding,
-    Fixed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -293,87 +238,9 @@ pub enum ConfigError {
     },
 }
 
-/// Key material whose `Debug` never shows the bytes.
-#[derive(Clone)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        if value.len() < MIN_SECRET_BYTES {
-            return Err(format!("must be at least {MIN_SECRET_BYTES} bytes"));
-        }
-        Ok(Self(value.as_bytes().to_vec()))
-    }
-}
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    let value = value.trim();
-    if value == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(value).map_err(|e| format!("{e} (use e.g. 3s, 1m, 15m, 7d)"))
-}
-
-/// A duration that must be positive (a zero lifetime would make every token dead on arrival).
-fn parse_lifetime(value: &str) -> Result<Duration, String> {
-    match parse_duration(value)? {
-        Duration::ZERO => Err("must be greater than zero".into()),
-        duration => Ok(duration),
-    }
-}
-
 fn sqlite_url(path: &Path) -> String {
     // mode=rwc creates the file on first start.
     format!("sqlite://{}?mode=rwc", path.display())
-}
-
-fn load_or_create_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
-    let path = data_dir.join(GENERATED_SECRET_FILE);
-    let wrap = |source| ConfigError::SecretFile { path: path.clone(), source };
-    match std::fs::read(&path) {
-        Ok(bytes) if bytes.len() >= MIN_SECRET_BYTES => return Ok(Secret(bytes)),
-        Ok(_) => {
-            return Err(ConfigError::Invalid(
-                "JWT_SECRET",
-                format!("file {} is shorter than {MIN_SECRET_BYTES} bytes", path.display()),
-            ));
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(wrap(error)),
-    }
-    std::fs::create_dir_all(data_dir).map_err(wrap)?;
-    let mut raw = [0u8; 48];
-    getrandom::getrandom(&mut raw).map_err(|e| wrap(e.into()))?;
-    let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
-    write_private(&path, encoded.as_bytes()).map_err(wrap)?;
-    tracing::info!(path = %path.display(), "generated a signing key for the embedded default set-up");
-    Ok(Secret(encoded.into_bytes()))
-}
-
-/// Creates the file readable by its owner only; `create_new` so two starting processes cannot clobber it.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

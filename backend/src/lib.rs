@@ -1,36 +1,29 @@
 //! The auth server: short-lived access JWTs, rotating refresh tokens with a grace window and reuse
 //! detection, and the session API around them.
 //!
-//! Layout: `tokens` holds the token rules, `store` the database, `routes` the HTTP surface,
-//! `delivery` body or cookie delivery, `passwords` hashing, `throttle` throttling, `spa` the built app.
-//! Only [`App`] and [`Config`] face outside: [`App::build`] assembles the app from a [`Config`] (tests
-//! serve it on 127.0.0.1:0), and [`run`] serves it until a shutdown signal.
+//! Layers, each importing only the ones below it (ARCHITECTURE.md draws them; `tests/layers` checks):
+//! `app` (start-up, serving, the `keys` command) → `http` (routes, extractors, delivery, the envelope)
+//! → `auth` (the rules: accounts, refresh, sessions, tokens, throttle, passwords) → `store` (the
+//! database) → the base: `config`, `clock`, `metrics`, `telemetry`.
+//!
+//! Outside, [`App::build`] assembles the app from a [`Config`] (tests serve it on 127.0.0.1:0), [`run`]
+//! serves it until a shutdown signal, and [`rotate_keys`] is the `keys rotate` command; `clock` and
+//! `telemetry` are public for tests and `main`.
 
-mod accounts;
 mod app;
+mod auth;
 pub mod clock;
 pub mod config;
-mod delivery;
-mod domain;
-mod error;
-mod extract;
-#[cfg(feature = "e2e")]
-mod fault;
+mod http;
 mod metrics;
-mod openapi;
-mod passwords;
-mod routes;
-mod spa;
-mod state;
 mod store;
 pub mod telemetry;
-mod throttle;
-mod tokens;
-mod upkeep;
 
 pub use app::{App, StartError, rotate_keys, run};
+pub use auth::passwords::PasswordError;
+pub use auth::tokens::signing_keys::KeyError;
 pub use config::{Config, ConfigError};
-pub use passwords::PasswordError;
+pub use http::router::RouterError;
+pub use http::spa::SpaError;
 pub use store::StoreError;
 pub use telemetry::error_chain;
-pub use tokens::keys::KeyError;

@@ -3,11 +3,8 @@
 //! listener, on one of its own, or not at all (`METRICS`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -26,6 +23,49 @@ struct RouteLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     outcome: &'static str,
+}
+
+/// How a login attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginOutcome {
+    Succeeded,
+    Failed,
+    Throttled,
+}
+
+impl LoginOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Throttled => "throttled",
+        }
+    }
+}
+
+/// How a refresh attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshOutcome {
+    Rotated,
+    /// Answered from the grace window: the same successor again.
+    Grace,
+    Reused,
+    Invalid,
+    Expired,
+    Revoked,
+}
+
+impl RefreshOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Rotated => "rotated",
+            Self::Grace => "grace",
+            Self::Reused => "reused",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -101,23 +141,21 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// `outcome`: `succeeded`, `failed` or `throttled`.
-    pub(crate) fn login(&self, outcome: &'static str) {
-        self.logins.get_or_create(&Outcome { outcome }).inc();
-        if outcome == "succeeded" {
+    pub(crate) fn login(&self, outcome: LoginOutcome) {
+        self.logins.get_or_create(&Outcome { outcome: outcome.label() }).inc();
+        if outcome == LoginOutcome::Succeeded {
             self.login_count.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// `outcome`: `rotated`, `grace`, `reused`, `invalid`, `expired` or `revoked`.
-    pub(crate) fn refresh(&self, outcome: &'static str) {
-        self.refreshes.get_or_create(&Outcome { outcome }).inc();
+    pub(crate) fn refresh(&self, outcome: RefreshOutcome) {
+        self.refreshes.get_or_create(&Outcome { outcome: outcome.label() }).inc();
         // The JSON counts every answered refresh (grace answers included), and grace and reuse apart.
         let counters: &[&AtomicU64] = match outcome {
-            "rotated" => &[&self.refresh_count],
-            "grace" => &[&self.refresh_count, &self.grace_count],
-            "reused" => &[&self.reuse_count],
-            _ => &[],
+            RefreshOutcome::Rotated => &[&self.refresh_count],
+            RefreshOutcome::Grace => &[&self.refresh_count, &self.grace_count],
+            RefreshOutcome::Reused => &[&self.reuse_count],
+            RefreshOutcome::Invalid | RefreshOutcome::Expired | RefreshOutcome::Revoked => &[],
         };
         for counter in counters {
             counter.fetch_add(1, Ordering::Relaxed);
@@ -150,13 +188,12 @@ impl Metrics {
     }
 }
 
-/// Counts and times every request that matched a route, by its template.
-pub(crate) async fn track(State(metrics): State<std::sync::Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let labels = RouteLabels { route, status: format!("{}xx", response.status().as_u16() / 100) };
-    metrics.requests.get_or_create(&labels).inc();
-    metrics.durations.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
-    response
+impl Metrics {
+    /// Counts and times one answered request, by its route template (`/api/sessions/{id}`, never the
+    /// concrete path, so ids never become label values).
+    pub(crate) fn observe_request(&self, route: String, status: u16, elapsed: Duration) {
+        let labels = RouteLabels { route, status: format!("{}xx", status / 100) };
+        self.requests.get_or_create(&labels).inc();
+        self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
 }

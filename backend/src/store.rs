@@ -4,11 +4,13 @@
 //! dialect both engines share (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the migrations and the
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
+mod revoke_reason;
 mod rotation;
 mod session_cache;
 mod sessions;
 mod signing_keys;
 mod throttle_attempts;
+mod token_hash;
 mod users;
 mod writer;
 
@@ -18,12 +20,15 @@ use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 
+pub(crate) use revoke_reason::RevokeReason;
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
 pub(crate) use sessions::{NewSession, SessionRecord};
 pub(crate) use signing_keys::KeyRow;
 pub(crate) use throttle_attempts::AttemptWindow;
+pub(crate) use token_hash::TokenHash;
 pub(crate) use users::{NewUser, UserRecord};
 
+use crate::clock::Millis;
 use crate::config::DatabaseTarget;
 
 /// Connection pragmas for SQLite. WAL lets readers run beside the single writer; `synchronous = FULL`
@@ -140,7 +145,7 @@ impl Store {
     }
 
     /// Sessions neither revoked nor expired at `now`.
-    pub(crate) async fn live_sessions(&self, now: i64) -> Result<i64, StoreError> {
+    pub(crate) async fn live_sessions(&self, now: Millis) -> Result<i64, StoreError> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
                 .bind(now)
@@ -158,7 +163,7 @@ impl Store {
     /// Deletes expired and revoked sessions (their retired tokens go with them), throttle counters
     /// whose window started more than `throttle_window_ms` ago, and signing keys past retirement (no
     /// token they signed is accepted any more, so their private halves are only a liability).
-    pub(crate) async fn purge(&self, now: i64, throttle_window_ms: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn purge(&self, now: Millis, throttle_window_ms: Millis) -> Result<u64, StoreError> {
         self.write(move |conn| {
             Box::pin(async move {
                 let sessions = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1")

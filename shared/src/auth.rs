@@ -100,6 +100,10 @@ pub struct LoginResponse {
 pub const COOKIE_DELIVERY: &str = "cookie";
 /// Sent on login, refresh and logout to choose cookie delivery for that request.
 pub const TOKEN_DELIVERY_HEADER: &str = "X-Token-Delivery";
+/// The cookie that carries the refresh token in cookie mode. `__Host-`: only ever set by this exact
+/// host, over a secure channel, for `Path=/`, never for a parent domain, so a sibling subdomain cannot
+/// plant or overwrite it.
+pub const REFRESH_COOKIE: &str = "__Host-refresh_token";
 
 /// Login and refresh answers in cookie mode: the access token and the user, and no refresh token (it
 /// is in the cookie). Refresh answers carry the user too, so a reloaded page can restore its session

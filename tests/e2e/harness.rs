@@ -19,8 +19,6 @@ use crate::backend_process::BackendProcess;
 mod checks;
 
 pub(crate) const DEMO_EMAIL: &str = "demo@example.com";
-/// The cookie the backend keeps the refresh token in.
-pub(crate) const REFRESH_COOKIE: &str = "__Host-refresh_token";
 pub(crate) const DEMO_PASSWORD: &str = "demo-password";
 /// Past the backend's 3 s access lifetime: the one kind of fixed wait these tests use.
 pub(crate) const PAST_EXPIRY: Duration = Duration::from_millis(3_600);

@@ -1,5 +1,6 @@
 //! Settings parse as documented, and refuse what they must.
 
+use super::secret::GENERATED_SECRET_FILE;
 use super::*;
 
 fn parse(args: &[&str]) -> Result<Config, clap::Error> {

@@ -3,9 +3,12 @@
 
 use sqlx::AnyConnection;
 
+use crate::clock::Millis;
+
+use super::revoke_reason::RevokeReason;
 use super::sessions::SessionRecord;
+use super::token_hash::TokenHash;
 use super::{Store, StoreError};
-use crate::tokens::TokenHash;
 
 /// `$4` is the sliding expiry, or NULL to keep the session's: bound on every call, so no edit can shift
 /// the parameters.
@@ -22,11 +25,11 @@ pub(crate) struct RotationRequest<'a> {
     pub(crate) presented: &'a TokenHash,
     /// Hash of the successor derived from the presented token.
     pub(crate) successor: &'a TokenHash,
-    pub(crate) now: i64,
+    pub(crate) now: Millis,
     /// `Some(ttl)` slides expiry to `now + ttl` (capped by the session's maximum); `None` keeps it.
-    pub(crate) sliding_ttl_ms: Option<i64>,
+    pub(crate) sliding_ttl_ms: Option<Millis>,
     /// How long after a rotation the previous token is still honoured; 0 disables.
-    pub(crate) grace_ms: i64,
+    pub(crate) grace_ms: Millis,
 }
 
 /// What a refresh attempt came to.
@@ -47,9 +50,8 @@ pub(crate) enum Rotation {
 pub(crate) enum Rejection {
     Unknown,
     Expired,
-    /// With the reason it was revoked for, as recorded (`logout`, `logout_all`, `revoked`, `replaced`,
-    /// `refresh_token_reused`).
-    Revoked(Option<String>),
+    /// With the reason it was revoked for, when it is one this version writes.
+    Revoked(Option<RevokeReason>),
 }
 
 /// The chain columns read when a rotation did not apply, to say why.
@@ -58,8 +60,8 @@ struct ChainRow {
     #[sqlx(flatten)]
     session: SessionRecord,
     current_hash: String,
-    rotated_at: Option<i64>,
-    revoked_at: Option<i64>,
+    rotated_at: Option<Millis>,
+    revoked_at: Option<Millis>,
     revoked_reason: Option<String>,
 }
 
@@ -84,10 +86,10 @@ impl Store {
 struct OwnedRotation {
     presented: String,
     successor: String,
-    now: i64,
+    now: Millis,
     /// The sliding expiry (`now + ttl`), or `None` to keep the session's expiry.
-    slide_to: Option<i64>,
-    grace_ms: i64,
+    slide_to: Option<Millis>,
+    grace_ms: Millis,
 }
 
 impl From<RotationRequest<'_>> for OwnedRotation {
@@ -124,7 +126,7 @@ async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<
     }
     let outcome = classify_retired(conn, request).await?;
     if let Rotation::Reused { session_id } = &outcome {
-        revoke_in(conn, session_id, request.now, "refresh_token_reused").await?;
+        revoke_in(conn, session_id, request.now, RevokeReason::RefreshTokenReused).await?;
     }
     Ok(outcome)
 }
@@ -142,7 +144,9 @@ async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> 
 
     if let Some(row) = chain {
         if row.revoked_at.is_some() {
-            return Ok(Rotation::Rejected(Rejection::Revoked(row.revoked_reason)));
+            return Ok(Rotation::Rejected(Rejection::Revoked(
+                row.revoked_reason.as_deref().and_then(RevokeReason::from_stored),
+            )));
         }
         if row.session.expires_at <= request.now {
             return Ok(Rotation::Rejected(Rejection::Expired));
@@ -170,10 +174,15 @@ async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> 
     })
 }
 
-async fn revoke_in(conn: &mut AnyConnection, session_id: &str, now: i64, reason: &str) -> Result<(), sqlx::Error> {
+async fn revoke_in(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    now: Millis,
+    reason: RevokeReason,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(now)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(session_id)
         .execute(&mut *conn)
         .await?;

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::clock::Millis;
+
 use super::UserRecord;
 
 /// Beyond this many sessions the cache starts over rather than grow without bound.
@@ -14,7 +16,7 @@ const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug)]
 pub(super) struct SessionCache {
-    ttl_ms: i64,
+    ttl_ms: Millis,
     /// Bumped by every revocation. A lookup that started before one may not fill the cache, since
     /// what it read from the database may already be stale.
     epoch: AtomicU64,
@@ -24,15 +26,15 @@ pub(super) struct SessionCache {
 #[derive(Debug)]
 struct Entry {
     user: UserRecord,
-    checked_at: i64,
+    checked_at: Millis,
 }
 
 impl SessionCache {
-    pub(super) fn new(ttl_ms: i64) -> Self {
+    pub(super) fn new(ttl_ms: Millis) -> Self {
         Self { ttl_ms, epoch: AtomicU64::new(0), entries: Mutex::new(HashMap::new()) }
     }
 
-    pub(super) fn get(&self, session_id: &str, user_id: &str, now: i64) -> Option<UserRecord> {
+    pub(super) fn get(&self, session_id: &str, user_id: &str, now: Millis) -> Option<UserRecord> {
         let entries = self.entries.lock().ok()?;
         let entry = entries.get(session_id)?;
         (entry.user.id == user_id && now - entry.checked_at < self.ttl_ms).then(|| entry.user.clone())
@@ -43,7 +45,7 @@ impl SessionCache {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    pub(super) fn put(&self, epoch: u64, session_id: &str, user: UserRecord, now: i64) {
+    pub(super) fn put(&self, epoch: u64, session_id: &str, user: UserRecord, now: Millis) {
         if self.ttl_ms <= 0 {
             return;
         }

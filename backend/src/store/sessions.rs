@@ -2,8 +2,11 @@
 
 use sqlx::AnyConnection;
 
+use crate::clock::Millis;
+
+use super::revoke_reason::RevokeReason;
+use super::token_hash::TokenHash;
 use super::{Store, StoreError, UserRecord};
-use crate::tokens::TokenHash;
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -13,9 +16,9 @@ pub(crate) struct SessionRecord {
     pub(crate) device_id: Option<String>,
     pub(crate) device_name: Option<String>,
     pub(crate) app_id: Option<String>,
-    pub(crate) created_at: i64,
-    pub(crate) last_used_at: i64,
-    pub(crate) expires_at: i64,
+    pub(crate) created_at: Millis,
+    pub(crate) last_used_at: Millis,
+    pub(crate) expires_at: Millis,
 }
 
 const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at,
@@ -30,9 +33,9 @@ pub(crate) struct NewSession<'a> {
     pub(crate) device_name: Option<&'a str>,
     pub(crate) app_id: Option<&'a str>,
     pub(crate) refresh_hash: &'a TokenHash,
-    pub(crate) now: i64,
-    pub(crate) expires_at: i64,
-    pub(crate) max_expires_at: i64,
+    pub(crate) now: Millis,
+    pub(crate) expires_at: Millis,
+    pub(crate) max_expires_at: Millis,
 }
 
 impl Store {
@@ -55,7 +58,7 @@ impl Store {
         &self,
         session_id: &str,
         user_id: &str,
-        now: i64,
+        now: Millis,
     ) -> Result<Option<UserRecord>, StoreError> {
         if let Some(user) = self.sessions.get(session_id, user_id, now) {
             return Ok(Some(user));
@@ -77,7 +80,7 @@ impl Store {
         Ok(user)
     }
 
-    pub(crate) async fn active_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    pub(crate) async fn active_sessions(&self, user_id: &str, now: Millis) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at
              FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -95,10 +98,10 @@ impl Store {
         &self,
         session_id: &str,
         user_id: &str,
-        now: i64,
-        reason: &str,
+        now: Millis,
+        reason: RevokeReason,
     ) -> Result<bool, StoreError> {
-        let (session, user, reason) = (session_id.to_owned(), user_id.to_owned(), reason.to_owned());
+        let (session, user) = (session_id.to_owned(), user_id.to_owned());
         let revoked = self
             .write(move |conn| {
                 Box::pin(async move {
@@ -108,7 +111,7 @@ impl Store {
                          WHERE id = $3 AND user_id = $4",
                     )
                     .bind(now)
-                    .bind(reason)
+                    .bind(reason.as_str())
                     .bind(session)
                     .bind(user)
                     .execute(&mut *conn)
@@ -134,8 +137,13 @@ impl Store {
     }
 
     /// Revokes every live session of the user; returns how many.
-    pub(crate) async fn revoke_all_sessions(&self, user_id: &str, now: i64, reason: &str) -> Result<u64, StoreError> {
-        let (user, reason) = (user_id.to_owned(), reason.to_owned());
+    pub(crate) async fn revoke_all_sessions(
+        &self,
+        user_id: &str,
+        now: Millis,
+        reason: RevokeReason,
+    ) -> Result<u64, StoreError> {
+        let user = user_id.to_owned();
         let revoked = self
             .write(move |conn| {
                 Box::pin(async move {
@@ -144,7 +152,7 @@ impl Store {
                          WHERE user_id = $3 AND revoked_at IS NULL",
                     )
                     .bind(now)
-                    .bind(reason)
+                    .bind(reason.as_str())
                     .bind(user)
                     .execute(&mut *conn)
                     .await?;
@@ -164,9 +172,9 @@ struct OwnedSession {
     device_name: Option<String>,
     app_id: Option<String>,
     refresh_hash: String,
-    now: i64,
-    expires_at: i64,
-    max_expires_at: i64,
+    now: Millis,
+    expires_at: Millis,
+    max_expires_at: Millis,
 }
 
 impl From<NewSession<'_>> for OwnedSession {
@@ -189,12 +197,13 @@ impl From<NewSession<'_>> for OwnedSession {
 async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<SessionRecord, sqlx::Error> {
     if let Some(device_id) = &new.device_id {
         sqlx::query(
-            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'replaced'
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $4
              WHERE user_id = $2 AND device_id = $3 AND revoked_at IS NULL",
         )
         .bind(new.now)
         .bind(&new.user_id)
         .bind(device_id)
+        .bind(RevokeReason::Replaced.as_str())
         .execute(&mut *conn)
         .await?;
     }

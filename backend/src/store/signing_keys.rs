@@ -1,5 +1,7 @@
 //! Access-token signing keys, kept in the database so every instance signs and verifies with one set.
 
+use crate::clock::Millis;
+
 use super::{Store, StoreError};
 
 /// One key as stored. `private_key` is base64 PKCS#8, `public_key` the base64url Ed25519 point.
@@ -9,14 +11,14 @@ pub(crate) struct KeyRow {
     pub(crate) algorithm: String,
     pub(crate) private_key: String,
     pub(crate) public_key: String,
-    pub(crate) created_at: i64,
-    pub(crate) activates_at: i64,
-    pub(crate) retires_at: Option<i64>,
+    pub(crate) created_at: Millis,
+    pub(crate) activates_at: Millis,
+    pub(crate) retires_at: Option<Millis>,
 }
 
 impl Store {
     /// Every key not yet retired at `now`.
-    pub(crate) async fn signing_keys(&self, now: i64) -> Result<Vec<KeyRow>, StoreError> {
+    pub(crate) async fn signing_keys(&self, now: Millis) -> Result<Vec<KeyRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT kid, algorithm, private_key, public_key, created_at, activates_at, retires_at
              FROM signing_keys WHERE retires_at IS NULL OR retires_at > $1 ORDER BY activates_at, kid",
@@ -55,8 +57,8 @@ impl Store {
     /// `retires_at`: its tokens are still accepted until then.
     pub(crate) async fn retire_signing_keys(
         &self,
-        successor_activates_at: i64,
-        retires_at: i64,
+        successor_activates_at: Millis,
+        retires_at: Millis,
     ) -> Result<u64, StoreError> {
         self.write(move |conn| {
             Box::pin(async move {

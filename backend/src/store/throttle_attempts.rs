@@ -1,12 +1,14 @@
 //! Attempt counters in fixed windows, shared by every instance through the database.
 
+use crate::clock::Millis;
+
 use super::{Store, StoreError};
 
 /// Attempts counted for one key in its current window, this one included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub(crate) struct AttemptWindow {
     pub(crate) attempts: i64,
-    pub(crate) window_started_at: i64,
+    pub(crate) window_started_at: Millis,
 }
 
 impl Store {
@@ -16,8 +18,8 @@ impl Store {
     pub(crate) async fn count_attempt(
         &self,
         key: &str,
-        now: i64,
-        window_cutoff: i64,
+        now: Millis,
+        window_cutoff: Millis,
     ) -> Result<AttemptWindow, StoreError> {
         let key = key.to_owned();
         self.write(move |conn| {

@@ -1,5 +1,7 @@
 //! Accounts.
 
+use crate::clock::Millis;
+
 use super::{Store, StoreError, is_unique_violation};
 
 #[derive(Clone, sqlx::FromRow)]
@@ -9,7 +11,7 @@ pub(crate) struct UserRecord {
     pub(crate) email: String,
     pub(crate) password_hash: String,
     pub(crate) role: String,
-    pub(crate) created_at: i64,
+    pub(crate) created_at: Millis,
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -25,7 +27,7 @@ pub(crate) struct NewUser<'a> {
     pub(crate) email: &'a str,
     pub(crate) password_hash: &'a str,
     pub(crate) role: &'a str,
-    pub(crate) now: i64,
+    pub(crate) now: Millis,
 }
 
 impl Store {

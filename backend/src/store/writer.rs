@@ -120,13 +120,13 @@ async fn serve(mut connection: PoolConnection<Any>, mut queue: mpsc::Receiver<Me
 /// the transaction itself cannot begin or commit, every job hears so.
 async fn commit(connection: &mut AnyConnection, batch: Vec<Job>) {
     if let Err(error) = execute(connection, "BEGIN IMMEDIATE").await {
-        tracing::error!(error = %crate::error_chain(&error), "cannot begin a write batch");
+        tracing::error!(error = %crate::telemetry::error_chain(&error), "cannot begin a write batch");
         return; // dropping the jobs tells their callers the write was aborted
     }
     let mut completions = Vec::with_capacity(batch.len());
     for job in batch {
         if let Err(error) = execute(connection, "SAVEPOINT job").await {
-            tracing::error!(error = %crate::error_chain(&error), "cannot open a savepoint");
+            tracing::error!(error = %crate::telemetry::error_chain(&error), "cannot open a savepoint");
             let _ = execute(connection, "ROLLBACK").await;
             return;
         }
@@ -140,7 +140,7 @@ async fn commit(connection: &mut AnyConnection, batch: Vec<Job>) {
             }
         };
         if let Err(error) = closed {
-            tracing::error!(error = %crate::error_chain(&error), "cannot close a savepoint");
+            tracing::error!(error = %crate::telemetry::error_chain(&error), "cannot close a savepoint");
             let _ = execute(connection, "ROLLBACK").await;
             return;
         }

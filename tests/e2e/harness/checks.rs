@@ -3,8 +3,9 @@
 
 use anyhow::Context as _;
 use serde_json::json;
+use shared::auth::REFRESH_COOKIE;
 
-use super::{REFRESH_COOKIE, Scenario};
+use super::Scenario;
 
 impl Scenario {
     /// Fails when Chromium reported that the page's Content-Security-Policy blocked anything: every

@@ -1,0 +1,69 @@
+//! What the rules refuse, and why. The HTTP layer maps each variant onto a status and error code.
+
+use crate::auth::passwords::PasswordError;
+use crate::auth::tokens::access::SignError;
+use crate::store::{RevokeReason, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AuthError {
+    /// Input that breaks a rule (a malformed email, a password of the wrong length).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("too many attempts; try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("access token is invalid")]
+    InvalidToken,
+    #[error("access token expired")]
+    TokenExpired,
+    #[error("session is no longer active")]
+    SessionEnded,
+    /// The caller has no live session with this id.
+    #[error("no such session")]
+    NoSuchSession,
+    #[error("{0}")]
+    RefreshRefused(RefreshRefusal),
+    #[error("refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    #[error("internal error")]
+    Store(#[from] StoreError),
+    #[error("internal error")]
+    Password(#[from] PasswordError),
+    #[error("internal error")]
+    Signing(#[from] SignError),
+    #[error("internal error")]
+    Random(#[from] getrandom::Error),
+}
+
+/// Why a presented refresh token can never work again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshRefusal {
+    /// Not the shape the server issues, or no session knows it.
+    Unknown,
+    Expired,
+    /// Its session was revoked, for this reason when it is one this version records.
+    Revoked(Option<RevokeReason>),
+    /// The session's account was deleted.
+    AccountGone,
+}
+
+impl std::fmt::Display for RefreshRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Unknown => "refresh token is invalid",
+            Self::Expired => "refresh token has expired",
+            Self::AccountGone => "account no longer exists",
+            Self::Revoked(None) => "session has been revoked",
+            Self::Revoked(Some(reason)) => match reason {
+                RevokeReason::Logout => "session has ended: logged out",
+                RevokeReason::LogoutAll => "session has ended: logged out everywhere",
+                RevokeReason::Revoked => "session has ended: revoked from another session",
+                RevokeReason::Replaced => "session has ended: replaced by a newer login on this device",
+                RevokeReason::RefreshTokenReused => "session has ended: a refresh token was reused",
+            },
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! Input parsed once, at the edge, into types that cannot hold invalid values. Handlers parse; the
+//! flows behind them (`accounts.rs`) take only these.
+
+use std::fmt;
+
+use shared::auth::limits::{
+    MAX_DEVICE_FIELD_CHARS, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_NEW_PASSWORD_CHARS,
+};
+use shared::auth::{LoginRequest, RegisterRequest};
+
+use crate::auth::error::AuthError;
+
+/// An email address, trimmed and lower-cased, so `Ann@Example.com` and `ann@example.com` are one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Email(String);
+
+impl Email {
+    /// A well-formed address, as sign-up requires.
+    pub(crate) fn parse(raw: &str) -> Result<Self, AuthError> {
+        let email = Self::normalize(raw)?;
+        let invalid = || AuthError::Invalid("email address is invalid".into());
+        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.contains('@')
+            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
+        if local.is_empty() || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    /// Whatever someone logs in with: an address of another shape simply matches no account.
+    fn for_login(raw: &str) -> Result<Self, AuthError> {
+        Self::normalize(raw).map(Self)
+    }
+
+    fn normalize(raw: &str) -> Result<String, AuthError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
+            return Err(AuthError::Invalid(format!("email must be 1 to {MAX_EMAIL_CHARS} characters")));
+        }
+        Ok(email)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password within the accepted length. Its `Debug` never shows it.
+pub(crate) struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Password {
+    /// A new password: 8 to 128 characters.
+    fn new_password(raw: String) -> Result<Self, AuthError> {
+        Self::within(raw, MIN_NEW_PASSWORD_CHARS)
+    }
+
+    /// A password someone logs in with: anything up to 128 characters but nothing.
+    fn given(raw: String) -> Result<Self, AuthError> {
+        Self::within(raw, 1)
+    }
+
+    fn within(raw: String, min: usize) -> Result<Self, AuthError> {
+        let length = raw.chars().count();
+        if !(min..=MAX_PASSWORD_CHARS).contains(&length) {
+            return Err(AuthError::Invalid(format!("password must be {min} to {MAX_PASSWORD_CHARS} characters")));
+        }
+        Ok(Self(raw))
+    }
+
+    pub(crate) fn expose(self) -> String {
+        self.0
+    }
+}
+
+/// A sign-up.
+#[derive(Debug)]
+pub(crate) struct NewAccount {
+    pub(crate) username: String,
+    pub(crate) email: Email,
+    pub(crate) password: Password,
+}
+
+impl NewAccount {
+    pub(crate) fn parse(body: RegisterRequest) -> Result<Self, AuthError> {
+        let username = body.username.trim();
+        if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(AuthError::Invalid(format!("username must be 1 to {MAX_USERNAME_CHARS} characters")));
+        }
+        Ok(Self {
+            username: username.to_owned(),
+            email: Email::parse(&body.email)?,
+            password: Password::new_password(body.password)?,
+        })
+    }
+}
+
+/// A login: who, with what, from which device.
+#[derive(Debug)]
+pub(crate) struct Credentials {
+    pub(crate) email: Email,
+    pub(crate) password: Password,
+    pub(crate) device: Device,
+}
+
+/// The optional device fields of a login (a login from a known device replaces its session).
+#[derive(Debug, Default)]
+pub(crate) struct Device {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) app: Option<String>,
+}
+
+impl Credentials {
+    pub(crate) fn parse(body: LoginRequest) -> Result<Self, AuthError> {
+        if body.email.trim().is_empty() || body.password.is_empty() {
+            return Err(AuthError::Invalid("email and password are required".into()));
+        }
+        let device = Device {
+            id: optional_field("deviceId", body.device_id.as_deref())?,
+            name: optional_field("deviceName", body.device_name.as_deref())?,
+            app: optional_field("appId", body.app_id.as_deref())?,
+        };
+        Ok(Self { email: Email::for_login(&body.email)?, password: Password::given(body.password)?, device })
+    }
+}
+
+fn optional_field(name: &str, value: Option<&str>) -> Result<Option<String>, AuthError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) if value.chars().count() > MAX_DEVICE_FIELD_CHARS => {
+            Err(AuthError::Invalid(format!("{name} must be at most {MAX_DEVICE_FIELD_CHARS} characters")))
+        }
+        Some(value) => Ok(Some(value.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@.com"]
+        {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Email::for_login(" ODD ").unwrap().as_str(), "odd", "a login only normalises");
+    }
+
+    #[test]
+    fn passwords_have_length_rules_and_hide_themselves() {
+        assert!(Password::new_password("short".into()).is_err());
+        assert!(Password::new_password("x".repeat(129)).is_err());
+        assert!(Password::given("x".into()).is_ok());
+        assert_eq!(format!("{:?}", Password::given("secret".into()).unwrap()), "Password([redacted])");
+    }
+
+    /// The email `pattern` the OpenAPI document publishes for sign-up, as generated from the schema.
+    fn published_email_pattern() -> regex::Regex {
+        let schema = serde_json::to_value(<RegisterRequest as utoipa::PartialSchema>::schema()).unwrap();
+        regex::Regex::new(schema["properties"]["email"]["pattern"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_published_email_pattern_takes_and_refuses_what_the_parser_does() {
+        let pattern = published_email_pattern();
+        for good in ["ann@example.com", " Ann@Example.COM\t", "a.b+c@x-y.example", "é@ü.de"] {
+            assert!(pattern.is_match(good) && Email::parse(good).is_ok(), "{good:?}");
+        }
+        for bad in ["ann", "@example.com", "a@example", "a@-x.com", "a@x-.com", "a@x..com", "a b@x.com", "a@x.com\u{1}"]
+        {
+            assert!(!pattern.is_match(bad) && Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The published pattern and the parser agree on which addresses sign-up takes, for strings
+        /// built from the characters the rule is about (plus some it is not).
+        #[test]
+        fn the_published_email_pattern_is_the_sign_up_rule(
+            email in "[ \t\u{1}\u{85}\u{a0}@.a-cA-Z0-9_+é-]{0,24}",
+        ) {
+            let pattern = published_email_pattern();
+            proptest::prop_assert_eq!(pattern.is_match(&email), Email::parse(&email).is_ok(), "{:?}", email);
+        }
+
+        /// Whatever arrives, parsing never panics, and what parses keeps its promises.
+        #[test]
+        fn parsed_input_keeps_its_promises(email in "\\PC{0,300}", password in "\\PC{0,200}") {
+            if let Ok(parsed) = Email::parse(&email) {
+                proptest::prop_assert!(parsed.as_str().contains('@'));
+                proptest::prop_assert_eq!(parsed.as_str(), parsed.as_str().trim().to_lowercase());
+            }
+            if let Ok(parsed) = Password::new_password(password.clone()) {
+                proptest::prop_assert!((8..=128).contains(&parsed.expose().chars().count()));
+            }
+        }
+    }
+}

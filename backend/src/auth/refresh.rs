@@ -1,0 +1,62 @@
+//! The refresh rules: rotate the presented token in one write, and turn what the store found (rotated,
+//! grace, reuse, refused) into new tokens or the reason for refusing.
+
+use crate::auth::error::{AuthError, RefreshRefusal};
+use crate::auth::service::{Auth, Issued, subject};
+use crate::auth::tokens::refresh_token::RefreshToken;
+use crate::auth::tokens::seconds_until;
+use crate::clock::Millis;
+use crate::metrics::RefreshOutcome;
+use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
+
+/// Rotates the refresh token `raw` and issues a new access token for its session.
+pub(crate) async fn refresh(auth: &Auth, raw: &str) -> Result<Issued, AuthError> {
+    let Some(presented) = RefreshToken::parse(raw) else {
+        auth.metrics.refresh(RefreshOutcome::Invalid);
+        return Err(AuthError::RefreshRefused(RefreshRefusal::Unknown));
+    };
+    let now = auth.now();
+    let (session, from_grace) = rotate(auth, &presented, now).await?;
+    // The new access token carries the user's current name and role, read fresh from the account.
+    let user = auth.store.user_by_id(&session.user_id).await?;
+    let user = user.ok_or(AuthError::RefreshRefused(RefreshRefusal::AccountGone))?;
+    let (access_token, expires_in) = auth.access.issue(subject(&user, &session.id), now)?;
+    tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
+    let refresh = auth.refresh.successor(&presented);
+    let refresh_expires_in = seconds_until(session.expires_at, now);
+    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user })
+}
+
+/// Rotates `presented` in the store; the session and whether the answer came from the grace window.
+async fn rotate(auth: &Auth, presented: &RefreshToken, now: Millis) -> Result<(SessionRecord, bool), AuthError> {
+    let policy = auth.sessions;
+    let request = RotationRequest {
+        presented: &presented.hash(),
+        successor: &auth.refresh.successor(presented).hash(),
+        now,
+        sliding_ttl_ms: policy.sliding.then_some(policy.refresh_ttl_ms),
+        grace_ms: policy.grace_ms,
+    };
+    let rotation = auth.store.rotate(request).await?;
+    auth.metrics.refresh(match &rotation {
+        Rotation::Rotated(_) => RefreshOutcome::Rotated,
+        Rotation::Grace(_) => RefreshOutcome::Grace,
+        Rotation::Reused { .. } => RefreshOutcome::Reused,
+        Rotation::Rejected(Rejection::Unknown) => RefreshOutcome::Invalid,
+        Rotation::Rejected(Rejection::Expired) => RefreshOutcome::Expired,
+        Rotation::Rejected(Rejection::Revoked(_)) => RefreshOutcome::Revoked,
+    });
+    match rotation {
+        Rotation::Rotated(session) => Ok((session, false)),
+        Rotation::Grace(session) => Ok((session, true)),
+        Rotation::Reused { session_id } => {
+            tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
+            Err(AuthError::RefreshTokenReused)
+        }
+        Rotation::Rejected(Rejection::Unknown) => Err(AuthError::RefreshRefused(RefreshRefusal::Unknown)),
+        Rotation::Rejected(Rejection::Expired) => Err(AuthError::RefreshRefused(RefreshRefusal::Expired)),
+        Rotation::Rejected(Rejection::Revoked(reason)) => {
+            Err(AuthError::RefreshRefused(RefreshRefusal::Revoked(reason)))
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Token rules: what an access token and a refresh token are, and how each is checked.
+//!
+//! Access tokens are signed with the key ring every instance shares through the database (EdDSA, the
+//! default) or with `JWT_SECRET` (HS256); refresh-token successors are derived from `JWT_SECRET`. So
+//! every instance that shares the database and the secret issues and accepts the same tokens.
+
+pub(crate) mod access;
+pub(crate) mod refresh_token;
+pub(crate) mod signing_keys;
+
+use crate::clock::Millis;
+
+/// A duration in [`Millis`], saturating rather than wrapping for absurd configured values.
+pub(crate) fn millis(duration: std::time::Duration) -> Millis {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whole seconds from `now` until `deadline`, never negative.
+pub(crate) fn seconds_until(deadline: Millis, now: Millis) -> u64 {
+    u64::try_from(deadline.saturating_sub(now) / 1000).unwrap_or(0)
+}

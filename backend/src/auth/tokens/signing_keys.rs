@@ -1,0 +1,167 @@
+//! The EdDSA signing keys: which one signs now, which ones a token may name, and what the JWKS
+//! publishes. Keys live in the database (`store/signing_keys.rs`), so every instance shares them; each
+//! instance reloads them on a timer, and at once when a token names a key it does not know yet.
+//!
+//! Lifecycle: `backend keys rotate` adds a key that starts signing after `KEY_ACTIVATION_DELAY` (it is
+//! published at once, so verifiers' caches have it before any token uses it), and gives the keys
+//! before it an end: the successor's start plus one access-token lifetime and the leeway, after which
+//! nothing they signed is still valid. Until then they stay published and accepted.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Millis;
+use crate::store::{KeyRow, Store, StoreError};
+
+/// A token naming an unknown key makes the ring ask the database again, at most this often.
+const RELOAD_ON_MISS_MS: i64 = 1_000;
+const ALGORITHM: &str = "EdDSA";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or write the signing keys")]
+    Store(#[from] StoreError),
+    #[error("cannot generate a signing key")]
+    Generate,
+    #[error("signing key {kid} is unreadable")]
+    Unreadable { kid: String },
+    #[error("no signing key is active yet")]
+    NoneActive,
+}
+
+/// One key, ready to sign and verify.
+pub(crate) struct Key {
+    pub(crate) kid: String,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+    public_x: String,
+    activates_at: Millis,
+    retires_at: Option<Millis>,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key").field("kid", &self.kid).field("activates_at", &self.activates_at).finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    fn from_row(row: &KeyRow) -> Result<Self, KeyError> {
+        let unreadable = || KeyError::Unreadable { kid: row.kid.clone() };
+        if row.algorithm != ALGORITHM {
+            return Err(unreadable());
+        }
+        let der = STANDARD.decode(&row.private_key).map_err(|_| unreadable())?;
+        Ok(Self {
+            kid: row.kid.clone(),
+            encoding: EncodingKey::from_ed_der(&der),
+            decoding: DecodingKey::from_ed_components(&row.public_key).map_err(|_| unreadable())?,
+            public_x: row.public_key.clone(),
+            activates_at: row.activates_at,
+            retires_at: row.retires_at,
+        })
+    }
+
+    fn valid_at(&self, now: Millis) -> bool {
+        self.retires_at.is_none_or(|end| end > now)
+    }
+}
+
+/// A new Ed25519 key that starts signing at `activates_at`. Its `kid` is its RFC 7638 thumbprint.
+pub(crate) fn generate(now: Millis, activates_at: Millis) -> Result<KeyRow, KeyError> {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|_| KeyError::Generate)?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyError::Generate)?;
+    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    let thumbprint = Sha256::digest(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes());
+    Ok(KeyRow {
+        kid: URL_SAFE_NO_PAD.encode(thumbprint),
+        algorithm: ALGORITHM.into(),
+        private_key: STANDARD.encode(pkcs8.as_ref()),
+        public_key: x,
+        created_at: now,
+        activates_at,
+        retires_at: None,
+    })
+}
+
+/// The keys this instance knows, shared by its clones.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRing {
+    keys: Arc<RwLock<Vec<Arc<Key>>>>,
+    store: Store,
+    last_reload: Arc<AtomicI64>,
+}
+
+impl KeyRing {
+    /// Loads the keys, creating the first one (active at once) on a first start.
+    pub(crate) async fn load(store: Store, now: Millis) -> Result<Self, KeyError> {
+        if store.signing_keys(now).await?.is_empty() {
+            store.add_signing_key(generate(now, now)?, true).await?;
+        }
+        let ring = Self { keys: Arc::default(), store, last_reload: Arc::new(AtomicI64::new(0)) };
+        ring.reload(now).await?;
+        Ok(ring)
+    }
+
+    /// Reads the keys again (another instance, or `backend keys rotate`, may have added one).
+    pub(crate) async fn reload(&self, now: Millis) -> Result<(), KeyError> {
+        let rows = self.store.signing_keys(now).await?;
+        let keys = rows.iter().map(|row| Key::from_row(row).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
+        if let Ok(mut held) = self.keys.write() {
+            *held = keys;
+        }
+        self.last_reload.store(now, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The key that signs at `now`: the one that activated last (ties broken by `kid`, so every
+    /// instance picks the same).
+    pub(crate) fn signing_key(&self, now: Millis) -> Result<Arc<Key>, KeyError> {
+        let keys = self.keys.read().map_err(|_| KeyError::NoneActive)?;
+        keys.iter()
+            .filter(|k| k.activates_at <= now && k.valid_at(now))
+            .max_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)))
+            .cloned()
+            .ok_or(KeyError::NoneActive)
+    }
+
+    /// The key a token names, if it is ours and still valid; asks the database again (rate-limited)
+    /// before saying no. Never a key or URL the token brings with it.
+    pub(crate) async fn verifying_key(&self, kid: &str, now: Millis) -> Option<Arc<Key>> {
+        if let Some(key) = self.find(kid, now) {
+            return Some(key);
+        }
+        if now - self.last_reload.load(Ordering::Relaxed) < RELOAD_ON_MISS_MS {
+            return None;
+        }
+        if let Err(error) = self.reload(now).await {
+            tracing::warn!(error = %crate::telemetry::error_chain(&error), "cannot reload the signing keys");
+        }
+        self.find(kid, now)
+    }
+
+    fn find(&self, kid: &str, now: Millis) -> Option<Arc<Key>> {
+        let keys = self.keys.read().ok()?;
+        keys.iter().find(|k| k.kid == kid && k.valid_at(now)).cloned()
+    }
+
+    /// The JWKS document (RFC 7517): every key that is standing by, signing, or retired but still valid.
+    pub(crate) fn jwks(&self, now: Millis) -> serde_json::Value {
+        let keys = self.keys.read().map(|keys| keys.clone()).unwrap_or_default();
+        let keys: Vec<_> = keys
+            .iter()
+            .filter(|k| k.valid_at(now))
+            .map(|k| {
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": k.public_x, "kid": k.kid,
+                                   "alg": ALGORITHM, "use": "sig"})
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}

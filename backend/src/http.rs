@@ -1,0 +1,16 @@
+//! Everything that knows a request: the router and its middleware, extractors, token delivery (body or
+//! cookie), the envelope's one error mapping, the OpenAPI document, the SPA, and one module per area
+//! of routes. Handlers extract, parse, call a rule in `auth`, and answer.
+
+pub(crate) mod delivery;
+pub(crate) mod error;
+pub(crate) mod extract;
+#[cfg(feature = "e2e")]
+pub(crate) mod fault;
+pub(crate) mod openapi;
+pub(crate) mod reply;
+pub(crate) mod router;
+pub(crate) mod routes;
+pub(crate) mod spa;
+pub(crate) mod state;
+pub(crate) mod track;

@@ -1,0 +1,149 @@
+//! Request extractors: JSON and query bodies whose rejections use the envelope, and the authenticated
+//! caller.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::auth::sessions::{live_session_user, verify_access_token};
+use crate::auth::tokens::access::AccessClaims;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::store::UserRecord;
+
+/// `axum::Json`, but a bad body answers with the envelope: 413 when too large, 400 otherwise
+/// (malformed JSON, a wrong content type, a missing or ill-typed field).
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub(crate) struct Json<T>(pub(crate) T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge;
+        }
+        Self::Validation(rejection.body_text())
+    }
+}
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Validation(rejection.body_text())
+    }
+}
+
+/// A verified access token: signature, `typ`, `iss`, `aud` and `exp` checked, the session not consulted.
+/// Enough for logout, which must stay idempotent after the session is gone.
+#[derive(Debug)]
+pub(crate) struct Claims(pub(crate) AccessClaims);
+
+impl FromRequestParts<AppState> for Claims {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        Ok(Self(verify_access_token(&state.auth, token).await?))
+    }
+}
+
+/// The authenticated caller: a valid access token whose session is still live. Checking the session
+/// makes logout and revocation take effect at once instead of when the access token expires.
+#[derive(Debug)]
+pub(crate) struct Caller {
+    pub(crate) user: UserRecord,
+    pub(crate) session_id: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Claims(claims) = Claims::from_request_parts(parts, state).await?;
+        let user = live_session_user(&state.auth, &claims).await?;
+        Ok(Self { user, session_id: claims.sid })
+    }
+}
+
+/// The client's address, for throttling: the peer, or behind a trusted proxy the address it appended
+/// last to `X-Forwarded-For` (earlier entries are whatever the client claimed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientIp(pub(crate) IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+        if !state.trust_forwarded_for {
+            return Ok(Self(peer));
+        }
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|last| last.trim().parse().ok());
+        Ok(Self(forwarded.unwrap_or(peer)))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235).
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
+    let value = header.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::MissingToken);
+    }
+    match token.trim() {
+        "" => Err(ApiError::InvalidToken),
+        token => Ok(token),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    fn parts(header: &[u8]) -> Option<Parts> {
+        let value = axum::http::HeaderValue::from_bytes(header).ok()?;
+        Some(Request::builder().header(AUTHORIZATION, value).body(()).ok()?.into_parts().0)
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_and_malformed_headers_refused() {
+        assert_eq!(bearer_token(&parts(b"Bearer abc").unwrap()).unwrap(), "abc");
+        assert_eq!(bearer_token(&parts(b"bEaReR   abc  ").unwrap()).unwrap(), "abc");
+        for bad in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"abc", b"", b"Bearer \xff"] {
+            assert!(bearer_token(&parts(bad).unwrap()).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any header bytes: no panic; a token comes back only from a Bearer header, never empty and
+        /// never with surrounding white space.
+        #[test]
+        fn any_authorization_header_is_handled(header in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let Some(parts) = parts(&header) else { return Ok(()) };
+            if let Ok(token) = bearer_token(&parts) {
+                let text = String::from_utf8_lossy(&header).trim().to_ascii_lowercase();
+                proptest::prop_assert!(text.starts_with("bearer "));
+                proptest::prop_assert!(!token.is_empty());
+                proptest::prop_assert_eq!(token, token.trim());
+            }
+        }
+    }
+}

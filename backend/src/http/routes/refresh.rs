@@ -1,0 +1,77 @@
+//! `POST /api/auth/refresh-token`: rotate the presented refresh token (from the body, or from the
+//! cookie in cookie mode) and answer with new tokens.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use shared::Envelope;
+use shared::auth::RefreshRequest;
+use shared::paths;
+use utoipa_axum::routes;
+
+use super::Routes;
+use crate::auth::refresh::refresh;
+use crate::http::delivery::{Delivery, refresh_cookie};
+use crate::http::error::ApiError;
+use crate::http::extract::Json;
+use crate::http::openapi::{DeliveryHeader, Failure, OtherFailure, RefreshData};
+use crate::http::state::AppState;
+
+pub(super) fn router() -> Routes {
+    Routes::default().routes(routes!(refresh_token))
+}
+
+/// Rotates the refresh token and issues a new access token.
+///
+/// The presented refresh token is spent and a successor issued. Presenting it again within the grace
+/// window (`REFRESH_REUSE_GRACE`) returns that same successor; later, or a token two
+/// generations back, is reuse and ends the whole session.
+#[utoipa::path(
+    post,
+    path = paths::REFRESH,
+    tag = "auth",
+    request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`"),
+    params(DeliveryHeader),
+    security((), ("refreshCookie" = [])),
+    responses(
+        (status = 200, description = "New tokens. In cookie mode `data` has the access token and the user, and the \
+            cookie is replaced", body = Envelope<RefreshData>,
+            headers(("Set-Cookie" = String, description = "Cookie mode only: the successor refresh token"))),
+        (status = 400, description = "`refresh_token_missing`, or `validation_failed` for a malformed body or \
+            for a refresh token in the body in cookie mode (the cookie is then the only source)", body = Failure),
+        (status = 403, description = "`refresh_token_invalid` (unknown, expired, or its session ended; `message` \
+            says which), `refresh_token_reused` (the session is now revoked), or `csrf_rejected`", body = Failure),
+        (status = "default", response = OtherFailure),
+    )
+)]
+
+async fn refresh_token(
+    State(state): State<AppState>,
+    delivery: Delivery,
+    headers: HeaderMap,
+    Json(body): Json<RefreshRequest>,
+) -> Response {
+    let result = async {
+        let presented = presented_token(delivery, &headers, &body)?;
+        let issued = refresh(&state.auth, presented).await?;
+        Ok(delivery.answer("token refreshed", issued, delivery == Delivery::Cookie))
+    };
+    delivery.respond(result.await)
+}
+
+/// The token to rotate: the body's in body mode, the cookie's in cookie mode (never both).
+fn presented_token<'a>(
+    delivery: Delivery,
+    headers: &'a HeaderMap,
+    body: &'a RefreshRequest,
+) -> Result<&'a str, ApiError> {
+    let in_body = body.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let raw = match delivery {
+        Delivery::Body => in_body,
+        Delivery::Cookie if in_body.is_some() => {
+            return Err(ApiError::Validation("in cookie mode the refresh token comes from the cookie only".into()));
+        }
+        Delivery::Cookie => refresh_cookie(headers).filter(|t| !t.is_empty()),
+    };
+    raw.ok_or(ApiError::RefreshTokenMissing)
+}

@@ -1,0 +1,78 @@
+//! The caller's sessions (one per device): list and revoke.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use shared::Envelope;
+use shared::paths;
+use shared::sessions::Session;
+use utoipa_axum::routes;
+
+use super::Routes;
+use crate::auth::sessions;
+use crate::http::error::ApiError;
+use crate::http::extract::Caller;
+use crate::http::openapi::{Ack, Failure, OtherFailure, Unauthorized};
+use crate::http::reply::reply;
+use crate::http::state::AppState;
+
+pub(super) fn router() -> Routes {
+    Routes::default().routes(routes!(list_sessions)).routes(routes!(delete_session))
+}
+
+/// The caller's live sessions, one per device; `current` marks the one asking.
+#[utoipa::path(
+    get,
+    path = paths::SESSIONS,
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Live sessions", body = Envelope<Vec<Session>>),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
+    )
+)]
+
+async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let sessions: Vec<Session> = sessions::list(&state.auth, &caller.user.id)
+        .await?
+        .into_iter()
+        .map(|s| Session {
+            current: s.id == caller.session_id,
+            id: s.id,
+            device_id: s.device_id,
+            device_name: s.device_name,
+            app_id: s.app_id,
+            created_at: s.created_at / 1000,
+            last_used_at: s.last_used_at / 1000,
+            expires_at: s.expires_at / 1000,
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, "ok", sessions))
+}
+
+/// Revokes one of the caller's sessions.
+///
+/// Another user's session answers 404, exactly like a session that does not exist.
+#[utoipa::path(
+    delete,
+    path = paths::SESSION,
+    tag = "account",
+    params(("id" = String, Path, description = "A session id from the list")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked: its refresh token is dead and its access tokens stop working",
+            body = Ack),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`not_found`: no such live session of the caller's", body = Failure),
+        (status = "default", response = OtherFailure),
+    )
+)]
+async fn delete_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    sessions::revoke(&state.auth, &id, &caller.user.id).await?;
+    Ok(reply(StatusCode::OK, "session revoked", ()))
+}

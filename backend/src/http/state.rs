@@ -1,0 +1,17 @@
+//! The state every handler reads through `State`: the rules' handles plus what only HTTP needs.
+
+use std::sync::Arc;
+
+use crate::auth::service::Auth;
+
+/// Cheap to clone: every field is a handle or an `Arc`.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) auth: Auth,
+    /// Whether the client address comes from `X-Forwarded-For` (behind a trusted proxy).
+    pub(crate) trust_forwarded_for: bool,
+    /// Origins besides this server's own that may make cookie-mode requests (`CORS_ORIGINS`).
+    pub(crate) cors_origins: Arc<[String]>,
+    /// How long the JWKS may be cached, in seconds.
+    pub(crate) jwks_max_age: u64,
+}

@@ -1,0 +1,49 @@
+//! Why a session ended: the closed set the `revoked_reason` column holds.
+
+/// Written by the store itself (`Replaced`, `RefreshTokenReused`) or by the rules that end a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RevokeReason {
+    /// The user logged out of this session.
+    Logout,
+    /// The user logged out everywhere.
+    LogoutAll,
+    /// Revoked from another of the user's sessions.
+    Revoked,
+    /// A newer login on the same device replaced it.
+    Replaced,
+    /// A retired refresh token came back.
+    RefreshTokenReused,
+}
+
+impl RevokeReason {
+    const ALL: [Self; 5] = [Self::Logout, Self::LogoutAll, Self::Revoked, Self::Replaced, Self::RefreshTokenReused];
+
+    /// The column's value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::Revoked => "revoked",
+            Self::Replaced => "replaced",
+            Self::RefreshTokenReused => "refresh_token_reused",
+        }
+    }
+
+    /// Reads the column back; `None` for a value this version does not write.
+    pub(crate) fn from_stored(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_reads_back_as_itself() {
+        for reason in RevokeReason::ALL {
+            assert_eq!(RevokeReason::from_stored(reason.as_str()), Some(reason));
+        }
+        assert_eq!(RevokeReason::from_stored("something else"), None);
+    }
+}
