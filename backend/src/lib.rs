@@ -21,7 +21,7 @@ pub mod telemetry;
 
 pub use app::{App, StartError, rotate_keys, run};
 pub use auth::passwords::PasswordError;
-pub use auth::tokens::signing_keys::KeyError;
+pub use auth::tokens::key_ring::KeyError;
 pub use config::{Config, ConfigError};
 pub use http::router::RouterError;
 pub use http::spa::SpaError;

@@ -175,6 +175,14 @@ impl Metrics {
         }
     }
 
+    /// Counts and times one answered request, by its route template (`/api/sessions/{id}`, never the
+    /// concrete path, so ids never become label values).
+    pub(crate) fn observe_request(&self, route: String, status: u16, elapsed: Duration) {
+        let labels = RouteLabels { route, status: format!("{}xx", status / 100) };
+        self.requests.get_or_create(&labels).inc();
+        self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
     /// Everything, in Prometheus's text format, with the pool's state as of now.
     pub(crate) fn render(&self, pool: (u32, u32)) -> String {
         let (size, idle) = pool;
@@ -185,15 +193,5 @@ impl Metrics {
             tracing::error!("cannot encode the metrics");
         }
         text
-    }
-}
-
-impl Metrics {
-    /// Counts and times one answered request, by its route template (`/api/sessions/{id}`, never the
-    /// concrete path, so ids never become label values).
-    pub(crate) fn observe_request(&self, route: String, status: u16, elapsed: Duration) {
-        let labels = RouteLabels { route, status: format!("{}xx", status / 100) };
-        self.requests.get_or_create(&labels).inc();
-        self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 }

@@ -1,10 +1,12 @@
 //! Devices, logout, logout-all and the sessions API.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use shared::paths;
 use shared::sessions::Session;
 
-use crate::helpers::{data, expect_error, expect_status, spawn_app};
+use crate::helpers::{TestDatabase, data, eventually, expect_error, expect_status, login_on, spawn_app, start_backend};
 
 #[tokio::test]
 async fn logging_in_again_on_one_device_replaces_only_that_devices_session() {
@@ -133,4 +135,23 @@ async fn a_refused_refresh_says_why_the_session_ended() {
     let refused = app.refresh(&login.tokens.refresh_token).await;
     let body = crate::helpers::expect_error(refused, reqwest::StatusCode::FORBIDDEN, "refresh_token_invalid").await;
     assert_eq!(body["message"], "session has ended: logged out");
+}
+
+#[tokio::test]
+async fn ended_sessions_are_purged_periodically() {
+    let db = TestDatabase::new().await;
+    let server = start_backend(&db.url, &["--purge-interval", "1s"]);
+    let client = reqwest::Client::new();
+    let login = login_on(&client, &server, "purge@example.com", None).await;
+    let response = client.post(server.url(paths::LOGOUT)).bearer_auth(&login.tokens.access_token).send().await.unwrap();
+    expect_status(response, StatusCode::OK).await;
+
+    sqlx::any::install_default_drivers();
+    let pool = &sqlx::AnyPool::connect(&db.url).await.unwrap();
+    eventually(Duration::from_secs(10), "the revoked session purged", || async move {
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions").fetch_one(pool).await.unwrap();
+        if rows == 0 { Ok(()) } else { Err(format!("{rows} session row(s) left")) }
+    })
+    .await;
+    pool.close().await;
 }

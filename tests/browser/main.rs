@@ -25,7 +25,7 @@ const BACKEND: &str = match option_env!("BROWSER_TEST_BACKEND") {
     Some(url) => url,
     None => "",
 };
-/// Just past the backend's 2 s access lifetime (leeway 0): waiting out a token lifetime.
+/// Just past the backend's 2 s access lifetime (leeway 0), for the one test that must wait it out.
 const PAST_EXPIRY_MS: u32 = 2_300;
 const PASSWORD: &str = "browser-test-password";
 
@@ -104,6 +104,19 @@ async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
+/// What this client would find once its access token's lifetime had passed, without waiting for it:
+/// the server issues an already expired token for the session (the demo's "Expire my access token"),
+/// and the stored session says it expired a minute ago.
+async fn expire_access_token(client: &BrowserClient<Api>) {
+    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
+    let now = js_sys::Date::now() as i64;
+    let mut session = store().load().expect("a stored session");
+    session.access_token = expired.access_token;
+    session.access_issued_at = now - 61_000;
+    session.access_expires_at = now - 60_000;
+    store().save(&session).expect("session saved");
+}
+
 fn echo() -> Request {
     Request::get(paths::DEMO_ECHO)
 }
@@ -125,7 +138,7 @@ async fn a_call_after_expiry_succeeds_through_one_refresh() {
     let base = backend();
     let (client, _) = logged_in(base).await;
     let before = server_refreshes(base).await;
-    sleep(PAST_EXPIRY_MS).await;
+    expire_access_token(&client).await;
     client.fetch::<Echo>(&echo()).await.expect("call after expiry");
     assert_eq!(server_refreshes(base).await - before, 1);
     assert_eq!(client.counters().refreshes, 1);
@@ -137,7 +150,7 @@ async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
     let base = backend();
     let (client, _) = logged_in(base).await;
     let before = server_refreshes(base).await;
-    sleep(PAST_EXPIRY_MS).await;
+    expire_access_token(&client).await;
     let request = Request::get(paths::DEMO_ECHO).query("delay_ms", "100");
     let results = futures::future::join_all((0..20).map(|_| client.fetch::<Echo>(&request))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -169,7 +182,7 @@ async fn the_rotated_refresh_token_is_persisted_so_two_expiries_recover() {
     let (client, _) = logged_in(base).await;
     let first = store().load().unwrap().refresh_token;
     for round in 1..=2 {
-        sleep(PAST_EXPIRY_MS).await;
+        expire_access_token(&client).await;
         client.fetch::<Echo>(&echo()).await.unwrap_or_else(|e| panic!("expiry {round}: {e}"));
     }
     let last = store().load().unwrap().refresh_token;
@@ -182,15 +195,15 @@ async fn the_rotated_refresh_token_is_persisted_so_two_expiries_recover() {
 async fn a_refused_refresh_gives_every_caller_session_expired_and_clears_storage() {
     let base = backend();
     let (client, _) = logged_in(base).await;
-    // Revoke the session server-side, as another device would.
+    // Revoke the session server-side, as another device would, once this client holds an expired token.
     let access = client.session().unwrap().access_token;
+    expire_access_token(&client).await;
     let revoked = gloo_net::http::Request::post(&format!("{base}{}", paths::LOGOUT_ALL))
         .header("Authorization", &format!("Bearer {access}"))
         .send()
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
-    sleep(PAST_EXPIRY_MS).await;
     let request = echo();
     let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
     assert!(results.iter().all(|r| matches!(r, Err(ClientError::SessionExpired))), "{results:?}");
@@ -232,10 +245,10 @@ async fn a_failing_refresh_endpoint_does_not_block_requests_whose_token_is_still
 #[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
 async fn two_clients_racing_a_refresh_both_stay_logged_in_through_the_servers_grace_window() {
     let base = backend();
-    let _ = logged_in(base).await;
+    let (client, _) = logged_in(base).await;
     let (a, b) = (unlocked_client(base), unlocked_client(base));
+    expire_access_token(&client).await;
     let before = server_metrics(base).await;
-    sleep(PAST_EXPIRY_MS).await;
 
     let request = echo();
     let (ra, rb) = futures::future::join(a.fetch::<Echo>(&request), b.fetch::<Echo>(&request)).await;
@@ -246,7 +259,7 @@ async fn two_clients_racing_a_refresh_both_stay_logged_in_through_the_servers_gr
     assert_eq!(after.grace_refreshes - before.grace_refreshes, 1, "the second got the same successor");
     assert_eq!(after.reuse_detected, before.reuse_detected);
 
-    sleep(PAST_EXPIRY_MS).await;
+    expire_access_token(&client).await;
     b.fetch::<Echo>(&request).await.expect("the chain is still alive");
 }
 
@@ -310,6 +323,7 @@ async fn in_cookie_mode_two_tabs_racing_with_one_cookie_stay_logged_in_and_nothi
     assert!(b.resume().await.expect("resume").is_some());
 
     let before = server_metrics(base).await;
+    // Waited out for real: each tab keeps its session in its own memory, out of this test's reach.
     sleep(PAST_EXPIRY_MS).await;
     let (ra, rb) = futures::future::join(a.fetch::<Echo>(&echo()), b.fetch::<Echo>(&echo())).await;
     ra.expect("tab a");

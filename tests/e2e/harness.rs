@@ -20,14 +20,14 @@ mod checks;
 
 pub(crate) const DEMO_EMAIL: &str = "demo@example.com";
 pub(crate) const DEMO_PASSWORD: &str = "demo-password";
-/// Past the backend's 3 s access lifetime: the one kind of fixed wait these tests use.
+/// Past the backend's 3 s access lifetime, for the one scenario that must let it run out in two tabs.
 pub(crate) const PAST_EXPIRY: Duration = Duration::from_millis(3_600);
 const WAIT: Duration = Duration::from_secs(20);
 
 /// The folder screenshots and failure captures go to.
 pub(crate) fn artifacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"), PathBuf::from);
     let dir = target.join("e2e-artifacts");
     let _ = std::fs::create_dir_all(&dir);
     dir
@@ -259,6 +259,13 @@ impl Scenario {
         Ok(())
     }
 
+    /// Puts an already expired access token into the page's session, as a visitor does with "Expire my
+    /// access token": the next request takes the 401 path without waiting out the token's lifetime.
+    pub(crate) async fn expire_access_token(&self) -> anyhow::Result<()> {
+        self.click("#expire").await?;
+        self.wait_for_text("#tokens .info", "carries an expired token").await
+    }
+
     /// Clicks "Fire 20 concurrent requests", waits for a new result line and returns its count of
     /// successes ("20/20").
     pub(crate) async fn fire_burst(&self) -> anyhow::Result<String> {
@@ -282,9 +289,21 @@ impl Scenario {
     }
 }
 
+/// The backend binary built with the `e2e` feature: `E2E_BACKEND`, or the workspace's debug build.
+fn backend_binary() -> PathBuf {
+    let binary = std::env::var_os("E2E_BACKEND")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/backend"), PathBuf::from);
+    assert!(
+        binary.exists(),
+        "no backend at {}: build it with `cargo build -p backend --features e2e` or set E2E_BACKEND",
+        binary.display()
+    );
+    binary
+}
+
 /// The test defaults, plus the built SPA, the demo user and 3-second access tokens.
 fn spawn_backend(bind: &str, database: &str, dist: &str) -> BackendProcess {
     let args = ["--bind", bind, "--database-url", database, "--static-dir", dist, "--demo-user", "true"];
     let args = [&args[..], &["--access-token-ttl", "3s"]].concat();
-    BackendProcess::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_backend")), &args).expect("backend starts")
+    BackendProcess::spawn(&backend_binary(), &args).expect("backend starts")
 }

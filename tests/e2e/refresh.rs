@@ -1,6 +1,6 @@
 //! Scenario 2 (burst after expiry) and 7 (reload mid-session).
 
-use crate::harness::{DEMO_EMAIL, PAST_EXPIRY, Scenario};
+use crate::harness::{DEMO_EMAIL, Scenario};
 
 #[tokio::test]
 async fn twenty_concurrent_requests_after_expiry_take_exactly_one_refresh() {
@@ -9,7 +9,7 @@ async fn twenty_concurrent_requests_after_expiry_take_exactly_one_refresh() {
             scenario.log_in_as_demo().await?;
             scenario.reactive_only().await?;
             let before = scenario.metrics().await?.refreshes;
-            tokio::time::sleep(PAST_EXPIRY).await;
+            scenario.expire_access_token().await?;
 
             let succeeded = scenario.fire_burst().await?;
             anyhow::ensure!(succeeded == "20/20", "not every request succeeded");
@@ -38,7 +38,7 @@ async fn a_reload_after_expiry_continues_the_session_silently() {
             scenario.log_in_as_demo().await?;
             scenario.reactive_only().await?;
             let before = scenario.metrics().await?.refreshes;
-            tokio::time::sleep(PAST_EXPIRY).await;
+            scenario.expire_access_token().await?;
 
             scenario.browser.refresh().await?;
             scenario.wait_for_text("#profile .email", DEMO_EMAIL).await?;

@@ -22,6 +22,7 @@ async fn two_tabs_past_expiry_both_succeed_on_one_chain_without_reuse_detection(
             scenario.reactive_only().await?;
             let (first, second) = second_tab(scenario).await?;
             let before = scenario.metrics().await?;
+            // Waited out for real: each tab must find its own token expired, not be handed one.
             tokio::time::sleep(PAST_EXPIRY).await;
 
             // Fire in both, back to back, before either finishes.

@@ -33,7 +33,7 @@ pub(crate) fn run_all() -> ExitCode {
     // The SQLite pass must not inherit a PostgreSQL URL meant for the next pass.
     results.push((
         "native unit and integration tests (SQLite)",
-        cargo_test(&["test", "--workspace"], &[], &["TEST_POSTGRES_URL"]),
+        cargo_test(&["test", "--workspace", "--exclude", "e2e"], &[], &["TEST_POSTGRES_URL"]),
     ));
 
     results.push(match std::env::var("TEST_POSTGRES_URL") {
@@ -81,10 +81,18 @@ fn e2e_suite() -> Outcome {
         return Outcome { broken: true, note: Some(error), ..Outcome::default() };
     }
     step("running the end-to-end scenarios (screenshots go to target/e2e-artifacts)");
+    if let Err(error) = crate::tools::run("cargo", &["build", "--quiet", "--package", "backend", "--features", "e2e"]) {
+        return Outcome { broken: true, note: Some(error), ..Outcome::default() };
+    }
     let dist = crate::workspace_root().join("dist");
+    let backend = target_dir().join("debug/backend");
     cargo_test(
-        &["test", "--package", "backend", "--features", "e2e", "--test", "e2e", "--", "--test-threads=1"],
-        &[("E2E_DIST", dist.to_str().unwrap_or("dist")), ("CHROMEDRIVER", "/usr/bin/chromedriver")],
+        &["test", "--package", "e2e", "--", "--test-threads=1"],
+        &[
+            ("E2E_DIST", dist.to_str().unwrap_or("dist")),
+            ("E2E_BACKEND", backend.to_str().unwrap_or("target/debug/backend")),
+            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        ],
         &["TEST_POSTGRES_URL"],
     )
 }

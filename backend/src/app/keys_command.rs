@@ -1,8 +1,8 @@
 //! `backend keys rotate`: the one command besides serving.
 
 use crate::app::StartError;
+use crate::auth::tokens::key_ring;
 use crate::auth::tokens::millis;
-use crate::auth::tokens::signing_keys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::{PoolSettings, Store};
@@ -19,7 +19,7 @@ pub async fn rotate_keys(config: &Config, clock: &dyn Clock) -> Result<String, S
     let now = clock.now();
     let activates_at = now + millis(config.key_activation_delay);
     let retires_at = activates_at + millis(config.access_token_ttl) + millis(config.jwt_leeway);
-    let key = signing_keys::generate(now, activates_at)?;
+    let key = key_ring::generate(now, activates_at)?;
     let kid = key.kid.clone();
     store.add_signing_key(key, false).await?;
     let retired = store.retire_signing_keys(activates_at, retires_at).await?;

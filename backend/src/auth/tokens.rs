@@ -5,8 +5,8 @@
 //! every instance that shares the database and the secret issues and accepts the same tokens.
 
 pub(crate) mod access;
+pub(crate) mod key_ring;
 pub(crate) mod refresh_token;
-pub(crate) mod signing_keys;
 
 use crate::clock::Millis;
 

@@ -62,7 +62,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (axum::http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
     }
 }

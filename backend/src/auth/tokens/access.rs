@@ -6,8 +6,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::key_ring::{KeyError, KeyRing};
 use super::millis;
-use super::signing_keys::{KeyError, KeyRing};
 use crate::clock::Millis;
 use crate::config::Secret;
 
