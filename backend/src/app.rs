@@ -3,6 +3,7 @@
 
 mod demo_user;
 mod keys_command;
+mod serve;
 mod shutdown;
 mod upkeep;
 
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use serve::ConnectionLimits;
 use tokio::net::TcpListener;
 
 pub use keys_command::rotate_keys;
@@ -61,6 +63,7 @@ pub struct App {
     purge_every: std::time::Duration,
     key_reload: std::time::Duration,
     metrics: MetricsExposure,
+    limits: ConnectionLimits,
 }
 
 /// How often the live-sessions gauge is refreshed.
@@ -95,6 +98,11 @@ impl App {
             purge_every: config.purge_interval,
             key_reload: config.key_reload_interval,
             metrics: config.metrics,
+            limits: ConnectionLimits {
+                header_read: config.header_read_timeout,
+                idle: config.idle_timeout,
+                max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+            },
         })
     }
 
@@ -114,11 +122,10 @@ impl App {
         let reload = upkeep::reload_keys(auth.clone(), self.key_reload);
         let counting = upkeep::count_sessions(auth.clone(), SESSION_GAUGE_EVERY);
         let metrics = match self.metrics {
-            MetricsExposure::Separate(addr) => Some(serve_metrics(self.state.clone(), addr).await?),
+            MetricsExposure::Separate(addr) => Some(serve_metrics(self.state.clone(), addr, self.limits).await?),
             MetricsExposure::Same | MetricsExposure::Off => None,
         };
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        let served = serve::serve(listener, self.router, self.limits, shutdown).await;
         purge.abort();
         reload.abort();
         counting.abort();
@@ -139,8 +146,9 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         session_cache_ttl: config.session_cache_ttl,
     };
     let store = Store::connect(&config.database()?, pool).await?;
+    let metrics = Arc::new(Metrics::default());
     let signer = match config.jwt_algorithm {
-        JwtAlgorithm::EdDsa => Signer::EdDsa(KeyRing::load(store.clone(), clock.now()).await?),
+        JwtAlgorithm::EdDsa => Signer::EdDsa(KeyRing::load(store.clone(), Arc::clone(&metrics), clock.now()).await?),
         JwtAlgorithm::Hs256 => Signer::hs256(&secret),
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -161,8 +169,9 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         throttle: Throttle::new(
             Limit { max: config.login_max_failures, window: config.login_failure_window },
             Limit { max: config.register_max_per_ip, window: config.register_window },
+            config.login_queue_timeout,
         ),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         sessions: SessionPolicy {
             refresh_ttl_ms: millis(config.refresh_token_ttl),
             sliding: config.refresh_expiry == RefreshExpiry::Sliding,
@@ -173,13 +182,17 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
 }
 
 /// `/metrics` on a listener of its own.
-async fn serve_metrics(state: AppState, addr: SocketAddr) -> Result<tokio::task::JoinHandle<()>, StartError> {
+async fn serve_metrics(
+    state: AppState,
+    addr: SocketAddr,
+    limits: ConnectionLimits,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!("metrics on http://{bound}/metrics");
     let router = crate::http::router::metrics_only(state);
     Ok(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
+        if let Err(error) = serve::serve(listener, router, limits, std::future::pending()).await {
             tracing::error!(error = %error_chain(&error), "the metrics listener stopped");
         }
     }))

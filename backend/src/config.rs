@@ -120,9 +120,37 @@ pub struct Config {
     #[arg(long, env = "REGISTER_WINDOW", default_value = "1h", value_parser = parse_lifetime)]
     pub register_window: Duration,
 
+    /// How long a login waits for other attempts in progress on the same account or address (whose
+    /// outcome decides whether it may go on) before it is refused with 429.
+    #[arg(long, env = "LOGIN_QUEUE_TIMEOUT", default_value = "10s", value_parser = parse_lifetime)]
+    pub login_queue_timeout: Duration,
+
     /// How often expired and revoked sessions are deleted.
     #[arg(long, env = "PURGE_INTERVAL", default_value = "1h", value_parser = parse_lifetime)]
     pub purge_interval: Duration,
+
+    /// How long a client may take to send a request's head (the request line and headers); a slower
+    /// one is disconnected. Also the longest a new connection may wait before its first byte.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_lifetime)]
+    pub header_read_timeout: Duration,
+
+    /// How long a connection may sit with no request in progress and no bytes moving (keep-alive
+    /// included) before it is closed.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "60s", value_parser = parse_lifetime)]
+    pub idle_timeout: Duration,
+
+    /// How long a client may take to send a request's body; a slower one gets 408.
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_lifetime)]
+    pub body_read_timeout: Duration,
+
+    /// How long one request may take from its head to its answer; past it the answer is 408.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_lifetime)]
+    pub request_timeout: Duration,
+
+    /// Connections served at once on each listener; past it new connections wait in the kernel's
+    /// queue, and the log says so once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 
     /// Maximum database connections in the pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]

@@ -7,6 +7,7 @@ pub(crate) mod error;
 pub(crate) mod extract;
 #[cfg(feature = "e2e")]
 pub(crate) mod fault;
+pub(crate) mod limits;
 pub(crate) mod openapi;
 pub(crate) mod reply;
 pub(crate) mod router;

@@ -80,6 +80,7 @@ pub(crate) struct Metrics {
     refreshes: Family<Outcome, Counter>,
     logins: Family<Outcome, Counter>,
     sessions_active: Gauge,
+    key_reloads: Family<Outcome, Counter>,
     connections: Family<Connections, Gauge>,
     // The JSON counters of `/api/metrics`.
     login_count: AtomicU64,
@@ -122,6 +123,8 @@ impl Default for Metrics {
         registry.register("logins", "Login attempts: succeeded, failed, throttled", logins.clone());
         let sessions_active = Gauge::default();
         registry.register("sessions_active", "Live sessions, refreshed periodically", sessions_active.clone());
+        let key_reloads = Family::<Outcome, Counter>::default();
+        registry.register("key_reloads", "Reads of the signing-key table: succeeded, failed", key_reloads.clone());
         let connections = Family::<Connections, Gauge>::default();
         registry.register("db_connections", "Database pool connections, idle or in use", connections.clone());
         Self {
@@ -131,6 +134,7 @@ impl Default for Metrics {
             refreshes,
             logins,
             sessions_active,
+            key_reloads,
             connections,
             login_count: AtomicU64::new(0),
             refresh_count: AtomicU64::new(0),
@@ -160,6 +164,12 @@ impl Metrics {
         for counter in counters {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// One read of the signing-key table.
+    pub(crate) fn key_reload(&self, succeeded: bool) {
+        let outcome = if succeeded { "succeeded" } else { "failed" };
+        self.key_reloads.get_or_create(&Outcome { outcome }).inc();
     }
 
     pub(crate) fn set_sessions_active(&self, count: i64) {

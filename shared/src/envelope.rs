@@ -45,6 +45,8 @@ pub enum ErrorCode {
     CsrfRejected,
     RateLimited,
     PayloadTooLarge,
+    /// The client took too long to send its request (the body, or the whole request).
+    RequestTimeout,
     NotFound,
     MethodNotAllowed,
     Internal,

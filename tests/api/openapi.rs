@@ -105,6 +105,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         CsrfRejected,
         RateLimited,
         PayloadTooLarge,
+        RequestTimeout,
         NotFound,
         MethodNotAllowed,
         Internal,
@@ -113,7 +114,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         match code {
             MissingToken | InvalidToken | TokenExpired | InvalidCredentials | ValidationFailed | EmailTaken
             | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | CsrfRejected | RateLimited
-            | PayloadTooLarge | NotFound | MethodNotAllowed | Internal | Unknown => {}
+            | PayloadTooLarge | RequestTimeout | NotFound | MethodNotAllowed | Internal | Unknown => {}
         }
     }
     all

@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use shared::auth::DEFAULT_ROLE;
 
 use crate::auth::error::AuthError;
-use crate::auth::input::{Credentials, NewAccount};
+use crate::auth::input::{Credentials, NewAccount, Password};
 use crate::auth::service::{Auth, Issued, subject};
+use crate::auth::throttle::PasswordCheck;
 use crate::auth::tokens::seconds_until;
 use crate::metrics::LoginOutcome;
 use crate::store::{NewSession, NewUser, UserRecord};
@@ -28,26 +29,37 @@ pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Re
     Ok(user)
 }
 
-/// Takes the throttle slots before the password is checked (so parallel guesses cannot outrun the
+/// The account, if `password` is its password. An unknown e-mail costs the same hash as a known one.
+async fn check_password(auth: &Auth, email: &str, password: Password) -> Result<Option<UserRecord>, AuthError> {
+    let user = auth.store.user_by_email(email).await?;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = auth.passwords.verify(password.expose(), stored_hash).await?;
+    Ok(user.filter(|_| matches))
+}
+
+/// Reserves the throttle places before the password is checked (so parallel guesses cannot outrun the
 /// count), checks it, and starts a session.
 pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, ip: IpAddr) -> Result<Issued, AuthError> {
     let Credentials { email, password, device } = credentials;
     let now = auth.now();
-    let slots = match auth.throttle.begin_login(&auth.store, email.as_str(), ip, now).await {
+    let slots = match auth.throttle.begin_login(&auth.store, auth.clock.as_ref(), email.as_str(), ip).await {
         Err(throttled @ AuthError::RateLimited { .. }) => {
             auth.metrics.login(LoginOutcome::Throttled);
             return Err(throttled);
         }
         slots => slots?,
     };
-    let user = auth.store.user_by_email(email.as_str()).await?;
-    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = auth.passwords.verify(password.expose(), stored_hash).await?;
-    let Some(user) = user.filter(|_| matches) else {
+    let checked = check_password(auth, email.as_str(), password).await;
+    let outcome = match &checked {
+        Ok(Some(_)) => PasswordCheck::Succeeded,
+        Ok(None) => PasswordCheck::Failed,
+        Err(_) => PasswordCheck::Abandoned,
+    };
+    auth.throttle.end_login(&auth.store, slots, outcome).await?;
+    let Some(user) = checked? else {
         auth.metrics.login(LoginOutcome::Failed);
         return Err(AuthError::InvalidCredentials);
     };
-    auth.throttle.login_succeeded(&auth.store, slots).await?;
 
     let refresh = auth.refresh.generate()?;
     let (expires_at, max_expires_at) = auth.sessions.initial_expiry(now);

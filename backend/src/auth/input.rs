@@ -1,8 +1,19 @@
 //! Input parsed once, at the edge, into types that cannot hold invalid values. Handlers parse; the
-//! flows behind them (`accounts.rs`) take only these.
+//! flows behind them (`accounts.rs`) take only these, so nothing malformed costs a throttle slot or a
+//! hash, or reaches the database.
+//!
+//! One identity rule, from the PRECIS framework (RFC 8264): an e-mail address is enforced with the
+//! UsernameCaseMapped profile of RFC 8265 (full-width forms mapped to their ordinary ones, lower case,
+//! NFC; control, invisible, format, symbol and space characters refused), and the result is both what
+//! is stored and what is compared, so look-alikes of one address (NFC and NFD, full-width, with a
+//! zero-width or bidi character) are one account or are refused. A username, which people read but
+//! nothing compares, is enforced with the Nickname profile of RFC 8266 (NFKC, spaces folded, controls
+//! and invisible characters refused). Device fields refuse control characters.
 
 use std::fmt;
 
+use precis_core::profile::PrecisFastInvocation;
+use precis_profiles::{Nickname, UsernameCaseMapped};
 use shared::auth::limits::{
     MAX_DEVICE_FIELD_CHARS, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_NEW_PASSWORD_CHARS,
 };
@@ -38,11 +49,19 @@ impl Email {
     }
 
     fn normalize(raw: &str) -> Result<String, AuthError> {
-        let email = raw.trim().to_lowercase();
-        if email.is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.chars().count() > MAX_EMAIL_CHARS {
             return Err(AuthError::Invalid(format!("email must be 1 to {MAX_EMAIL_CHARS} characters")));
         }
-        Ok(email)
+        let email = UsernameCaseMapped::enforce(raw).map_err(|_| {
+            AuthError::Invalid(
+                "email contains a character that is not allowed (control, invisible, symbol or space)".into(),
+            )
+        })?;
+        if email.chars().count() > MAX_EMAIL_CHARS {
+            return Err(AuthError::Invalid(format!("email must be 1 to {MAX_EMAIL_CHARS} characters")));
+        }
+        Ok(email.into_owned())
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -93,12 +112,19 @@ pub(crate) struct NewAccount {
 
 impl NewAccount {
     pub(crate) fn parse(body: RegisterRequest) -> Result<Self, AuthError> {
+        let length = || AuthError::Invalid(format!("username must be 1 to {MAX_USERNAME_CHARS} characters"));
         let username = body.username.trim();
         if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
-            return Err(AuthError::Invalid(format!("username must be 1 to {MAX_USERNAME_CHARS} characters")));
+            return Err(length());
+        }
+        let username = Nickname::enforce(username).map_err(|_| {
+            AuthError::Invalid("username contains a character that is not allowed (control or invisible)".into())
+        })?;
+        if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(length());
         }
         Ok(Self {
-            username: username.to_owned(),
+            username: username.into_owned(),
             email: Email::parse(&body.email)?,
             password: Password::new_password(body.password)?,
         })
@@ -141,6 +167,9 @@ fn optional_field(name: &str, value: Option<&str>) -> Result<Option<String>, Aut
         Some(value) if value.chars().count() > MAX_DEVICE_FIELD_CHARS => {
             Err(AuthError::Invalid(format!("{name} must be at most {MAX_DEVICE_FIELD_CHARS} characters")))
         }
+        Some(value) if value.chars().any(char::is_control) => {
+            Err(AuthError::Invalid(format!("{name} must not contain control characters")))
+        }
         Some(value) => Ok(Some(value.to_owned())),
     }
 }
@@ -157,6 +186,58 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Email::for_login(" ODD ").unwrap().as_str(), "odd", "a login only normalises");
+        assert!(Email::for_login("odd\u{0}").is_err(), "but refuses what no address can hold");
+    }
+
+    /// Every invisible, format or control character, and every look-alike spelling of an address.
+    #[test]
+    fn look_alike_addresses_are_one_address_or_refused() {
+        let plain = Email::parse("victim@example.com").unwrap();
+        for hidden in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{202E}', '\u{202D}', '\u{2066}',
+            '\u{061C}', '\u{FE0F}', '\u{180E}', '\u{0000}', '\u{001B}', '\n', '\u{007F}', '\u{0085}',
+        ] {
+            let spoof = format!("vic{hidden}tim@example.com");
+            match Email::parse(&spoof) {
+                Ok(parsed) => assert_eq!(parsed, plain, "{spoof:?} became another address"),
+                Err(AuthError::Invalid(_)) => {}
+                Err(other) => panic!("{spoof:?}: {other}"),
+            }
+            assert!(Email::for_login(&spoof).map_or(true, |e| e == plain), "{spoof:?} at login");
+        }
+        let nfc = Email::parse("jos\u{e9}@example.com").unwrap();
+        assert_eq!(Email::parse("jose\u{301}@example.com").unwrap(), nfc, "NFD is NFC");
+        assert_eq!(Email::parse("\u{FF56}ictim@example.com").unwrap(), plain, "full-width is ordinary");
+        assert_eq!(Email::parse("VICTIM@EXAMPLE.COM").unwrap(), plain);
+    }
+
+    #[test]
+    fn usernames_refuse_control_and_invisible_characters_and_fold_look_alikes() {
+        let name = |username: &str| {
+            NewAccount::parse(RegisterRequest {
+                username: username.into(),
+                email: "a@example.com".into(),
+                password: "long-enough".into(),
+            })
+            .map(|account| account.username)
+        };
+        for bad in ["ann\u{1B}[31m", "ann\nadmin", "ann\u{0}", "an\u{200B}n", "ann\u{202E}", "\u{FEFF}"] {
+            assert!(name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(name("Jos\u{0065}\u{0301}").unwrap(), "Jos\u{e9}");
+        assert_eq!(name("\u{FF21}nn").unwrap(), "Ann", "full-width folds");
+        assert_eq!(name("Ann  Lee").unwrap(), "Ann Lee");
+    }
+
+    #[test]
+    fn device_fields_refuse_control_characters() {
+        for field in ["a\u{0}b", "a\nb", "\u{7F}"] {
+            assert!(optional_field("deviceName", Some(field)).is_err(), "{field:?}");
+        }
+        assert_eq!(
+            optional_field("deviceName", Some(" Firefox on Linux ")).unwrap().as_deref(),
+            Some("Firefox on Linux")
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub(crate) enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -86,6 +88,7 @@ impl ApiError {
             Self::CsrfRejected(_) => (StatusCode::FORBIDDEN, ErrorCode::CsrfRejected),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal),

@@ -100,7 +100,11 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235).
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
+    let mut headers = parts.headers.get_all(AUTHORIZATION).iter();
+    let header = headers.next().ok_or(ApiError::MissingToken)?;
+    if headers.next().is_some() {
+        return Err(ApiError::Validation("the request has more than one Authorization header".into()));
+    }
     let value = header.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -130,6 +134,9 @@ mod tests {
         for bad in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"abc", b"", b"Bearer \xff"] {
             assert!(bearer_token(&parts(bad).unwrap()).is_err(), "{bad:?}");
         }
+        let mut twice = parts(b"Bearer abc").unwrap();
+        twice.headers.append(AUTHORIZATION, axum::http::HeaderValue::from_static("Bearer def"));
+        assert!(matches!(bearer_token(&twice), Err(ApiError::Validation(_))), "two Authorization headers");
     }
 
     proptest::proptest! {

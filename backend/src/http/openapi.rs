@@ -106,8 +106,9 @@ pub(crate) struct Unauthorized(#[to_schema] Failure);
 #[allow(dead_code)]
 pub(crate) struct CsrfRejected(#[to_schema] Failure);
 
-/// Any other failure: `payload_too_large` (413), `method_not_allowed` (405), `internal` (500, or 503
-/// when the database is down).
+/// Any other failure: `payload_too_large` (413), `request_timeout` (408: the body or the whole request
+/// came too slowly), `validation_failed` (400: no `Host`, two `Host` or two `Authorization` headers),
+/// `method_not_allowed` (405), `internal` (500, or 503 when the database is down).
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct OtherFailure(#[to_schema] Failure);

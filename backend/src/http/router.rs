@@ -14,13 +14,13 @@ use tracing::Level;
 
 use crate::config::{Config, MetricsExposure};
 use crate::http::error::ApiError;
+use crate::http::limits::{self, MAX_BODY_BYTES, RequestLimits};
 use crate::http::openapi::Document;
 use crate::http::routes;
 use crate::http::spa::{self, SpaError};
 use crate::http::state::AppState;
 use crate::http::track::track;
 
-const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<St
     if !cors_origins.is_empty() {
         app = app.layer(cors(cors_origins)?);
     }
+    let limits = RequestLimits { body_read: config.body_read_timeout, whole_request: config.request_timeout };
+    let app = app.layer(axum::middleware::from_fn_with_state(limits, limits::enforce));
     Ok((with_middleware(app), paths))
 }
 

@@ -156,7 +156,10 @@ impl AccessTokens {
     /// Checks signature, algorithm, `kid` (one of ours), `typ`, `iss`, `aud` and `exp` (with leeway).
     pub(crate) async fn verify(&self, token: &str, now: Millis) -> Result<AccessClaims, AccessError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AccessError::Invalid)?;
-        if header.alg != self.signer.algorithm() || header.typ.as_deref() != Some(ACCESS_TYP) {
+        if header.alg != self.signer.algorithm()
+            || header.typ.as_deref() != Some(ACCESS_TYP)
+            || names_critical_extensions(token)
+        {
             return Err(AccessError::Invalid);
         }
         let ring_key;
@@ -178,6 +181,16 @@ impl AccessTokens {
         }
         Ok(claims)
     }
+}
+
+/// RFC 7515 §4.1.11: a `crit` header lists extensions the recipient must understand or refuse the
+/// token; this server understands none.
+fn names_critical_extensions(token: &str) -> bool {
+    let header = token.split('.').next().unwrap_or_default();
+    let Ok(json) = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header) else {
+        return true;
+    };
+    serde_json::from_slice::<serde_json::Value>(&json).map_or(true, |header| header.get("crit").is_some())
 }
 
 #[cfg(test)]
@@ -254,6 +267,23 @@ mod tests {
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
                 .unwrap();
         assert_eq!(verify(&tokens(KEY), &plain), Err(AccessError::Invalid));
+    }
+
+    #[test]
+    fn a_token_with_a_crit_header_is_invalid_though_signed_by_us() {
+        let claims = verify(&tokens(KEY), &tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        let signed_with = |header: &[u8]| {
+            use hmac::Mac as _;
+            let signed = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(header));
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
+            mac.update(signed.as_bytes());
+            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        };
+        let plain = signed_with(br#"{"alg":"HS256","typ":"at+jwt"}"#);
+        assert!(verify(&tokens(KEY), &plain).is_ok(), "the same token without crit verifies");
+        let critical = signed_with(br#"{"alg":"HS256","typ":"at+jwt","crit":["exp"]}"#);
+        assert_eq!(verify(&tokens(KEY), &critical), Err(AccessError::Invalid));
     }
 
     #[test]

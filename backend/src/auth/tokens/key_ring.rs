@@ -17,6 +17,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Millis;
+use crate::metrics::Metrics;
 use crate::store::{KeyRow, Store, StoreError};
 
 /// A token naming an unknown key makes the ring ask the database again, at most this often.
@@ -95,29 +96,50 @@ pub(crate) fn generate(now: Millis, activates_at: Millis) -> Result<KeyRow, KeyE
 pub(crate) struct KeyRing {
     keys: Arc<RwLock<Vec<Arc<Key>>>>,
     store: Store,
+    metrics: Arc<Metrics>,
+    /// When the last reload *started*, so a failed reload counts against the interval too.
     last_reload: Arc<AtomicI64>,
+    /// Held for a reload and for the check before it: one reload at a time, and a token that names an
+    /// unknown key during a reload waits for that reload instead of starting another.
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl KeyRing {
     /// Loads the keys, creating the first one (active at once) on a first start.
-    pub(crate) async fn load(store: Store, now: Millis) -> Result<Self, KeyError> {
+    pub(crate) async fn load(store: Store, metrics: Arc<Metrics>, now: Millis) -> Result<Self, KeyError> {
         if store.signing_keys(now).await?.is_empty() {
             store.add_signing_key(generate(now, now)?, true).await?;
         }
-        let ring = Self { keys: Arc::default(), store, last_reload: Arc::new(AtomicI64::new(0)) };
+        let ring = Self {
+            keys: Arc::default(),
+            store,
+            metrics,
+            last_reload: Arc::new(AtomicI64::new(0)),
+            reloading: Arc::default(),
+        };
         ring.reload(now).await?;
         Ok(ring)
     }
 
     /// Reads the keys again (another instance, or `backend keys rotate`, may have added one).
     pub(crate) async fn reload(&self, now: Millis) -> Result<(), KeyError> {
-        let rows = self.store.signing_keys(now).await?;
-        let keys = rows.iter().map(|row| Key::from_row(row).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
-        if let Ok(mut held) = self.keys.write() {
-            *held = keys;
+        let _turn = self.reloading.lock().await;
+        self.read_keys(now).await
+    }
+
+    /// One read of the key table; the caller holds `reloading`.
+    async fn read_keys(&self, now: Millis) -> Result<(), KeyError> {
+        self.last_reload.store(now, Ordering::SeqCst);
+        let read = async {
+            let rows = self.store.signing_keys(now).await?;
+            rows.iter().map(|row| Key::from_row(row).map(Arc::new)).collect::<Result<Vec<_>, _>>()
+        };
+        let result = read.await;
+        self.metrics.key_reload(result.is_ok());
+        if let (Ok(keys), Ok(mut held)) = (&result, self.keys.write()) {
+            *held = keys.clone();
         }
-        self.last_reload.store(now, Ordering::Relaxed);
-        Ok(())
+        result.map(|_| ())
     }
 
     /// The key that signs at `now`: the one that activated last (ties broken by `kid`, so every
@@ -137,10 +159,15 @@ impl KeyRing {
         if let Some(key) = self.find(kid, now) {
             return Some(key);
         }
-        if now - self.last_reload.load(Ordering::Relaxed) < RELOAD_ON_MISS_MS {
+        let _turn = self.reloading.lock().await;
+        // A reload that finished while this caller waited may have brought the key.
+        if let Some(key) = self.find(kid, now) {
+            return Some(key);
+        }
+        if now - self.last_reload.load(Ordering::SeqCst) < RELOAD_ON_MISS_MS {
             return None;
         }
-        if let Err(error) = self.reload(now).await {
+        if let Err(error) = self.read_keys(now).await {
             tracing::warn!(error = %crate::telemetry::error_chain(&error), "cannot reload the signing keys");
         }
         self.find(kid, now)

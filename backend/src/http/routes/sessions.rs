@@ -73,6 +73,10 @@ async fn delete_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    // Session ids are UUIDs: anything else names no session, and never reaches the database.
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::NotFound);
+    }
     sessions::revoke(&state.auth, &id, &caller.user.id).await?;
     Ok(reply(StatusCode::OK, "session revoked", ()))
 }

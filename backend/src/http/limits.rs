@@ -1,0 +1,77 @@
+//! Per-request limits, for every route and the SPA alike: a request head must name its host exactly
+//! once (RFC 9112 §3.2), the body must arrive within `BODY_READ_TIMEOUT` and be at most 64 KiB, and
+//! the answer must be ready within `REQUEST_TIMEOUT`. The connection-level limits (the head's own
+//! timeout, idleness, the connection cap) are in `app/serve.rs`.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Version, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Limited};
+
+use crate::http::error::ApiError;
+
+/// The largest request body read.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestLimits {
+    pub(crate) body_read: Duration,
+    pub(crate) whole_request: Duration,
+}
+
+/// Refuses a request without exactly one `Host`, reads its body under the body deadline, and answers
+/// 408 when the whole request outlives its deadline.
+pub(crate) async fn enforce(State(limits): State<RequestLimits>, request: Request, next: Next) -> Response {
+    let deadline = tokio::time::Instant::now() + limits.whole_request;
+    if let Err(refused) = check_host(request.version(), request.headers()) {
+        return refused.into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let read = tokio::time::timeout(limits.body_read, Limited::new(body, MAX_BODY_BYTES).collect());
+    let body = match read.await {
+        Err(_) => return ApiError::RequestTimeout.into_response(),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Ok(Err(_)) => return ApiError::Validation("cannot read the request body".into()).into_response(),
+    };
+    let request = Request::from_parts(parts, Body::from(body));
+    match tokio::time::timeout_at(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}
+
+/// HTTP/1.1 requires exactly one `Host`; no version may send two.
+fn check_host(version: Version, headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get_all(header::HOST).iter().count() {
+        0 if version == Version::HTTP_11 => Err(ApiError::Validation("the request has no Host header".into())),
+        0 | 1 => Ok(()),
+        _ => Err(ApiError::Validation("the request has more than one Host header".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn one_host_is_required_in_http_1_1_and_two_are_refused_everywhere() {
+        let mut one = HeaderMap::new();
+        one.insert(header::HOST, HeaderValue::from_static("a.example"));
+        let mut two = one.clone();
+        two.append(header::HOST, HeaderValue::from_static("b.example"));
+        assert!(check_host(Version::HTTP_11, &one).is_ok());
+        assert!(check_host(Version::HTTP_11, &HeaderMap::new()).is_err());
+        assert!(check_host(Version::HTTP_10, &HeaderMap::new()).is_ok());
+        assert!(check_host(Version::HTTP_11, &two).is_err());
+        assert!(check_host(Version::HTTP_2, &two).is_err());
+    }
+}
