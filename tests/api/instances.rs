@@ -228,3 +228,23 @@ async fn killing_one_instance_mid_load_loses_no_rotation_it_acknowledged() {
     }
     assert!(total >= 4, "the load did not get going: {total} rotations");
 }
+
+/// Forty wrong guesses for one account, split across two instances sharing the database: exactly
+/// the limit reach the password check; and sixteen right ones split the same way all get in.
+#[tokio::test]
+async fn parallel_guesses_split_across_two_instances_get_exactly_the_limit() {
+    let pair = two_instances(&[]).await;
+    login_on(&pair.http, &pair.a, "guarded@example.com", None).await;
+    let wrong = json!({"email": "guarded@example.com", "password": "wrong-password"});
+    let sends = (0..40).map(|i| pair.post(if i % 2 == 0 { &pair.a } else { &pair.b }, paths::LOGIN, &wrong));
+    let statuses: Vec<StatusCode> = futures::future::join_all(sends).await.iter().map(|r| r.status()).collect();
+    let evaluated = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((evaluated, refused), (5, 35), "{statuses:?}");
+
+    login_on(&pair.http, &pair.a, "crowd@example.com", None).await;
+    let right = json!({"email": "crowd@example.com", "password": crate::helpers::PASSWORD});
+    let sends = (0..16).map(|i| pair.post(if i % 2 == 0 { &pair.a } else { &pair.b }, paths::LOGIN, &right));
+    let statuses: Vec<StatusCode> = futures::future::join_all(sends).await.iter().map(|r| r.status()).collect();
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+}

@@ -199,3 +199,32 @@ async fn a_backdated_token_is_signed_with_the_current_key() {
     let refused = app.get_with_token(paths::ME, expired).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "it is expired, not forged");
 }
+
+/// The key table reads this server has counted, from `/metrics`.
+async fn key_reads(app: &crate::helpers::TestApp) -> u64 {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("key_reloads_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Hundreds of tokens naming keys nobody has, at once: the key table is read once per reload interval
+/// however many arrive, not once per request that arrives during a reload.
+#[tokio::test]
+async fn a_flood_of_unknown_kids_reads_the_key_table_once_per_interval() {
+    let (app, clock) = spawn_app_with_manual_clock(&[]).await;
+    let forged = |i: usize| {
+        let header = format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"no-such-key-{i}"}}"#);
+        format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode("{}"), URL_SAFE_NO_PAD.encode("sig"))
+    };
+    for round in 0..2 {
+        let before = key_reads(&app).await;
+        clock.advance(Duration::from_secs(2));
+        let sends = (0..300).map(|i| app.client.get(app.url(paths::ME)).bearer_auth(forged(i)).send());
+        let statuses: Vec<StatusCode> =
+            futures::future::join_all(sends).await.into_iter().map(|r| r.unwrap().status()).collect();
+        assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "round {round}: {statuses:?}");
+        assert_eq!(key_reads(&app).await - before, 1, "round {round}: one read for 300 unknown kids");
+    }
+}

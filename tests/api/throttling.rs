@@ -180,3 +180,60 @@ async fn successful_logins_give_their_address_slots_back() {
     let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
     expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
+
+/// Logs `emails` in at once, all from one address behind a trusted proxy; the answers' statuses.
+async fn crowd_from_one_address(app: &TestApp, emails: &[String], password: &str) -> Vec<StatusCode> {
+    let sends = emails.iter().map(|email| {
+        let body = json!({"email": email, "password": password});
+        app.client.post(app.url(paths::LOGIN)).header("x-forwarded-for", "203.0.113.7").json(&body).send()
+    });
+    futures::future::join_all(sends).await.into_iter().map(|r| r.expect("request").status()).collect()
+}
+
+#[tokio::test]
+async fn thirty_honest_users_behind_one_address_all_log_in_at_once() {
+    let app = spawn_app_with(&["--trust-forwarded-for", "true", "--register-max-per-ip", "1000"]).await;
+    let emails: Vec<String> = (0..30).map(|i| format!("office{i}@example.com")).collect();
+    for email in &emails {
+        app.register(email).await;
+    }
+    let statuses = crowd_from_one_address(&app, &emails, PASSWORD).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sixteen_correct_logins_for_one_account_at_once_all_succeed() {
+    let app = spawn_app().await;
+    app.register("ann@example.com").await;
+    let right = json!({"email": "ann@example.com", "password": PASSWORD});
+    let responses = burst(&app, paths::LOGIN, vec![right; 16]).await;
+    assert_eq!(count(&responses, StatusCode::OK), 16);
+}
+
+#[tokio::test]
+async fn sixty_four_logins_of_one_user_sixteen_at_a_time_all_succeed() {
+    let app = spawn_app().await;
+    app.register("ann@example.com").await;
+    let right = json!({"email": "ann@example.com", "password": PASSWORD});
+    for round in 0..4 {
+        let responses = burst(&app, paths::LOGIN, vec![right.clone(); 16]).await;
+        assert_eq!(count(&responses, StatusCode::OK), 16, "round {round}");
+    }
+}
+
+/// The honest crowd beside the attacker: one address guesses one account forty times at once while
+/// the same address logs another account in sixteen times. Exactly the limit of guesses is evaluated,
+/// and every honest login succeeds.
+#[tokio::test]
+async fn an_attacker_beside_honest_users_gets_exactly_the_limit_and_they_all_get_in() {
+    let app = spawn_app().await;
+    app.register("victim@example.com").await;
+    app.register("honest@example.com").await;
+    let wrong = json!({"email": "victim@example.com", "password": "wrong-password"});
+    let right = json!({"email": "honest@example.com", "password": PASSWORD});
+    let bodies: Vec<_> = (0..56).map(|i| if i % 7 < 5 { wrong.clone() } else { right.clone() }).collect();
+    let responses = burst(&app, paths::LOGIN, bodies).await;
+    assert_eq!(count(&responses, StatusCode::UNAUTHORIZED), 5, "guesses evaluated");
+    assert_eq!(count(&responses, StatusCode::OK), 16, "honest logins");
+    assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 35);
+}

@@ -13,7 +13,7 @@ use crate::telemetry::error_chain;
 /// Purges every `period` until the returned task is aborted. Failures are logged and retried on the
 /// next tick.
 pub(super) fn purge(auth: Auth, period: Duration) -> JoinHandle<()> {
-    every(period, move || {
+    every(Duration::ZERO, period, move || {
         let auth = auth.clone();
         async move {
             match auth.store.purge(auth.now(), auth.throttle.longest_window_ms()).await {
@@ -29,7 +29,8 @@ pub(super) fn purge(auth: Auth, period: Duration) -> JoinHandle<()> {
 /// added starts signing here on time. Does nothing with HS256.
 pub(super) fn reload_keys(auth: Auth, period: Duration) -> JoinHandle<()> {
     let Signer::EdDsa(ring) = auth.access.signer().clone() else { return tokio::spawn(async {}) };
-    every(period, move || {
+    // The ring was read at start-up; the first reload is one period later.
+    every(period, period, move || {
         let (ring, now) = (ring.clone(), auth.now());
         async move {
             if let Err(error) = ring.reload(now).await {
@@ -41,7 +42,7 @@ pub(super) fn reload_keys(auth: Auth, period: Duration) -> JoinHandle<()> {
 
 /// Refreshes the live-sessions gauge every `period`.
 pub(super) fn count_sessions(auth: Auth, period: Duration) -> JoinHandle<()> {
-    every(period, move || {
+    every(Duration::ZERO, period, move || {
         let auth = auth.clone();
         async move {
             match auth.store.live_sessions(auth.now()).await {
@@ -52,14 +53,14 @@ pub(super) fn count_sessions(auth: Auth, period: Duration) -> JoinHandle<()> {
     })
 }
 
-/// Runs `task` at once and then every `period` until the returned handle is aborted; a tick that
+/// Runs `task` after `first` and then every `period` until the returned handle is aborted; a tick that
 /// comes late delays the next rather than bunching them up.
-fn every<Fut>(period: Duration, mut task: impl FnMut() -> Fut + Send + 'static) -> JoinHandle<()>
+fn every<Fut>(first: Duration, period: Duration, mut task: impl FnMut() -> Fut + Send + 'static) -> JoinHandle<()>
 where
     Fut: Future<Output = ()> + Send,
 {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(period);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;

@@ -1,0 +1,106 @@
+//! One identity rule at the edge: look-alike addresses are one account or refused, invisible and
+//! control characters never reach an account, and NUL or control bytes in any field or path are a
+//! 400 or 404, never a 500, on either engine, before any throttle place or hash is spent.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use shared::paths;
+
+use crate::helpers::{PASSWORD, expect_error, spawn_app, spawn_app_with};
+
+/// Each hidden character the attack used, inside the address.
+const HIDDEN: &[char] = &[
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{2060}',
+    '\u{FEFF}',
+    '\u{00AD}',
+    '\u{202E}',
+    '\u{202A}',
+    '\u{2066}',
+    '\u{061C}',
+    '\u{180E}',
+    '\u{FE0F}',
+    '\u{E0041}',
+    '\u{0000}',
+    '\u{001B}',
+    '\n',
+    '\u{007F}',
+];
+
+#[tokio::test]
+async fn look_alikes_of_an_existing_address_are_refused_as_taken_or_invalid() {
+    let app = spawn_app_with(&["--register-max-per-ip", "1000"]).await;
+    app.register("victim@example.com").await;
+    let mut spoofs: Vec<String> = HIDDEN.iter().map(|c| format!("vic{c}tim@example.com")).collect();
+    spoofs.extend(["\u{FF56}ictim@example.com".into(), "VICTIM@example.com".into(), " victim@EXAMPLE.com ".into()]);
+    for spoof in spoofs {
+        let body = json!({"username": "mallory", "email": spoof, "password": PASSWORD});
+        let response = app.post_json(paths::REGISTER, &body).await;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        let refused = (status == StatusCode::CONFLICT && answer["error"] == "email_taken")
+            || (status == StatusCode::BAD_REQUEST && answer["error"] == "validation_failed");
+        assert!(refused, "{spoof:?} answered {status}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn nfc_and_nfd_spellings_are_one_account() {
+    let app = spawn_app().await;
+    app.register("jos\u{e9}@example.com").await;
+    let nfd = json!({"username": "other", "email": "jose\u{301}@example.com", "password": PASSWORD});
+    expect_error(app.post_json(paths::REGISTER, &nfd).await, StatusCode::CONFLICT, "email_taken").await;
+    // And the NFD spelling logs in to the NFC account.
+    let login = json!({"email": "jose\u{301}@example.com", "password": PASSWORD});
+    assert_eq!(app.post_json(paths::LOGIN, &login).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn usernames_with_control_or_invisible_characters_are_refused() {
+    let app = spawn_app_with(&["--register-max-per-ip", "1000"]).await;
+    for (i, name) in
+        ["ann\u{1B}[2J", "ann\nroot", "ann\u{0}", "an\u{200B}n", "\u{202E}nna", "ann\u{7F}"].iter().enumerate()
+    {
+        let body = json!({"username": name, "email": format!("u{i}@example.com"), "password": PASSWORD});
+        expect_error(app.post_json(paths::REGISTER, &body).await, StatusCode::BAD_REQUEST, "validation_failed").await;
+    }
+}
+
+#[tokio::test]
+async fn nul_in_any_field_or_path_is_a_clean_4xx_and_costs_nothing() {
+    let app = spawn_app_with(&["--register-max-per-ip", "2", "--login-max-failures", "2"]).await;
+    let (email, login) = app.new_session().await;
+    let nul = "a\u{0}b";
+    let sign_ups = [
+        json!({"username": "x", "email": format!("{nul}@example.com"), "password": PASSWORD}),
+        json!({"username": nul, "email": "nul1@example.com", "password": PASSWORD}),
+    ];
+    let logins = [
+        json!({"email": format!("{nul}@example.com"), "password": PASSWORD}),
+        json!({"email": email, "password": PASSWORD, "deviceId": nul}),
+        json!({"email": email, "password": PASSWORD, "deviceName": nul}),
+        json!({"email": email, "password": PASSWORD, "appId": nul}),
+    ];
+    // More than both limits: nothing here may take a throttle place.
+    for _ in 0..3 {
+        for body in &sign_ups {
+            expect_error(app.post_json(paths::REGISTER, body).await, StatusCode::BAD_REQUEST, "validation_failed")
+                .await;
+        }
+        for body in &logins {
+            expect_error(app.post_json(paths::LOGIN, body).await, StatusCode::BAD_REQUEST, "validation_failed").await;
+        }
+    }
+    for path in ["%00abc", "abc%00", "%00"] {
+        let response =
+            app.client.delete(app.url(&format!("/api/sessions/{path}"))).bearer_auth(&login.tokens.access_token).send();
+        expect_error(response.await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let refresh = json!({"refreshToken": format!("{nul}{}", "a".repeat(40))});
+    expect_error(app.post_json(paths::REFRESH, &refresh).await, StatusCode::FORBIDDEN, "refresh_token_invalid").await;
+    // The limits were never touched.
+    app.register("after@example.com").await;
+    app.login(&email, None).await;
+}
