@@ -111,6 +111,18 @@ fn engine(name: &str, url: &str, fsyncs: f64, dir: &std::path::Path) -> Result<V
         me.rps / health.rps / 0.9,
     ));
 
+    // Slow clients: 500 connections that sent half a request head and then nothing, held open (within
+    // the head timeout) while the same load runs again.
+    let slow = hold_slow_connections(&server.base, 500)?;
+    let me_beside_slow = wrk(&server.base, "/api/me", 2, 64, &[&bearer], None)?;
+    drop(slow);
+    rows.push(row(
+        format!("{name}: /api/me beside 500 slow connections ÷ without, c=64"),
+        format!("{:.0}/s ÷ {:.0}/s = {:.2}", me_beside_slow.rps, me.rps, me_beside_slow.rps / me.rps),
+        "≥ 0.90".into(),
+        me_beside_slow.rps / me.rps / 0.9,
+    ));
+
     // Paced (200 requests/s on one connection), so it measures latency, not saturation.
     let probe = || probe::p99_ms(&server.base, "/api/me", &access, 600, Duration::from_millis(5));
     let idle = probe()?;
@@ -273,4 +285,18 @@ fn print_rows(rows: &[Row]) {
         let ratio = row.ratio.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
         println!("{:<52} {:<58} {:<24} {ratio}", row.figure, row.measured, row.target);
     }
+}
+
+/// `count` connections to `base` that have sent the start of a request head and nothing more.
+fn hold_slow_connections(base: &str, count: usize) -> Result<Vec<std::net::TcpStream>> {
+    use std::io::Write as _;
+    let address = base.trim_start_matches("http://").trim_end_matches('/');
+    (0..count)
+        .map(|_| {
+            let mut stream =
+                std::net::TcpStream::connect(address).map_err(|e| format!("cannot open a slow connection: {e}"))?;
+            stream.write_all(b"GET /api/me HTTP/1.1\r\nHost: ").map_err(|e| e.to_string())?;
+            Ok(stream)
+        })
+        .collect()
 }

@@ -130,19 +130,26 @@ impl Activity {
     }
 
     /// Resolves when the connection has sent nothing within the header timeout of opening, or has
-    /// been idle (no request in progress, no bytes moving) for the idle timeout.
+    /// been idle (no request in progress, no bytes moving) for the idle timeout. Sleeps until the next
+    /// moment either could be true, so a quiet connection costs a wake-up per timeout, not a poll.
     async fn expired(&self, limits: ConnectionLimits) {
-        let tick = limits.header_read.min(limits.idle).min(Duration::from_secs(1)) / 4;
         loop {
-            tokio::time::sleep(tick.max(Duration::from_millis(10))).await;
             let age = self.opened.elapsed();
-            if self.bytes_read.load(Ordering::Relaxed) == 0 && age > limits.header_read {
-                return;
-            }
-            let quiet = age.saturating_sub(Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed)));
-            if self.requests_in_progress.load(Ordering::Relaxed) == 0 && quiet > limits.idle {
-                return;
-            }
+            let next_check = if self.bytes_read.load(Ordering::Relaxed) == 0 {
+                if age > limits.header_read {
+                    return;
+                }
+                limits.header_read - age
+            } else if self.requests_in_progress.load(Ordering::Relaxed) > 0 {
+                limits.idle
+            } else {
+                let quiet = age.saturating_sub(Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed)));
+                if quiet > limits.idle {
+                    return;
+                }
+                limits.idle - quiet
+            };
+            tokio::time::sleep(next_check + Duration::from_millis(10)).await;
         }
     }
 }
