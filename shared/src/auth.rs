@@ -27,15 +27,19 @@ pub mod limits {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
-    /// Trimmed; must not be blank.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = r"\S"))]
+    /// Trimmed; must not be blank. Enforced with the PRECIS Nickname profile (RFC 8266): spaces folded,
+    /// control and invisible characters refused. The pattern is the ASCII part of what is accepted.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = r"^[ -~]*[!-~][ -~]*$"))]
     pub username: String,
-    /// Trimmed and lower-cased; `local@domain.tld`, without white space.
+    /// Trimmed; `local@domain.tld`. Enforced with the PRECIS UsernameCaseMapped profile (RFC 8265):
+    /// full-width forms mapped, lower-cased, NFC, and control, invisible, space and symbol characters
+    /// refused; the enforced form is the account's address. The pattern is the ASCII part of what is
+    /// accepted.
     #[cfg_attr(
         feature = "openapi",
         schema(
             max_length = 254,
-            pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.-]([^@\s\x00-\x1f\x7f-\x9f.]*[^@\s\x00-\x1f\x7f-\x9f.-])?(\.[^@\s\x00-\x1f\x7f-\x9f.-]([^@\s\x00-\x1f\x7f-\x9f.]*[^@\s\x00-\x1f\x7f-\x9f.-])?)+\s*$"
+            pattern = r"^[ \t\r\n]*[!-?A-~]+@[!-,/-?A-~]([!-,\-/-?A-~]*[!-,/-?A-~])?(\.[!-,/-?A-~]([!-,\-/-?A-~]*[!-,/-?A-~])?)+[ \t\r\n]*$"
         )
     )]
     pub email: String,
@@ -47,20 +51,22 @@ pub struct RegisterRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
-    /// Any non-blank text: an address of another shape matches no account.
-    #[cfg_attr(feature = "openapi", schema(max_length = 254, pattern = r"\S"))]
+    /// Any address-like text, enforced as at sign-up: one of another shape matches no account, and one
+    /// with control or invisible characters is refused. The pattern is the ASCII part of what is
+    /// accepted.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$"))]
     pub email: String,
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, format = Password))]
     pub password: String,
     #[serde(rename = "appId", default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub app_id: Option<String>,
     /// A login from a device that already has a session replaces that session.
     #[serde(rename = "deviceId", default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub device_id: Option<String>,
     #[serde(rename = "deviceName", default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub device_name: Option<String>,
 }
 
