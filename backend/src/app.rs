@@ -15,12 +15,13 @@ use axum::Router;
 use serve::ConnectionLimits;
 use tokio::net::TcpListener;
 
-pub use keys_command::rotate_keys;
+pub use keys_command::{KeysCommandError, list_keys, revoke_key, rotate_keys};
 
 use crate::auth::passwords::{PasswordError, Passwords};
 use crate::auth::service::{Auth, SessionPolicy};
 use crate::auth::throttle::{Limit, Throttle};
-use crate::auth::tokens::access::{AccessTokens, Signer};
+use crate::auth::tokens::access::{AccessTokens, Signer, TokenPolicy};
+use crate::auth::tokens::key_material::KeyAlgorithm;
 use crate::auth::tokens::key_ring::{KeyError, KeyRing};
 use crate::auth::tokens::millis;
 use crate::auth::tokens::refresh_token::RefreshTokens;
@@ -29,7 +30,7 @@ use crate::config::{Config, ConfigError, JwtAlgorithm, MetricsExposure, RefreshE
 use crate::http::router::RouterError;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
-use crate::store::{PoolSettings, Store, StoreError};
+use crate::store::{KeyPolicyRow, PoolSettings, Store, StoreError};
 use crate::telemetry::error_chain;
 
 #[derive(Debug, thiserror::Error)]
@@ -147,9 +148,20 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
     };
     let store = Store::connect(&config.database()?, pool).await?;
     let metrics = Arc::new(Metrics::default());
-    let signer = match config.jwt_algorithm {
-        JwtAlgorithm::EdDsa => Signer::EdDsa(KeyRing::load(store.clone(), Arc::clone(&metrics), clock.now()).await?),
-        JwtAlgorithm::Hs256 => Signer::hs256(&secret),
+    let now = clock.now();
+    // Written at every start, so `backend keys rotate` follows the servers' settings.
+    store
+        .put_key_policy(KeyPolicyRow {
+            algorithm: key_algorithm(config.jwt_algorithm).map_or("HS256", KeyAlgorithm::jose).to_owned(),
+            activation_delay_ms: millis(config.key_activation_delay),
+            access_token_ttl_ms: millis(config.access_token_ttl),
+            leeway_ms: millis(config.jwt_leeway),
+            updated_at: now,
+        })
+        .await?;
+    let signer = match key_algorithm(config.jwt_algorithm) {
+        Some(algorithm) => Signer::Ring(KeyRing::load(store.clone(), Arc::clone(&metrics), algorithm, now).await?),
+        None => Signer::hs256(&secret),
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Ok(Auth {
@@ -157,10 +169,13 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         store,
         access: AccessTokens::new(
             signer,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            config.access_token_ttl,
-            config.jwt_leeway,
+            TokenPolicy {
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+                default_client_id: config.jwt_client_id.clone(),
+                ttl: config.access_token_ttl,
+                leeway: config.jwt_leeway,
+            },
         ),
         refresh: RefreshTokens::new(&secret),
         // One core stays free for everything else during a login storm; sign-ups get one worker of
@@ -178,7 +193,18 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
             max_lifetime_ms: millis(config.session_max_lifetime),
             grace_ms: millis(config.refresh_reuse_grace),
         },
+        introspection_clients: config.introspection_clients.clone().into(),
     })
+}
+
+/// The key-ring algorithm a setting names; `None` for the shared secret.
+pub(crate) fn key_algorithm(setting: JwtAlgorithm) -> Option<KeyAlgorithm> {
+    match setting {
+        JwtAlgorithm::EdDsa => Some(KeyAlgorithm::EdDsa),
+        JwtAlgorithm::Es256 => Some(KeyAlgorithm::Es256),
+        JwtAlgorithm::Rs256 => Some(KeyAlgorithm::Rs256),
+        JwtAlgorithm::Hs256 => None,
+    }
 }
 
 /// `/metrics` on a listener of its own.

@@ -5,6 +5,7 @@
 pub(crate) mod accounts;
 pub(crate) mod error;
 pub(crate) mod input;
+pub(crate) mod oauth;
 pub(crate) mod passwords;
 pub(crate) mod refresh;
 pub(crate) mod service;

@@ -11,8 +11,10 @@ use std::time::Duration;
 use clap::Parser;
 
 pub use secret::Secret;
-pub use values::{Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure, RefreshExpiry};
-use values::{parse_duration, parse_lifetime};
+pub use values::{
+    ClientCredentials, Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure, RefreshExpiry,
+};
+use values::{parse_duration, parse_issuer, parse_lifetime};
 
 use secret::MIN_SECRET_BYTES;
 const DEFAULT_DB_FILE: &str = "app.db";
@@ -41,8 +43,9 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
-    /// How access tokens are signed: `eddsa` (Ed25519 keys kept in the database and published at
-    /// /.well-known/jwks.json) or `hs256` (JWT_SECRET; other services would need the secret to verify).
+    /// How access tokens are signed: `eddsa`, `es256` or `rs256` (keys kept in the database and
+    /// published at /.well-known/jwks.json; a change takes effect at the next `backend keys rotate`), or
+    /// `hs256` (JWT_SECRET; other services would need the secret to verify).
     #[arg(long, env = "JWT_ALGORITHM", default_value = "eddsa")]
     pub jwt_algorithm: JwtAlgorithm,
 
@@ -53,12 +56,22 @@ pub struct Config {
 
     /// How often each instance reads the signing keys again (it also does when a token names a key it
     /// does not know).
-    #[arg(long, env = "KEY_RELOAD_INTERVAL", default_value = "1m", value_parser = parse_lifetime)]
+    #[arg(long, env = "KEY_RELOAD_INTERVAL", default_value = "5s", value_parser = parse_lifetime)]
     pub key_reload_interval: Duration,
 
-    /// `iss` of issued access tokens; every instance must agree.
-    #[arg(long, env = "JWT_ISSUER", default_value = "silent-refresh")]
+    /// `iss` of issued access tokens and this server's identifier in its OAuth metadata (RFC 8414): the
+    /// https URL it is reached at, without query or fragment. Every instance must agree.
+    #[arg(long, env = "JWT_ISSUER", default_value = "http://127.0.0.1:3000", value_parser = parse_issuer)]
     pub jwt_issuer: String,
+
+    /// `client_id` of access tokens whose login named no `appId` (RFC 9068 §2.2).
+    #[arg(long, env = "JWT_CLIENT_ID", default_value = "silent-refresh-spa")]
+    pub jwt_client_id: String,
+
+    /// Resource servers that may call `/oauth/introspect`, as `id:secret,…` (secrets of 16 bytes or
+    /// more, sent with HTTP Basic). None: introspection answers 401 to everyone.
+    #[arg(long, env = "INTROSPECTION_CLIENTS", value_delimiter = ',', hide_env_values = true)]
+    pub introspection_clients: Vec<ClientCredentials>,
 
     /// `aud` of issued access tokens; every instance must agree.
     #[arg(long, env = "JWT_AUDIENCE", default_value = "silent-refresh-api")]

@@ -19,8 +19,9 @@ mod metrics;
 mod store;
 pub mod telemetry;
 
-pub use app::{App, StartError, rotate_keys, run};
+pub use app::{App, KeysCommandError, StartError, list_keys, revoke_key, rotate_keys, run};
 pub use auth::passwords::PasswordError;
+pub use auth::tokens::key_material::MaterialError;
 pub use auth::tokens::key_ring::KeyError;
 pub use config::{Config, ConfigError};
 pub use http::router::RouterError;

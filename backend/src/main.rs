@@ -7,10 +7,17 @@ async fn main() -> ExitCode {
         Err(exit) => return exit,
     };
     backend::telemetry::init();
-    if let Some(backend::config::Command::Keys { action: backend::config::KeysCommand::Rotate }) = &config.command {
-        return match backend::rotate_keys(&config, &backend::clock::SystemClock).await {
+    if let Some(backend::config::Command::Keys { action }) = &config.command {
+        use backend::config::KeysCommand;
+        let clock = backend::clock::SystemClock;
+        let done = match action {
+            KeysCommand::Rotate { create } => backend::rotate_keys(&config, &clock, *create).await,
+            KeysCommand::List => backend::list_keys(&config, &clock).await,
+            KeysCommand::Revoke { kid } => backend::revoke_key(&config, &clock, kid).await,
+        };
+        return match done {
             Ok(done) => {
-                println!("{done}");
+                println!("{}", done.trim_end());
                 ExitCode::SUCCESS
             }
             Err(error) => {

@@ -23,7 +23,7 @@ use sqlx::{AnyConnection, AnyPool};
 pub(crate) use revoke_reason::RevokeReason;
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
 pub(crate) use sessions::{NewSession, SessionRecord};
-pub(crate) use signing_keys::KeyRow;
+pub(crate) use signing_keys::{KeyPolicyRow, KeyRow};
 pub(crate) use throttle_attempts::{Reservation, Settlement};
 pub(crate) use token_hash::TokenHash;
 pub(crate) use users::{NewUser, UserRecord};

@@ -71,7 +71,7 @@ pub struct LoginRequest {
 }
 
 /// The refresh body. `Option` so a missing field is the server's `refresh_token_missing`, not a decode error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     /// Absent in cookie mode; empty counts as absent.

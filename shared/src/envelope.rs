@@ -47,6 +47,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The client took too long to send its request (the body, or the whole request).
     RequestTimeout,
+    /// OAuth (RFC 6749 §5.2): a resource server's client authentication failed.
+    InvalidClient,
+    /// OAuth (RFC 6749 §5.2): a required form parameter is missing or malformed.
+    InvalidRequest,
     NotFound,
     MethodNotAllowed,
     Internal,

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod demo;
 pub mod envelope;
+pub mod oauth;
 pub mod ops;
 pub mod paths;
 pub mod sessions;

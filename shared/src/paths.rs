@@ -26,3 +26,12 @@ pub const OPENAPI: &str = "/api/openapi.json";
 
 /// The route template behind [`session`].
 pub const SESSION: &str = "/api/sessions/{id}";
+
+/// The JWKS: the public keys that verify access tokens (RFC 7517).
+pub const JWKS: &str = "/.well-known/jwks.json";
+/// Authorization-server metadata (RFC 8414).
+pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+/// Token introspection for resource servers (RFC 7662).
+pub const INTROSPECT: &str = "/oauth/introspect";
+/// Token revocation (RFC 7009).
+pub const REVOKE: &str = "/oauth/revoke";

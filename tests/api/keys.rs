@@ -136,7 +136,7 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
     let (email, login) = app.new_session().await;
     let old_kid = header(&login.tokens.access_token)["kid"].as_str().unwrap().to_owned();
 
-    let said = backend::rotate_keys(&config(&app.db.url, &flags), &clock).await.unwrap();
+    let said = backend::rotate_keys(&config(&app.db.url, &flags), &clock, false).await.unwrap();
     assert!(said.contains("signs in 600 s") && said.contains("accepted for 1505 s more"), "{said}");
     let document = jwks_with_keys(&app.client, &app.url(""), 2).await;
     let new_kid =

@@ -106,6 +106,8 @@ fn every_error_code() -> Vec<ErrorCode> {
         RateLimited,
         PayloadTooLarge,
         RequestTimeout,
+        InvalidClient,
+        InvalidRequest,
         NotFound,
         MethodNotAllowed,
         Internal,
@@ -114,7 +116,8 @@ fn every_error_code() -> Vec<ErrorCode> {
         match code {
             MissingToken | InvalidToken | TokenExpired | InvalidCredentials | ValidationFailed | EmailTaken
             | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | CsrfRejected | RateLimited
-            | PayloadTooLarge | RequestTimeout | NotFound | MethodNotAllowed | Internal | Unknown => {}
+            | PayloadTooLarge | RequestTimeout | InvalidClient | InvalidRequest | NotFound | MethodNotAllowed
+            | Internal | Unknown => {}
         }
     }
     all

@@ -1,33 +1,170 @@
-//! `backend keys rotate`: the one command besides serving.
+//! `backend keys rotate | list | revoke`: the commands besides serving. Timings and the algorithm come
+//! from the settings the servers last wrote to the database (`key_policy`), so a rotation never
+//! depends on the shell it runs in; and the commands never create a database by accident.
 
-use crate::app::StartError;
-use crate::auth::tokens::key_ring;
+use std::path::PathBuf;
+
+use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
 use crate::auth::tokens::millis;
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::store::{PoolSettings, Store};
+use crate::clock::{Clock, Millis};
+use crate::config::{Config, ConfigError, DatabaseTarget};
+use crate::store::{KeyPolicyRow, KeyRow, PoolSettings, Store, StoreError};
 
-/// Adds a key that signs after `KEY_ACTIVATION_DELAY` and gives the keys before it an end (the new
-/// key's start plus one access-token lifetime and the leeway). Returns a line to print.
-pub async fn rotate_keys(config: &Config, clock: &dyn Clock) -> Result<String, StartError> {
+#[derive(Debug, thiserror::Error)]
+pub enum KeysCommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot read or write the signing keys")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Material(#[from] MaterialError),
+    #[error("no database at {0}: run this where the servers' DATABASE_URL points, or pass --create")]
+    NoDatabase(PathBuf),
+    #[error("no valid key has kid {0:?} (see `backend keys list`)")]
+    UnknownKey(String),
+    #[error("the servers sign with HS256 (JWT_SECRET): there are no keys to rotate")]
+    SharedSecret,
+}
+
+/// The settings a rotation follows, and where they came from.
+struct Policy {
+    algorithm: KeyAlgorithm,
+    activation_delay_ms: Millis,
+    overlap_ms: Millis,
+    source: &'static str,
+}
+
+/// Opens the database the configuration names; a missing SQLite file is an error unless `create`.
+async fn open(config: &Config, create: bool) -> Result<Store, KeysCommandError> {
+    let target = config.database()?;
+    if let DatabaseTarget::Sqlite { path, .. } = &target
+        && !create
+        && !path.exists()
+    {
+        return Err(KeysCommandError::NoDatabase(path.clone()));
+    }
     let pool = PoolSettings {
         max_connections: 2,
         acquire_timeout: config.db_acquire_timeout,
         session_cache_ttl: std::time::Duration::ZERO,
     };
-    let store = Store::connect(&config.database()?, pool).await?;
+    Ok(Store::connect(&target, pool).await?)
+}
+
+/// The servers' settings if one has started on this database, else this command's own.
+async fn policy(store: &Store, config: &Config) -> Result<Policy, KeysCommandError> {
+    match store.key_policy().await? {
+        Some(KeyPolicyRow { algorithm, activation_delay_ms, access_token_ttl_ms, leeway_ms, .. }) => Ok(Policy {
+            algorithm: KeyAlgorithm::from_jose(&algorithm).ok_or(KeysCommandError::SharedSecret)?,
+            activation_delay_ms,
+            overlap_ms: access_token_ttl_ms + leeway_ms,
+            source: "the servers' settings",
+        }),
+        None => Ok(Policy {
+            algorithm: crate::app::key_algorithm(config.jwt_algorithm).ok_or(KeysCommandError::SharedSecret)?,
+            activation_delay_ms: millis(config.key_activation_delay),
+            overlap_ms: millis(config.access_token_ttl) + millis(config.jwt_leeway),
+            source: "this command's settings (no server has started on this database yet)",
+        }),
+    }
+}
+
+/// Adds a key that signs after the activation delay and gives the keys before it an end (the new key's
+/// start plus one access-token lifetime and the leeway); on an empty ring the key signs at once.
+/// Returns what to print.
+pub async fn rotate_keys(config: &Config, clock: &dyn Clock, create: bool) -> Result<String, KeysCommandError> {
+    let store = open(config, create).await?;
+    let policy = policy(&store, config).await?;
     let now = clock.now();
-    let activates_at = now + millis(config.key_activation_delay);
-    let retires_at = activates_at + millis(config.access_token_ttl) + millis(config.jwt_leeway);
-    let key = key_ring::generate(now, activates_at)?;
+    let empty = store.signing_keys(now).await?.is_empty();
+    // An empty ring has nothing to overlap with: waiting would only leave the servers without a key.
+    let activates_at = if empty { now } else { now + policy.activation_delay_ms };
+    let key = key_material::generate(policy.algorithm, now, activates_at)?;
     let kid = key.kid.clone();
     store.add_signing_key(key, false).await?;
-    let retired = store.retire_signing_keys(activates_at, retires_at).await?;
+    let retires_at = activates_at + policy.overlap_ms;
+    let retired = if empty { 0 } else { store.retire_signing_keys(activates_at, retires_at).await? };
     store.close().await;
-    let seconds = |at: i64| (at - now) / 1000;
+    let seconds = |at: Millis| (at - now) / 1000;
     Ok(format!(
-        "added key {kid}: published now, signs in {} s; {retired} older key(s) accepted for {} s more",
+        "added {} key {kid}: published now, signs in {} s; {retired} older key(s) accepted for {} s more \
+         (timed by {})",
+        policy.algorithm.jose(),
         seconds(activates_at),
-        seconds(retires_at)
+        if retired == 0 { 0 } else { seconds(retires_at) },
+        policy.source
     ))
+}
+
+/// Every key with its algorithm, state and times, one line each.
+pub async fn list_keys(config: &Config, clock: &dyn Clock) -> Result<String, KeysCommandError> {
+    let store = open(config, false).await?;
+    let rows = store.all_signing_keys().await?;
+    store.close().await;
+    let now = clock.now();
+    let signing = signing_kid(&rows, now);
+    let mut out = format!(
+        "{:<44}  {:<5}  {:<8}  {:<20}  {:<20}  {}\n",
+        "kid", "alg", "state", "created", "signs from", "retires"
+    );
+    for row in &rows {
+        let state = match row.retires_at {
+            Some(end) if end <= now => "retired",
+            _ if row.activates_at > now => "standby",
+            _ if Some(row.kid.as_str()) == signing => "active",
+            _ => "retiring",
+        };
+        let retires = row.retires_at.map_or_else(|| "-".to_owned(), time);
+        out.push_str(&format!(
+            "{:<44}  {:<5}  {:<8}  {:<20}  {:<20}  {}\n",
+            row.kid,
+            row.algorithm,
+            state,
+            time(row.created_at),
+            time(row.activates_at),
+            retires
+        ));
+    }
+    Ok(out)
+}
+
+/// Ends `kid` now and makes sure another key signs: a standing-by one at once, or a new one.
+pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result<String, KeysCommandError> {
+    let store = open(config, false).await?;
+    let now = clock.now();
+    if !store.revoke_signing_key(kid, now).await? {
+        store.close().await;
+        return Err(KeysCommandError::UnknownKey(kid.to_owned()));
+    }
+    let valid = store.signing_keys(now).await?;
+    let replacement = if signing_kid(&valid, now).is_some() {
+        "another key was already signing".to_owned()
+    } else if let Some(standby) = valid.first() {
+        store.activate_signing_key(&standby.kid, now).await?;
+        format!("standby key {} signs from now on", standby.kid)
+    } else {
+        let policy = policy(&store, config).await?;
+        let key = key_material::generate(policy.algorithm, now, now)?;
+        let new = key.kid.clone();
+        store.add_signing_key(key, false).await?;
+        format!("new {} key {new} signs from now on", policy.algorithm.jose())
+    };
+    store.close().await;
+    Ok(format!(
+        "WARNING: key {kid} is revoked: every token it signed is refused from now on (by each server at its \
+         next key reload, within KEY_RELOAD_INTERVAL), so their holders refresh or log in again.\n{replacement}"
+    ))
+}
+
+/// The key that signs at `now`: the one that activated last.
+fn signing_kid(rows: &[KeyRow], now: Millis) -> Option<&str> {
+    rows.iter()
+        .filter(|r| r.activates_at <= now && r.retires_at.is_none_or(|end| end > now))
+        .max_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)))
+        .map(|r| r.kid.as_str())
+}
+
+fn time(at: Millis) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(at).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
 }

@@ -28,7 +28,7 @@ pub(super) fn purge(auth: Auth, period: Duration) -> JoinHandle<()> {
 /// Reads the signing keys again every `period`, so a key another instance or `backend keys rotate`
 /// added starts signing here on time. Does nothing with HS256.
 pub(super) fn reload_keys(auth: Auth, period: Duration) -> JoinHandle<()> {
-    let Signer::EdDsa(ring) = auth.access.signer().clone() else { return tokio::spawn(async {}) };
+    let Signer::Ring(ring) = auth.access.signer().clone() else { return tokio::spawn(async {}) };
     // The ring was read at start-up; the first reload is one period later.
     every(period, period, move || {
         let (ring, now) = (ring.clone(), auth.now());

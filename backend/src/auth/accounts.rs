@@ -76,7 +76,7 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, ip: IpAddr) ->
             max_expires_at,
         })
         .await?;
-    let (access_token, expires_in) = auth.access.issue(subject(&user, &session.id), now)?;
+    let (access_token, expires_in) = auth.access.issue(subject(&user, &session.id, session.app_id.as_deref()), now)?;
     auth.metrics.login(LoginOutcome::Succeeded);
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);

@@ -24,6 +24,9 @@ pub(crate) enum AuthError {
     /// The caller has no live session with this id.
     #[error("no such session")]
     NoSuchSession,
+    /// A resource server's credentials are missing or wrong.
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("{0}")]
     RefreshRefused(RefreshRefusal),
     #[error("refresh token was already used; the session has been revoked")]
@@ -63,6 +66,7 @@ impl std::fmt::Display for RefreshRefusal {
                 RevokeReason::Revoked => "session has ended: revoked from another session",
                 RevokeReason::Replaced => "session has ended: replaced by a newer login on this device",
                 RevokeReason::RefreshTokenReused => "session has ended: a refresh token was reused",
+                RevokeReason::TokenRevocation => "session has ended: one of its tokens was revoked",
             },
         })
     }

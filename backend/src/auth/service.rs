@@ -8,6 +8,7 @@ use crate::auth::throttle::Throttle;
 use crate::auth::tokens::access::{AccessTokens, Subject};
 use crate::auth::tokens::refresh_token::{RefreshToken, RefreshTokens};
 use crate::clock::{Millis, SharedClock};
+use crate::config::ClientCredentials;
 use crate::metrics::Metrics;
 use crate::store::{Store, UserRecord};
 
@@ -23,6 +24,8 @@ pub(crate) struct Auth {
     pub(crate) throttle: Throttle,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sessions: SessionPolicy,
+    /// Resource servers that may introspect tokens.
+    pub(crate) introspection_clients: Arc<[ClientCredentials]>,
 }
 
 impl Auth {
@@ -59,7 +62,7 @@ pub(crate) struct Issued {
     pub(crate) user: UserRecord,
 }
 
-/// Who an access token for `user`'s session `session_id` is for.
-pub(crate) fn subject<'a>(user: &'a UserRecord, session_id: &'a str) -> Subject<'a> {
-    Subject { user_id: &user.id, username: &user.username, role: &user.role, session_id }
+/// Who an access token for `user`'s session `session_id`, opened by `client_id`, is for.
+pub(crate) fn subject<'a>(user: &'a UserRecord, session_id: &'a str, client_id: Option<&'a str>) -> Subject<'a> {
+    Subject { user_id: &user.id, username: &user.username, role: &user.role, session_id, client_id }
 }

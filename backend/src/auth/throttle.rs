@@ -89,7 +89,29 @@ impl Throttle {
         email: &str,
         ip: IpAddr,
     ) -> Result<LoginSlots, AuthError> {
-        let slots = LoginSlots { account_key: format!("account:{email}"), ip_key: format!("ip:{ip}") };
+        self.begin(store, clock, format!("account:{email}"), ip).await
+    }
+
+    /// [`begin_login`](Self::begin_login) for a resource server authenticating to introspection: its
+    /// secret is guessed like a password, so it is throttled like one.
+    pub(crate) async fn begin_client_auth(
+        &self,
+        store: &Store,
+        clock: &dyn Clock,
+        client_id: &str,
+        ip: IpAddr,
+    ) -> Result<LoginSlots, AuthError> {
+        self.begin(store, clock, format!("client:{client_id}"), ip).await
+    }
+
+    async fn begin(
+        &self,
+        store: &Store,
+        clock: &dyn Clock,
+        account_key: String,
+        ip: IpAddr,
+    ) -> Result<LoginSlots, AuthError> {
+        let slots = LoginSlots { account_key, ip_key: format!("ip:{ip}") };
         let ip_max = self.login.max.saturating_mul(IP_ALLOWANCE_FACTOR);
         let give_up = tokio::time::Instant::now() + self.queue_timeout;
         loop {

@@ -5,6 +5,7 @@
 //! every instance that shares the database and the secret issues and accepts the same tokens.
 
 pub(crate) mod access;
+pub(crate) mod key_material;
 pub(crate) mod key_ring;
 pub(crate) mod refresh_token;
 

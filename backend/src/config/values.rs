@@ -34,7 +34,8 @@ impl FromStr for MetricsExposure {
 /// Administration commands; without one, the server runs.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
-    /// Signing keys (EdDSA).
+    /// Signing keys: rotate, list, revoke. Timings and the algorithm come from the settings the servers
+    /// last wrote to the database, not from this shell.
     Keys {
         #[command(subcommand)]
         action: KeysCommand,
@@ -43,17 +44,76 @@ pub enum Command {
 
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum KeysCommand {
-    /// Adds a key that is published at once and signs after KEY_ACTIVATION_DELAY; the current key
-    /// stays published and accepted until every token it signed has expired.
-    Rotate,
+    /// Adds a key that is published at once and signs after the servers' KEY_ACTIVATION_DELAY; the
+    /// current key stays published and accepted until every token it signed has expired. On an empty
+    /// ring the new key signs at once.
+    Rotate {
+        /// Create the database if it does not exist (by default a missing database is an error).
+        #[arg(long)]
+        create: bool,
+    },
+    /// Lists every key with its algorithm, state and times.
+    List,
+    /// Ends a compromised key now: every token it signed is refused. Another key is made active.
+    Revoke {
+        /// The key's `kid`, as `keys list` shows it.
+        kid: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum JwtAlgorithm {
     #[value(name = "eddsa")]
     EdDsa,
+    #[value(name = "es256")]
+    Es256,
+    #[value(name = "rs256")]
+    Rs256,
     #[value(name = "hs256")]
     Hs256,
+}
+
+/// A resource server's credentials for introspection. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials").field("id", &self.id).field("secret", &"[redacted]").finish()
+    }
+}
+
+/// Shortest accepted introspection secret.
+const MIN_CLIENT_SECRET_BYTES: usize = 16;
+
+impl FromStr for ClientCredentials {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let (id, secret) = value.trim().split_once(':').ok_or("expected id:secret")?;
+        if id.is_empty() || id.contains(char::is_control) {
+            return Err("a client id must be non-empty printable text".into());
+        }
+        if secret.len() < MIN_CLIENT_SECRET_BYTES {
+            return Err(format!("a client secret must be at least {MIN_CLIENT_SECRET_BYTES} bytes"));
+        }
+        Ok(Self { id: id.to_owned(), secret: secret.to_owned() })
+    }
+}
+
+/// An issuer identifier as RFC 8414 §2 wants it: an http(s) URL with no query or fragment.
+pub(super) fn parse_issuer(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' ']) => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err("must be an http(s) URL without query or fragment, e.g. https://auth.example.com".into()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

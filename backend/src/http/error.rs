@@ -37,6 +37,10 @@ pub(crate) enum ApiError {
     PayloadTooLarge,
     #[error("the request took too long to arrive")]
     RequestTimeout,
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -59,6 +63,7 @@ impl From<AuthError> for ApiError {
             AuthError::TokenExpired => Self::TokenExpired,
             AuthError::SessionEnded => Self::SessionEnded,
             AuthError::NoSuchSession => Self::NotFound,
+            AuthError::InvalidClient => Self::InvalidClient,
             AuthError::RefreshRefused(refusal) => Self::RefreshTokenInvalid(refusal),
             AuthError::RefreshTokenReused => Self::RefreshTokenReused,
             AuthError::Store(_) | AuthError::Password(_) | AuthError::Signing(_) | AuthError::Random(_) => {
@@ -89,6 +94,8 @@ impl ApiError {
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
+            Self::InvalidClient => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient),
+            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
             Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal),
@@ -120,6 +127,10 @@ impl IntoResponse for ApiError {
             }
             Self::InvalidCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // RFC 6749 §5.2: a failed client authentication names the scheme the client should use.
+            Self::InvalidClient => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="introspection""#));
             }
             Self::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

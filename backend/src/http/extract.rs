@@ -1,7 +1,7 @@
 //! Request extractors: JSON and query bodies whose rejections use the envelope, and the authenticated
 //! caller.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
@@ -30,6 +30,34 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// A JSON body, or `T::default()` when the request has neither a body nor a `Content-Type` (a plain
+/// `fetch` that sends only a header, as cookie-mode refresh and logout do). A body that is there must
+/// still be JSON.
+#[derive(Debug)]
+pub(crate) struct JsonOrEmpty<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for JsonOrEmpty<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        if request.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            let Json(value) = Json::<T>::from_request(request, state).await?;
+            return Ok(Self(value));
+        }
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ApiError::Validation("cannot read the request body".into()))?;
+        if body.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        Err(ApiError::Validation("Expected request with `Content-Type: application/json`".into()))
+    }
+}
+
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub(crate) struct Query<T>(pub(crate) T);
@@ -38,6 +66,49 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::Validation(rejection.body_text())
     }
+}
+
+/// `axum::Form` (a form-encoded body), whose rejection is OAuth's `invalid_request` in the envelope.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Form), rejection(ApiError))]
+pub(crate) struct Form<T>(pub(crate) T);
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        Self::InvalidRequest(rejection.body_text())
+    }
+}
+
+/// HTTP Basic client credentials (RFC 6749 §2.3.1: id and secret form-encoded, then base64), if the
+/// request carries them; `None` for no or another scheme.
+#[derive(Debug)]
+pub(crate) struct BasicCredentials(pub(crate) Option<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for BasicCredentials {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut headers = parts.headers.get_all(AUTHORIZATION).iter();
+        let Some(header) = headers.next() else { return Ok(Self(None)) };
+        if headers.next().is_some() {
+            return Err(ApiError::Validation("the request has more than one Authorization header".into()));
+        }
+        Ok(Self(header.to_str().ok().and_then(basic_credentials)))
+    }
+}
+
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).ok()?;
+    let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    let unescape = |part: &str| {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={part}")).ok()?;
+        pairs.into_iter().next().map(|(_, value)| value)
+    };
+    Some((unescape(id)?, unescape(secret)?))
 }
 
 /// A verified access token: signature, `typ`, `iss`, `aud` and `exp` checked, the session not consulted.
@@ -60,6 +131,8 @@ impl FromRequestParts<AppState> for Claims {
 pub(crate) struct Caller {
     pub(crate) user: UserRecord,
     pub(crate) session_id: String,
+    /// The client the session was opened by, as the token says.
+    pub(crate) client_id: String,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -68,7 +141,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Claims(claims) = Claims::from_request_parts(parts, state).await?;
         let user = live_session_user(&state.auth, &claims).await?;
-        Ok(Self { user, session_id: claims.sid })
+        Ok(Self { user, session_id: claims.sid, client_id: claims.client_id })
     }
 }
 
@@ -125,6 +198,17 @@ mod tests {
     fn parts(header: &[u8]) -> Option<Parts> {
         let value = axum::http::HeaderValue::from_bytes(header).ok()?;
         Some(Request::builder().header(AUTHORIZATION, value).body(()).ok()?.into_parts().0)
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        use base64::Engine as _;
+        let header = |raw: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw));
+        assert_eq!(basic_credentials(&header("rs:s3cret%3Apart")), Some(("rs".into(), "s3cret:part".into())));
+        assert_eq!(basic_credentials(&header("a%20b:c+d")), Some(("a b".into(), "c d".into())));
+        for bad in ["Bearer x", "Basic !!!", "Basic", &header("no-colon")] {
+            assert_eq!(basic_credentials(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -43,6 +43,8 @@ const REFRESH_COOKIE_SCHEME: &str = "refreshCookie";
         (name = "account", description = "The caller and their sessions"),
         (name = "ops", description = "Health, counters, keys and this document"),
         (name = "demo", description = "Demo mode only (`DEMO_ROUTES`)"),
+        (name = "oauth", description = "Standard OAuth documents and endpoints for other services: metadata \
+            (RFC 8414), introspection (RFC 7662), revocation (RFC 7009)"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -64,6 +66,11 @@ impl Modify for SecuritySchemes {
              browser sends it.",
         );
         components.add_security_scheme(REFRESH_COOKIE_SCHEME, SecurityScheme::ApiKey(ApiKey::Cookie(cookie)));
+        let basic = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Basic)
+            .description(Some("A resource server's id and secret from `INTROSPECTION_CLIENTS`."))
+            .build();
+        components.add_security_scheme("clientBasic", SecurityScheme::Http(basic));
     }
 }
 

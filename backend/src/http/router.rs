@@ -39,7 +39,7 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<St
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let metrics = Arc::clone(&state.auth.metrics);
-    let (api, api_paths) = routes::api(config.demo_routes_enabled()).into_parts();
+    let (api, api_paths) = routes::api(config.demo_routes_enabled()).merge(routes::oauth()).into_parts();
     let mut api = api.layer(no_store);
     let mut paths = api_paths;
     let mut extra = routes::well_known();

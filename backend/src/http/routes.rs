@@ -6,6 +6,7 @@ mod account;
 mod auth;
 mod demo;
 mod jwks;
+mod oauth;
 mod ops;
 mod prometheus;
 mod refresh;
@@ -90,6 +91,11 @@ pub(crate) fn metrics() -> Routes {
 /// Standard documents outside `/api`, with their own caching.
 pub(crate) fn well_known() -> Routes {
     jwks::router()
+}
+
+/// The standard OAuth endpoints (metadata, introspection, revocation), never cached.
+pub(crate) fn oauth() -> Routes {
+    oauth::router()
 }
 
 async fn not_found() -> ApiError {

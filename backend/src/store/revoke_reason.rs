@@ -13,10 +13,13 @@ pub(crate) enum RevokeReason {
     Replaced,
     /// A retired refresh token came back.
     RefreshTokenReused,
+    /// One of its tokens was revoked at the RFC 7009 endpoint.
+    TokenRevocation,
 }
 
 impl RevokeReason {
-    const ALL: [Self; 5] = [Self::Logout, Self::LogoutAll, Self::Revoked, Self::Replaced, Self::RefreshTokenReused];
+    const ALL: [Self; 6] =
+        [Self::Logout, Self::LogoutAll, Self::Revoked, Self::Replaced, Self::RefreshTokenReused, Self::TokenRevocation];
 
     /// The column's value.
     pub(crate) fn as_str(self) -> &'static str {
@@ -26,6 +29,7 @@ impl RevokeReason {
             Self::Revoked => "revoked",
             Self::Replaced => "replaced",
             Self::RefreshTokenReused => "refresh_token_reused",
+            Self::TokenRevocation => "token_revocation",
         }
     }
 

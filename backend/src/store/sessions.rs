@@ -136,6 +136,23 @@ impl Store {
             .await?)
     }
 
+    /// The live session whose *current* refresh token hashes to `hash` (a rotated-out token is not
+    /// current, even inside the grace window).
+    pub(crate) async fn live_session_by_refresh_hash(
+        &self,
+        hash: &TokenHash,
+        now: Millis,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at
+             FROM sessions WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(hash.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Revokes every live session of the user; returns how many.
     pub(crate) async fn revoke_all_sessions(
         &self,

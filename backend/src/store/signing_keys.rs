@@ -75,3 +75,93 @@ impl Store {
         .await
     }
 }
+
+/// The servers' key settings, as the last one to start wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct KeyPolicyRow {
+    pub(crate) algorithm: String,
+    pub(crate) activation_delay_ms: Millis,
+    pub(crate) access_token_ttl_ms: Millis,
+    pub(crate) leeway_ms: Millis,
+    pub(crate) updated_at: Millis,
+}
+
+const PUT_KEY_POLICY: &str = "INSERT INTO key_policy
+       (id, algorithm, activation_delay_ms, access_token_ttl_ms, leeway_ms, updated_at)
+     VALUES (1, $1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET algorithm = $1, activation_delay_ms = $2, access_token_ttl_ms = $3,
+       leeway_ms = $4, updated_at = $5";
+
+impl Store {
+    /// Every key row, retired ones not yet purged included, oldest first.
+    pub(crate) async fn all_signing_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kid, algorithm, private_key, public_key, created_at, activates_at, retires_at
+             FROM signing_keys ORDER BY activates_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ends `kid` at `now` (a compromised key): its tokens are refused from then on. False when no
+    /// such key is still valid.
+    pub(crate) async fn revoke_signing_key(&self, kid: &str, now: Millis) -> Result<bool, StoreError> {
+        let kid = kid.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let revoked = sqlx::query(
+                    "UPDATE signing_keys SET retires_at = $1
+                     WHERE kid = $2 AND (retires_at IS NULL OR retires_at > $1)",
+                )
+                .bind(now)
+                .bind(kid)
+                .execute(&mut *conn)
+                .await?;
+                Ok(revoked.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    /// Makes a standing-by key sign from `now`.
+    pub(crate) async fn activate_signing_key(&self, kid: &str, now: Millis) -> Result<(), StoreError> {
+        let kid = kid.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND activates_at > $1")
+                    .bind(now)
+                    .bind(kid)
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn put_key_policy(&self, policy: KeyPolicyRow) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(PUT_KEY_POLICY)
+                    .bind(policy.algorithm)
+                    .bind(policy.activation_delay_ms)
+                    .bind(policy.access_token_ttl_ms)
+                    .bind(policy.leeway_ms)
+                    .bind(policy.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn key_policy(&self) -> Result<Option<KeyPolicyRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT algorithm, activation_delay_ms, access_token_ttl_ms, leeway_ms, updated_at
+             FROM key_policy WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

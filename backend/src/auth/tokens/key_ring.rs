@@ -1,4 +1,4 @@
-//! The EdDSA signing keys: which one signs now, which ones a token may name, and what the JWKS
+//! The signing keys (EdDSA, ES256 or RS256; `key_material.rs` makes and reads them): which one signs now, which ones a token may name, and what the JWKS
 //! publishes. Keys live in the database (`store/signing_keys.rs`), so every instance shares them; each
 //! instance reloads them on a timer, and at once when a token names a key it does not know yet.
 //!
@@ -10,85 +10,22 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{DecodingKey, EncodingKey};
-use ring::signature::{Ed25519KeyPair, KeyPair as _};
-use sha2::{Digest, Sha256};
-
+use super::key_material::{Key, KeyAlgorithm, MaterialError};
 use crate::clock::Millis;
 use crate::metrics::Metrics;
-use crate::store::{KeyRow, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A token naming an unknown key makes the ring ask the database again, at most this often.
 const RELOAD_ON_MISS_MS: i64 = 1_000;
-const ALGORITHM: &str = "EdDSA";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read or write the signing keys")]
     Store(#[from] StoreError),
-    #[error("cannot generate a signing key")]
-    Generate,
-    #[error("signing key {kid} is unreadable")]
-    Unreadable { kid: String },
+    #[error(transparent)]
+    Material(#[from] MaterialError),
     #[error("no signing key is active yet")]
     NoneActive,
-}
-
-/// One key, ready to sign and verify.
-pub(crate) struct Key {
-    pub(crate) kid: String,
-    pub(crate) encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
-    public_x: String,
-    activates_at: Millis,
-    retires_at: Option<Millis>,
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key").field("kid", &self.kid).field("activates_at", &self.activates_at).finish_non_exhaustive()
-    }
-}
-
-impl Key {
-    fn from_row(row: &KeyRow) -> Result<Self, KeyError> {
-        let unreadable = || KeyError::Unreadable { kid: row.kid.clone() };
-        if row.algorithm != ALGORITHM {
-            return Err(unreadable());
-        }
-        let der = STANDARD.decode(&row.private_key).map_err(|_| unreadable())?;
-        Ok(Self {
-            kid: row.kid.clone(),
-            encoding: EncodingKey::from_ed_der(&der),
-            decoding: DecodingKey::from_ed_components(&row.public_key).map_err(|_| unreadable())?,
-            public_x: row.public_key.clone(),
-            activates_at: row.activates_at,
-            retires_at: row.retires_at,
-        })
-    }
-
-    fn valid_at(&self, now: Millis) -> bool {
-        self.retires_at.is_none_or(|end| end > now)
-    }
-}
-
-/// A new Ed25519 key that starts signing at `activates_at`. Its `kid` is its RFC 7638 thumbprint.
-pub(crate) fn generate(now: Millis, activates_at: Millis) -> Result<KeyRow, KeyError> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|_| KeyError::Generate)?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyError::Generate)?;
-    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-    let thumbprint = Sha256::digest(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes());
-    Ok(KeyRow {
-        kid: URL_SAFE_NO_PAD.encode(thumbprint),
-        algorithm: ALGORITHM.into(),
-        private_key: STANDARD.encode(pkcs8.as_ref()),
-        public_key: x,
-        created_at: now,
-        activates_at,
-        retires_at: None,
-    })
 }
 
 /// The keys this instance knows, shared by its clones.
@@ -106,9 +43,19 @@ pub(crate) struct KeyRing {
 
 impl KeyRing {
     /// Loads the keys, creating the first one (active at once) on a first start.
-    pub(crate) async fn load(store: Store, metrics: Arc<Metrics>, now: Millis) -> Result<Self, KeyError> {
-        if store.signing_keys(now).await?.is_empty() {
-            store.add_signing_key(generate(now, now)?, true).await?;
+    pub(crate) async fn load(
+        store: Store,
+        metrics: Arc<Metrics>,
+        algorithm: KeyAlgorithm,
+        now: Millis,
+    ) -> Result<Self, KeyError> {
+        let rows = store.signing_keys(now).await?;
+        if rows.is_empty() {
+            store.add_signing_key(super::key_material::generate(algorithm, now, now)?, true).await?;
+        } else if let Some(earliest) = rows.first().filter(|_| rows.iter().all(|r| r.activates_at > now)) {
+            // Only keys standing by (a rotation ran before the first start): there is nothing to overlap
+            // with, so the earliest signs now rather than leaving the servers without a key.
+            store.activate_signing_key(&earliest.kid, now).await?;
         }
         let ring = Self {
             keys: Arc::default(),
@@ -132,7 +79,9 @@ impl KeyRing {
         self.last_reload.store(now, Ordering::SeqCst);
         let read = async {
             let rows = self.store.signing_keys(now).await?;
-            rows.iter().map(|row| Key::from_row(row).map(Arc::new)).collect::<Result<Vec<_>, _>>()
+            rows.iter()
+                .map(|row| Key::from_row(row).map(Arc::new).map_err(KeyError::from))
+                .collect::<Result<Vec<_>, _>>()
         };
         let result = read.await;
         self.metrics.key_reload(result.is_ok());
@@ -181,14 +130,16 @@ impl KeyRing {
     /// The JWKS document (RFC 7517): every key that is standing by, signing, or retired but still valid.
     pub(crate) fn jwks(&self, now: Millis) -> serde_json::Value {
         let keys = self.keys.read().map(|keys| keys.clone()).unwrap_or_default();
-        let keys: Vec<_> = keys
-            .iter()
-            .filter(|k| k.valid_at(now))
-            .map(|k| {
-                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": k.public_x, "kid": k.kid,
-                                   "alg": ALGORITHM, "use": "sig"})
-            })
-            .collect();
+        let keys: Vec<_> = keys.iter().filter(|k| k.valid_at(now)).map(|k| k.jwk()).collect();
         serde_json::json!({ "keys": keys })
+    }
+
+    /// The algorithms of the keys a token may name now, each once.
+    pub(crate) fn algorithms(&self, now: Millis) -> Vec<KeyAlgorithm> {
+        let keys = self.keys.read().map(|keys| keys.clone()).unwrap_or_default();
+        KeyAlgorithm::ALL
+            .into_iter()
+            .filter(|alg| keys.iter().any(|k| k.valid_at(now) && k.algorithm == *alg))
+            .collect()
     }
 }

@@ -79,7 +79,11 @@ async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> 
     let (token, _) = state
         .auth
         .access
-        .issue_until(subject(&caller.user, &caller.session_id), now, expired_at - 1000..expired_at)
+        .issue_until(
+            subject(&caller.user, &caller.session_id, Some(&caller.client_id)),
+            now,
+            expired_at - 1000..expired_at,
+        )
         .map_err(AuthError::from)?;
     Ok(reply(StatusCode::OK, "ok", ExpiredToken { access_token: token }))
 }

@@ -32,7 +32,7 @@ pub(super) fn router() -> Routes {
 
 async fn get_jwks(State(state): State<AppState>) -> Response {
     let document = match state.auth.access.signer() {
-        Signer::EdDsa(ring) => ring.jwks(state.auth.now()),
+        Signer::Ring(ring) => ring.jwks(state.auth.now()),
         Signer::Hs256 { .. } => serde_json::json!({ "keys": [] }),
     };
     let mut response = axum::Json(document).into_response();

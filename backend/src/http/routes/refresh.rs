@@ -13,7 +13,7 @@ use super::Routes;
 use crate::auth::refresh::refresh;
 use crate::http::delivery::{Delivery, refresh_cookie};
 use crate::http::error::ApiError;
-use crate::http::extract::Json;
+use crate::http::extract::JsonOrEmpty;
 use crate::http::openapi::{DeliveryHeader, Failure, OtherFailure, RefreshData};
 use crate::http::state::AppState;
 
@@ -30,7 +30,8 @@ pub(super) fn router() -> Routes {
     post,
     path = paths::REFRESH,
     tag = "auth",
-    request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`"),
+    request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`, or \
+        absent altogether (no body and no `Content-Type`, as a plain `fetch` sends it)"),
     params(DeliveryHeader),
     security((), ("refreshCookie" = [])),
     responses(
@@ -49,7 +50,7 @@ async fn refresh_token(
     State(state): State<AppState>,
     delivery: Delivery,
     headers: HeaderMap,
-    Json(body): Json<RefreshRequest>,
+    JsonOrEmpty(body): JsonOrEmpty<RefreshRequest>,
 ) -> Response {
     let result = async {
         let presented = presented_token(delivery, &headers, &body)?;
