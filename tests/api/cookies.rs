@@ -207,3 +207,20 @@ async fn body_mode_is_unchanged_for_the_tutorials_client() {
     assert!(raw.headers().get(SET_COOKIE).is_none(), "body mode never sets a cookie");
     let _: Value = data(expect_status(app.refresh(&pair.refresh_token).await, StatusCode::OK).await);
 }
+
+/// The way browsers send it: `fetch(url, {method: 'POST', credentials: 'include', headers:
+/// {'X-Token-Delivery': 'cookie'}})`, with no body and no `Content-Type`. A body that is there must
+/// still be JSON.
+#[tokio::test]
+async fn a_plain_fetch_with_no_body_refreshes_in_cookie_mode() {
+    let app = spawn_app().await;
+    let (_, token, _) = login_with_cookie(&app).await;
+    let bare = app.client.post(app.url(paths::REFRESH)).header("Cookie", format!("{COOKIE}={token}"));
+    let response = cookie_mode(&app, bare).send().await.unwrap();
+    let headers = response.headers().clone();
+    expect_status(response, StatusCode::OK).await;
+    let successor = cookie_value(&headers).expect("the successor cookie");
+    let not_json = app.client.post(app.url(paths::REFRESH)).header("Cookie", format!("{COOKIE}={successor}"));
+    let response = cookie_mode(&app, not_json.body("refresh please")).send().await.unwrap();
+    expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
+}

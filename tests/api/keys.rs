@@ -5,44 +5,15 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use reqwest::StatusCode;
-use serde_json::Value;
 use shared::paths;
+
+use crate::jose::{header, jwks, jwks_with_keys, verified_by_jwks};
 
 use crate::helpers::{
     TestDatabase, config, eventually, expect_status, spawn_app_on, spawn_app_with, spawn_app_with_manual_clock,
     start_backend,
 };
-
-const JWKS: &str = "/.well-known/jwks.json";
-
-fn header(token: &str) -> Value {
-    let encoded = token.split('.').next().unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap()
-}
-
-/// Checks `token` with nothing but the JWKS document and a plain Ed25519 implementation: no code shared
-/// with the server's signer.
-fn verified_by_jwks(token: &str, jwks: &Value) -> bool {
-    let kid = header(token)["kid"].as_str().unwrap_or_default().to_owned();
-    let Some(key) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()) else { return false };
-    assert_eq!(
-        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
-        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
-    );
-    let x: [u8; 32] = URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap().try_into().unwrap();
-    let (signed, signature) = token.rsplit_once('.').unwrap();
-    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
-    VerifyingKey::from_bytes(&x).unwrap().verify(signed.as_bytes(), &signature).is_ok()
-}
-
-async fn jwks(client: &reqwest::Client, base: &str) -> (Value, String) {
-    let response = client.get(format!("{base}{JWKS}")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let cache = response.headers()["cache-control"].to_str().unwrap().to_owned();
-    (response.json().await.unwrap(), cache)
-}
 
 #[tokio::test]
 async fn a_fresh_install_signs_with_eddsa_and_the_jwks_alone_verifies_its_tokens() {
@@ -176,16 +147,6 @@ async fn rotation_publishes_first_signs_later_and_retires_after_the_last_token_e
     })
     .await;
     pool.close().await;
-}
-
-/// Polls the JWKS at `base` until it lists `count` keys, for at most 15 s: another process's key
-/// reaches a server on its next reload.
-async fn jwks_with_keys(client: &reqwest::Client, base: &str, count: usize) -> Value {
-    eventually(Duration::from_secs(15), &format!("a JWKS of {count} keys"), || async {
-        let (document, _) = jwks(client, base).await;
-        if document["keys"].as_array().unwrap().len() == count { Ok(document) } else { Err(document.to_string()) }
-    })
-    .await
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 mod backend_process;
 mod helpers;
 
+mod algorithms;
 mod bad_input;
 mod contract;
 mod cookies;
@@ -14,8 +15,11 @@ mod durability;
 mod expiry;
 mod identity;
 mod instances;
+mod jose;
+mod key_commands;
 mod keys;
 mod logging;
+mod oauth;
 mod openapi;
 mod prometheus;
 mod rotation;
