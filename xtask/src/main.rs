@@ -7,6 +7,7 @@ mod backend_process;
 mod bench;
 mod fuzz;
 mod http;
+mod interop;
 mod spa;
 mod suite;
 mod tools;
@@ -35,12 +36,19 @@ fn main() -> ExitCode {
             }
             failed => Err(format!("schemathesis runs failed: {}", failed.join(", "))),
         }),
+        Some("interop") => interop::run().and_then(|(passed, failed)| match failed {
+            0 => Ok(()),
+            _ => Err(format!("interop: {passed} passed, {failed} failed")),
+        }),
         _ => {
             eprintln!("usage: cargo xtask run    build the SPA and start the demo on {DEMO_URL}");
             eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
             eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
             eprintln!("       cargo xtask bench  measure every performance figure side by side (benchmark)");
             eprintln!("       cargo xtask fuzz   fuzz the API from its OpenAPI document (schemathesis; part of test)");
+            eprintln!(
+                "       cargo xtask interop  check tokens and OAuth endpoints with third-party libraries (part of test)"
+            );
             eprintln!("       cargo xtask dev    the backend on :3000 and `trunk serve` on {DEV_URL} with live reload");
             return ExitCode::from(2);
         }

@@ -62,6 +62,7 @@ pub(crate) fn run_all() -> ExitCode {
 
     // After the browser suite, which builds the backend binary this starts.
     results.push(("API fuzzing from the OpenAPI document (schemathesis runs)", api_fuzz()));
+    results.push(("third-party verifiers: oauth4webapi, jose, jsonwebtoken + jwks-rsa", interop()));
 
     results.push((
         "end-to-end browser scenarios (release SPA, headless Chromium)",
@@ -116,6 +117,13 @@ fn crate_checks() -> Outcome {
     let passed = results.iter().filter(|ok| **ok).count() as u64;
     let note = (passed < 3).then(|| format!("wasm32 build {builds}, docs {docs}, core without leptos {}", results[2]));
     Outcome { passed, failed: 3 - passed, note, ..Outcome::default() }
+}
+
+fn interop() -> Outcome {
+    match crate::interop::run() {
+        Ok((passed, failed)) => Outcome { passed, failed, ..Outcome::default() },
+        Err(error) => Outcome { broken: true, note: Some(error), ..Outcome::default() },
+    }
 }
 
 fn api_fuzz() -> Outcome {
