@@ -11,6 +11,7 @@ pub struct TokenForm {
     /// The token: an access token or a refresh token. In cookie mode revocation may leave it out and
     /// revoke the cookie's session.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1, pattern = r"\S"))]
     pub token: Option<String>,
     /// `access_token` or `refresh_token`; only a hint, since the two look different anyway.
     #[serde(default)]
