@@ -24,18 +24,10 @@ use crate::protocol::Protocol;
 use crate::session::Session;
 use crate::{RefreshClient, redirect};
 
-/// The client as a browser app uses it, with its session in `localStorage`.
-pub type BrowserClient<P> =
-    RefreshClient<P, FetchTransport, LocalStorageStore<<P as Protocol>::User>, BrowserClock, WebLock>;
-
-/// The client as a browser app uses it in cookie mode, with the access token in memory only.
-pub type CookieClient<P> =
-    RefreshClient<P, FetchTransport, BroadcastStore<<P as Protocol>::User>, BrowserClock, WebLock>;
-
 /// A client for the API at `base_url` (`""` for the page's own origin), with the session in
 /// `localStorage` under `config.storage_key` and refreshes serialised by a Web Lock. For an API on
 /// another site, whose refresh token must travel in the body.
-pub fn client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> BrowserClient<P> {
+pub fn client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> RefreshClient<P> {
     let store = LocalStorageStore::new(&config.storage_key);
     let lock = WebLock::from_config(&config);
     RefreshClient::new(protocol, FetchTransport::new(base_url), store, BrowserClock, lock, config)
@@ -45,7 +37,7 @@ pub fn client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config
 /// [`EnvelopeProtocol::cookie_delivery`](crate::EnvelopeProtocol::cookie_delivery)): the session lives
 /// in memory only, shared between tabs over a `BroadcastChannel` named `config.storage_key`, and
 /// requests carry cookies (also to an API on another origin of the same site).
-pub fn cookie_client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> CookieClient<P> {
+pub fn cookie_client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> RefreshClient<P> {
     let store = BroadcastStore::new(&config.storage_key);
     let lock = WebLock::from_config(&config);
     let transport = FetchTransport::new(base_url).include_credentials();

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::error::{ClientError, TransportError};
 use crate::events::{ClientEvent, Counters, LogoutReason, RefreshReason};
 use crate::http::{Request, Response};
-use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
+use crate::ports::{Clock, DynLock, DynTransport, RefreshLock, TokenStore, Transport};
 use crate::protocol::{Protocol, RefreshOutcome};
 use crate::session::Session;
 use refresh::{Backoff, InFlight};
@@ -21,30 +21,31 @@ use state::{InFlightRequest, Unsaved};
 
 type Listener = Rc<dyn Fn(&ClientEvent)>;
 
-/// The refresh-aware HTTP client, generic over the server's [`Protocol`] and the four ports. Cheap to
-/// clone; clones share one state (one refresh in flight per tab).
-pub struct RefreshClient<P: Protocol, T, S, C, L> {
-    inner: Rc<Inner<P, T, S, C, L>>,
+/// The refresh-aware HTTP client for a server that speaks [`Protocol`] `P`. The ports (transport,
+/// token store, clock, lock) are chosen when it is built and held behind pointers, so `P` is the only
+/// type a user names. Cheap to clone; clones share one state (one refresh in flight per tab).
+pub struct RefreshClient<P: Protocol> {
+    inner: Rc<Inner<P>>,
 }
 
-impl<P: Protocol, T, S, C, L> Clone for RefreshClient<P, T, S, C, L> {
+impl<P: Protocol> Clone for RefreshClient<P> {
     fn clone(&self) -> Self {
         Self { inner: Rc::clone(&self.inner) }
     }
 }
 
-impl<P: Protocol, T, S, C, L> std::fmt::Debug for RefreshClient<P, T, S, C, L> {
+impl<P: Protocol> std::fmt::Debug for RefreshClient<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RefreshClient").field("counters", &self.inner.counters.get()).finish_non_exhaustive()
     }
 }
 
-struct Inner<P: Protocol, T, S, C, L> {
+struct Inner<P: Protocol> {
     protocol: P,
-    transport: T,
-    store: S,
-    clock: C,
-    lock: L,
+    transport: Box<dyn DynTransport>,
+    store: Box<dyn TokenStore<P::User>>,
+    clock: Box<dyn Clock>,
+    lock: Box<dyn DynLock>,
     config: Config,
     listeners: RefCell<Vec<Listener>>,
     counters: Cell<Counters>,
@@ -55,36 +56,115 @@ struct Inner<P: Protocol, T, S, C, L> {
     unsaved: RefCell<Option<Unsaved<P::User>>>,
     /// The access token the server last answered 401 for: known stale, so never sent again.
     rejected_access: RefCell<Option<String>>,
+    /// The number of the last request sent.
+    last_request_id: Cell<u64>,
 }
 
-impl<P, T, S, C, L> RefreshClient<P, T, S, C, L>
+/// Builds a [`RefreshClient`]: the protocol, transport and clock are required; the rest have defaults.
+///
+/// | port | default |
+/// |---|---|
+/// | token store | [`MemoryStore`](crate::MemoryStore): this process's memory only |
+/// | lock | [`NoLock`](crate::NoLock): granted at once (one client alone) |
+/// | config | [`Config::default`] |
+#[must_use = "a builder does nothing until `build`"]
+pub struct ClientBuilder<P: Protocol> {
+    protocol: P,
+    transport: Box<dyn DynTransport>,
+    clock: Box<dyn Clock>,
+    store: Option<Box<dyn TokenStore<P::User>>>,
+    lock: Box<dyn DynLock>,
+    config: Config,
+}
+
+impl<P: Protocol> std::fmt::Debug for ClientBuilder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol + 'static> ClientBuilder<P>
 where
-    P: Protocol + 'static,
-    T: Transport + 'static,
-    S: TokenStore<P::User> + 'static,
-    C: Clock + 'static,
-    L: RefreshLock + 'static,
+    P::User: Clone + 'static,
 {
-    /// A client speaking `protocol` through the given ports.
-    pub fn new(protocol: P, transport: T, store: S, clock: C, lock: L, config: Config) -> Self {
-        Self {
+    /// Where the session is kept.
+    pub fn store(mut self, store: impl TokenStore<P::User> + 'static) -> Self {
+        self.store = Some(Box::new(store));
+        self
+    }
+
+    /// What serialises refreshes, logins and logouts with other clients sharing the store.
+    pub fn lock<L: RefreshLock + 'static>(mut self, lock: L) -> Self
+    where
+        L::Guard: 'static,
+    {
+        self.lock = Box::new(lock);
+        self
+    }
+
+    /// The settings.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> RefreshClient<P> {
+        let store = self.store.unwrap_or_else(|| Box::new(crate::ports::MemoryStore::<P::User>::new()));
+        RefreshClient {
             inner: Rc::new(Inner {
-                protocol,
-                transport,
+                protocol: self.protocol,
+                transport: self.transport,
                 store,
-                clock,
-                lock,
-                config,
+                clock: self.clock,
+                lock: self.lock,
+                config: self.config,
                 listeners: RefCell::new(Vec::new()),
                 counters: Cell::new(Counters::default()),
                 in_flight: RefCell::new(None),
                 backoff: Cell::new(Backoff::default()),
                 unsaved: RefCell::new(None),
                 rejected_access: RefCell::new(None),
+                last_request_id: Cell::new(0),
             }),
         }
     }
+}
 
+impl<P: Protocol + 'static> RefreshClient<P>
+where
+    P::User: Clone + 'static,
+{
+    /// Starts building a client for `protocol` that sends through `transport` and reads time from
+    /// `clock`.
+    pub fn builder(protocol: P, transport: impl Transport + 'static, clock: impl Clock + 'static) -> ClientBuilder<P> {
+        ClientBuilder {
+            protocol,
+            transport: Box::new(transport),
+            clock: Box::new(clock),
+            store: None,
+            lock: Box::new(crate::ports::NoLock),
+            config: Config::default(),
+        }
+    }
+
+    /// A client with every port given: the same as the [builder](Self::builder) with all of them set.
+    pub fn new<L: RefreshLock + 'static>(
+        protocol: P,
+        transport: impl Transport + 'static,
+        store: impl TokenStore<P::User> + 'static,
+        clock: impl Clock + 'static,
+        lock: L,
+        config: Config,
+    ) -> Self
+    where
+        L::Guard: 'static,
+    {
+        Self::builder(protocol, transport, clock).store(store).lock(lock).config(config).build()
+    }
+}
+
+impl<P: Protocol + 'static> RefreshClient<P> {
     /// Calls `listener` for every event, in order.
     pub fn subscribe(&self, listener: impl Fn(&ClientEvent) + 'static) {
         self.inner.listeners.borrow_mut().push(Rc::new(listener));
@@ -101,8 +181,8 @@ where
     }
 
     /// The token store, for an app that needs to look at or change the stored session itself.
-    pub fn store(&self) -> &S {
-        &self.inner.store
+    pub fn store(&self) -> &dyn TokenStore<P::User> {
+        self.inner.store.as_ref()
     }
 
     /// When the proactive refresh is due, if logged in.
@@ -119,13 +199,14 @@ where
     /// the refresh lock, so it never interleaves with a refresh in another tab; a refresh of the
     /// previous session that settles later does not overwrite it.
     pub async fn login(&self, request: &Request) -> Result<Session<P::User>, ClientError> {
-        let _guard = self.inner.lock.acquire().await;
+        let _guard = self.inner.lock.acquire_dyn().await;
         let request = self.inner.protocol.login_request(request.clone());
         let response = self.send_unauthenticated(&request).await?;
         let (grant, user) = self.inner.protocol.read_login(&response)?;
         self.inner.unsaved.borrow_mut().take();
         let session = self.persist(Session::new(&grant, user, self.inner.clock.now_ms()));
         self.inner.backoff.set(Backoff::default());
+        self.emit(ClientEvent::LoggedIn);
         Ok(session)
     }
 
@@ -136,16 +217,20 @@ where
         if !self.inner.protocol.resumable() {
             return Ok(self.session());
         }
-        let _guard = self.inner.lock.acquire().await;
+        let _guard = self.inner.lock.acquire_dyn().await;
         if let Some(session) = self.session() {
             return Ok(Some(session));
         }
-        let response = self.inner.transport.send(&self.inner.protocol.refresh_request(None), None).await?;
+        let request = self.inner.protocol.refresh_request(None);
+        let timeout = Some(self.inner.config.refresh_timeout);
+        let response = self.with_timeout(self.inner.transport.send_dyn(&request, None), timeout).await?;
         match self.inner.protocol.classify_refresh(&response) {
             RefreshOutcome::Rotated(_) => {
                 let (grant, user) = self.inner.protocol.read_login(&response)?;
                 self.inner.backoff.set(refresh::Backoff::default());
-                Ok(Some(self.persist(Session::new(&grant, user, self.inner.clock.now_ms()))))
+                let session = self.persist(Session::new(&grant, user, self.inner.clock.now_ms()));
+                self.emit(ClientEvent::Resumed);
+                Ok(Some(session))
             }
             RefreshOutcome::Transient(reason) => Err(ClientError::Network(TransportError::new(reason))),
             _ => Ok(None),
@@ -177,13 +262,17 @@ where
     }
 
     /// Sends an authenticated request. A token that is valid by the wall clock goes out at once,
-    /// whatever a refresh is doing; an expired or refused one waits for the one shared refresh, and a
-    /// 401 is replayed once with the new token. Any other answer, or a 401 on the replay, is final.
+    /// whatever a refresh is doing; an expired or refused one waits for the one shared refresh, and an
+    /// answer the [refresh trigger](Config::refresh_trigger) matches (a 401 by default) is replayed once
+    /// with the new token. Any other answer, or a refused replay, is final. Dropping the future abandons
+    /// the request (the browser transport aborts its fetch) but never the refresh others wait on.
     pub async fn send(&self, request: &Request) -> Result<Response, ClientError> {
         let _in_flight = InFlightRequest::enter(&self.inner.counters);
+        let id = self.inner.last_request_id.get() + 1;
+        self.inner.last_request_id.set(id);
         let session = self.usable_session().await?;
-        let response = self.transmit(request, Some(&session.access_token)).await?;
-        if response.status != 401 {
+        let response = self.transmit_tracked(id, false, request, &session.access_token).await?;
+        if !(self.inner.config.refresh_trigger)(&response) {
             return self.success(response);
         }
         *self.inner.rejected_access.borrow_mut() = Some(session.access_token.clone());
@@ -195,7 +284,26 @@ where
             current
         };
         self.bump(|c| c.replays += 1);
-        self.success(self.transmit(request, Some(&fresh.access_token)).await?)
+        let replayed = self.transmit_tracked(id, true, request, &fresh.access_token).await?;
+        if (self.inner.config.refresh_trigger)(&replayed) && replayed.is_success() {
+            // A trigger that matches a 2xx (an error inside a 200) must not pass for success.
+            return Err(ClientError::Api { status: replayed.status, body: self.inner.protocol.read_error(&replayed) });
+        }
+        self.success(replayed)
+    }
+
+    /// An access token valid for at least `min_validity`, for what authenticates outside
+    /// [`send`](Self::send) (a WebSocket, an SSE stream, another SDK): the current one when it is, else
+    /// the one a refresh brings (joining a refresh already running). Listen for
+    /// [`ClientEvent::TokensChanged`] to learn when to take a new one.
+    pub async fn access_token(&self, min_validity: std::time::Duration) -> Result<String, ClientError> {
+        let session = self.session().ok_or(ClientError::SessionExpired)?;
+        let refused = self.inner.rejected_access.borrow().as_deref() == Some(session.access_token.as_str());
+        let needed = i64::try_from(min_validity.as_millis()).unwrap_or(i64::MAX);
+        if !refused && session.access_expires_at.saturating_sub(self.inner.clock.now_ms()) >= needed {
+            return Ok(session.access_token);
+        }
+        Ok(self.refresh(RefreshReason::Proactive, &session, false).await?.access_token)
     }
 
     /// Refreshes if the access token is due by the wall clock. A driver (a timer, a wake-up event)
@@ -222,17 +330,46 @@ where
 
     /// Takes the refresh lock, so a refresh in any tab either finished before or finds no session after.
     async fn end_session(&self, request: Option<&Request>) {
-        let _guard = self.inner.lock.acquire().await;
+        let _guard = self.inner.lock.acquire_dyn().await;
         if let (Some(session), Some(request)) = (self.session(), request) {
             // Best effort: the local session ends whatever the server says.
-            let _ = self.inner.transport.send(request, Some(&session.access_token)).await;
+            let _ = self.inner.transport.send_dyn(request, Some(&session.access_token)).await;
         }
         self.forget_session();
         self.emit(ClientEvent::LoggedOut { reason: LogoutReason::UserRequested });
     }
 
     async fn transmit(&self, request: &Request, bearer: Option<&str>) -> Result<Response, ClientError> {
-        Ok(self.inner.transport.send(request, bearer).await?)
+        let timeout = request.timeout.or(self.inner.config.request_timeout);
+        Ok(self.with_timeout(self.inner.transport.send_dyn(request, bearer), timeout).await?)
+    }
+
+    /// [`transmit`](Self::transmit) with the request's events around it.
+    async fn transmit_tracked(
+        &self,
+        id: u64,
+        replay: bool,
+        request: &Request,
+        token: &str,
+    ) -> Result<Response, ClientError> {
+        self.emit(ClientEvent::RequestSent { id, replay });
+        let answer = self.transmit(request, Some(token)).await;
+        self.emit(ClientEvent::RequestAnswered { id, status: answer.as_ref().ok().map(|r| r.status) });
+        answer
+    }
+
+    /// `sending`, unless `timeout` passes first (by the clock); dropping the loser abandons it.
+    async fn with_timeout(
+        &self,
+        sending: futures::future::LocalBoxFuture<'_, Result<Response, TransportError>>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Response, TransportError> {
+        let Some(timeout) = timeout else { return sending.await };
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        match futures::future::select(sending, self.inner.clock.sleep(ms)).await {
+            futures::future::Either::Left((answer, _)) => answer,
+            futures::future::Either::Right(((), _)) => Err(TransportError::new(format!("no answer within {ms} ms"))),
+        }
     }
 
     fn success(&self, response: Response) -> Result<Response, ClientError> {

@@ -53,6 +53,79 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// The `localStorage` key of the session. Default `silent-refresh.session`.
     pub storage_key: String,
+    /// How long a request may take before it fails with `Network` (and, in the browser, its fetch is
+    /// aborted); a request's own [`Request::timeout`](crate::Request::timeout) wins. `None`: no limit.
+    /// Default 30 s. Needs a [`Clock`](crate::Clock) that can sleep.
+    pub request_timeout: Option<Duration>,
+    /// How long a refresh call may take before it counts as a transient failure (backoff, never a
+    /// logout). Default 10 s.
+    pub refresh_timeout: Duration,
+    /// Which answers mean "the access token was refused, refresh and replay". Default: status 401.
+    pub refresh_trigger: RefreshTrigger,
+}
+
+/// Decides from an answer whether its access token was refused, so the client refreshes and replays.
+///
+/// The default is status 401. An API that answers 403, or a GraphQL server that reports an
+/// authentication error inside a 200, says so with a predicate:
+///
+/// ```
+/// use silent_refresh::{Config, RefreshTrigger, Response};
+///
+/// // GraphQL: `{"errors": [{"extensions": {"code": "UNAUTHENTICATED"}}]}` in a 200.
+/// let trigger = RefreshTrigger::new(|response: &Response| {
+///     response.status == 401
+///         || response.json::<serde_json::Value>().is_ok_and(|body| {
+///             body["errors"].as_array().is_some_and(|errors| {
+///                 errors.iter().any(|e| e["extensions"]["code"] == "UNAUTHENTICATED")
+///             })
+///         })
+/// });
+/// let config = Config::builder().refresh_trigger(trigger).build();
+/// let unauthenticated = Response::new(200, r#"{"errors":[{"extensions":{"code":"UNAUTHENTICATED"}}]}"#);
+/// assert!((config.refresh_trigger)(&unauthenticated));
+/// assert!(!(config.refresh_trigger)(&Response::new(200, r#"{"data":{}}"#)));
+/// ```
+#[derive(Clone)]
+pub struct RefreshTrigger(std::rc::Rc<dyn Fn(&crate::Response) -> bool>);
+
+impl RefreshTrigger {
+    /// A trigger from a predicate on the answer.
+    pub fn new(predicate: impl Fn(&crate::Response) -> bool + 'static) -> Self {
+        Self(std::rc::Rc::new(predicate))
+    }
+
+    /// Status 401 (the default).
+    pub fn unauthorized() -> Self {
+        Self::new(|response| response.status == 401)
+    }
+
+    /// Any of `statuses` (such as 401 and 403).
+    pub fn statuses(statuses: &[u16]) -> Self {
+        let statuses = statuses.to_vec();
+        Self::new(move |response| statuses.contains(&response.status))
+    }
+}
+
+impl std::ops::Deref for RefreshTrigger {
+    type Target = dyn Fn(&crate::Response) -> bool;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for RefreshTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshTrigger(..)")
+    }
+}
+
+impl PartialEq for RefreshTrigger {
+    /// The same predicate (not merely an equal one).
+    fn eq(&self, other: &Self) -> bool {
+        std::rc::Rc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Default for Config {
@@ -64,6 +137,9 @@ impl Default for Config {
             lock_name: "silent-refresh.refresh".into(),
             lock_timeout: Duration::from_secs(10),
             storage_key: "silent-refresh.session".into(),
+            request_timeout: Some(Duration::from_secs(30)),
+            refresh_timeout: Duration::from_secs(10),
+            refresh_trigger: RefreshTrigger::unauthorized(),
         }
     }
 }
@@ -114,6 +190,21 @@ impl ConfigBuilder {
     #[must_use]
     pub fn storage_key(mut self, key: impl Into<String>) -> Self {
         self.0.storage_key = key.into();
+        self
+    }
+
+    /// See [`Config::request_timeout`] and [`Config::refresh_timeout`].
+    #[must_use]
+    pub fn timeouts(mut self, request: Option<Duration>, refresh: Duration) -> Self {
+        self.0.request_timeout = request;
+        self.0.refresh_timeout = refresh;
+        self
+    }
+
+    /// See [`Config::refresh_trigger`].
+    #[must_use]
+    pub fn refresh_trigger(mut self, trigger: RefreshTrigger) -> Self {
+        self.0.refresh_trigger = trigger;
         self
     }
 

@@ -22,10 +22,35 @@ pub enum LogoutReason {
     OtherTab,
 }
 
-/// Something the client did.
+/// Something the client did. Emitted synchronously, as it happens, so a listener may time-stamp it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientEvent {
+    /// `login` stored a new session.
+    LoggedIn,
+    /// `resume` restored the session after a page load (with a refresh call).
+    Resumed,
+    /// A new access token is in use (after a login, a refresh, a resume, or one adopted from another
+    /// tab): whatever holds the old one (a WebSocket, an SSE stream, another SDK) should take this one.
+    TokensChanged {
+        /// When the new access token expires, in Unix milliseconds.
+        access_expires_at: i64,
+    },
+    /// An authenticated request went out (`replay`: the second time, after a refresh).
+    RequestSent {
+        /// Numbers the client's requests, from 1; a replay keeps its request's number.
+        id: u64,
+        /// Whether this is the replay after a refresh.
+        replay: bool,
+    },
+    /// An authenticated request's answer arrived (`status`), or it failed (`None`: network error or
+    /// timeout).
+    RequestAnswered {
+        /// As in [`ClientEvent::RequestSent`].
+        id: u64,
+        /// The HTTP status, if an answer came.
+        status: Option<u16>,
+    },
     /// A call to the refresh endpoint is about to start.
     RefreshStarted {
         /// Why.

@@ -2,6 +2,7 @@
 //! answers that come back.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -109,12 +110,56 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body, if any.
     pub body: Option<Body>,
+    /// This request's own time limit, instead of [`Config::request_timeout`](crate::Config).
+    pub timeout: Option<Duration>,
+    /// How the browser's HTTP cache treats it; `None`: the transport's default, which for
+    /// `FetchTransport` is [`CacheMode::NoStore`].
+    pub cache: Option<CacheMode>,
+}
+
+/// The fetch cache mode of a request (what `RequestInit.cache` takes in a browser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheMode {
+    /// Bypass the HTTP cache entirely. API answers are per-user and short-lived, and the cache's lock
+    /// would make identical concurrent requests wait for each other.
+    NoStore,
+    /// The browser's default behaviour.
+    Default,
+    /// Revalidate with the server before using a cached answer.
+    NoCache,
+    /// Fetch from the network and update the cache.
+    Reload,
+    /// Use a cached answer, stale or not, if there is one.
+    ForceCache,
 }
 
 impl Request {
     /// A request with any method.
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        Self { method, path: path.into(), query: Vec::new(), headers: Vec::new(), body: None }
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+            cache: None,
+        }
+    }
+
+    /// A time limit for this request alone.
+    #[must_use]
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// The browser cache mode for this request alone.
+    #[must_use]
+    pub fn cache(mut self, mode: CacheMode) -> Self {
+        self.cache = Some(mode);
+        self
     }
 
     /// `GET path`.
@@ -206,6 +251,16 @@ impl Response {
     /// A response with no headers.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Self { status, headers: Vec::new(), body: body.into() }
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// `Retry-After` in seconds, when the server gave one as a number.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.header_value("retry-after")?.trim().parse().ok()
     }
 
     /// True for 2xx.

@@ -37,25 +37,21 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
 use crate::RefreshClient;
-use crate::browser::{BrowserClock, Driver, FetchTransport, LocalStorageStore, WebLock};
+use crate::browser::Driver;
 use crate::error::ClientError;
 use crate::events::Counters;
-use crate::ports::TokenStore;
 use crate::protocol::Protocol;
 use crate::session::Session;
 
 /// How often the driver ticks.
 const TICK: Duration = Duration::from_secs(1);
 
-/// The client type this integration drives: the browser transport, clock and lock, any store.
-pub type Client<P, S> = RefreshClient<P, FetchTransport, S, BrowserClock, WebLock>;
-
-/// The client and its reactive state; `Copy`, handed down by context. `S` is the token store:
-/// `localStorage` ([`browser::client`](crate::browser::client)) by default, or memory shared between
-/// tabs ([`browser::cookie_client`](crate::browser::cookie_client)).
+/// The client and its reactive state; `Copy`, handed down by context. Any client works, whatever its
+/// ports: [`browser::client`](crate::browser::client), [`browser::cookie_client`](crate::browser::cookie_client),
+/// or one built with a transport of your own.
 #[derive(Debug)]
-pub struct RefreshContext<P: Protocol + 'static, S: 'static = LocalStorageStore<<P as Protocol>::User>> {
-    client: StoredValue<Client<P, S>, LocalStorage>,
+pub struct RefreshContext<P: Protocol + 'static> {
+    client: StoredValue<RefreshClient<P>, LocalStorage>,
     driver: StoredValue<Option<Driver>, LocalStorage>,
     resuming: StoredValue<bool, LocalStorage>,
     /// The current session (`None` when logged out), kept in step with the client and other tabs.
@@ -67,13 +63,13 @@ pub struct RefreshContext<P: Protocol + 'static, S: 'static = LocalStorageStore<
     pub restoring: RwSignal<bool, LocalStorage>,
 }
 
-impl<P: Protocol + 'static, S: 'static> Clone for RefreshContext<P, S> {
+impl<P: Protocol + 'static> Clone for RefreshContext<P> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<P: Protocol + 'static, S: 'static> Copy for RefreshContext<P, S> {}
+impl<P: Protocol + 'static> Copy for RefreshContext<P> {}
 
 /// Whether anyone is logged in, and whether that is still being found out, without the protocol's
 /// types (what [`RequireSession`] reads).
@@ -87,11 +83,7 @@ pub struct SessionPresence {
 
 /// Puts `client` in context with its signals, restores the session when the protocol can (cookie
 /// mode, after a reload), and starts the client's [`Driver`] for as long as the current owner lives.
-pub fn provide_refresh_client<P, S>(client: Client<P, S>) -> RefreshContext<P, S>
-where
-    P: Protocol + 'static,
-    S: TokenStore<P::User> + 'static,
-{
+pub fn provide_refresh_client<P: Protocol + 'static>(client: RefreshClient<P>) -> RefreshContext<P> {
     let restoring = client.session().is_none();
     let context = RefreshContext {
         session: RwSignal::new_local(client.session()),
@@ -116,26 +108,19 @@ where
 }
 
 /// The context [`provide_refresh_client`] put up.
-pub fn use_refresh_client<P, S>() -> RefreshContext<P, S>
-where
-    P: Protocol + 'static,
-    S: TokenStore<P::User> + 'static,
-{
+pub fn use_refresh_client<P: Protocol + 'static>() -> RefreshContext<P> {
     expect_context()
 }
 
-impl<P, S> RefreshContext<P, S>
-where
-    P: Protocol + 'static,
-    S: TokenStore<P::User> + 'static,
-{
+impl<P: Protocol + 'static> RefreshContext<P> {
     /// The client (a cheap handle).
-    pub fn client(&self) -> Client<P, S> {
+    pub fn client(&self) -> RefreshClient<P> {
         self.client.get_value()
     }
 
-    /// Re-reads the session and counters into the signals (and retries restoring the session).
-    pub fn sync(&self) {
+    /// Re-reads the session and counters into the signals (and retries restoring the session). Every
+    /// client event and driver tick calls it.
+    fn sync(&self) {
         if let Some((session, counters)) = self.client.try_with_value(|c| (c.session(), c.counters())) {
             if session.is_some() && self.restoring.get_untracked() {
                 self.restoring.set(false);

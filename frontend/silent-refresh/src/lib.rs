@@ -72,11 +72,11 @@ pub mod leptos;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use client::RefreshClient;
-pub use config::{Config, ConfigBuilder, RefreshMargin};
+pub use client::{ClientBuilder, RefreshClient};
+pub use config::{Config, ConfigBuilder, RefreshMargin, RefreshTrigger};
 pub use error::{ApiErrorBody, ClientError, DecodeError, StorageError, TransportError};
 pub use events::{ClientEvent, Counters, LogoutReason, RefreshReason};
-pub use http::{Body, Method, Request, Response};
+pub use http::{Body, CacheMode, Method, Request, Response};
 pub use ports::{Clock, MemoryStore, NoLock, RefreshLock, TokenStore, Transport};
 pub use protocol::{EnvelopeProtocol, OAuthGrant, OAuthProtocol, Protocol, RefreshOutcome, TokenGrant};
 pub use redirect::looks_like_local_path;

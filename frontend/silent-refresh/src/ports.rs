@@ -4,8 +4,11 @@
 //! Every future here is `!Send` on purpose: the browser is single-threaded, and so are the tests.
 #![allow(async_fn_in_trait)]
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
 
 use crate::error::{StorageError, TransportError};
 use crate::http::{Request, Response};
@@ -28,10 +31,17 @@ pub trait TokenStore<U> {
     fn clear(&self);
 }
 
-/// Wall-clock time in Unix milliseconds.
+/// Wall-clock time in Unix milliseconds, and a way to wait.
 pub trait Clock {
     /// Now.
     fn now_ms(&self) -> i64;
+
+    /// Resolves after `ms` milliseconds. Timeouts are built on it; the default never resolves, which
+    /// turns every timeout off for a clock that cannot sleep.
+    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+        let _ = ms;
+        Box::pin(futures::future::pending())
+    }
 }
 
 /// Mutual exclusion across tabs, held while refreshing, logging in and logging out.
@@ -88,5 +98,39 @@ impl RefreshLock for NoLock {
     type Guard = ();
     async fn acquire(&self) -> Option<()> {
         Some(())
+    }
+}
+
+/// [`Transport`] as the client holds it: behind a pointer, its future boxed. Implemented for every
+/// `Transport`, so users only ever implement the trait with an `async fn`.
+pub(crate) trait DynTransport {
+    fn send_dyn<'a>(
+        &'a self,
+        request: &'a Request,
+        bearer: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<Response, TransportError>>;
+}
+
+impl<T: Transport> DynTransport for T {
+    fn send_dyn<'a>(
+        &'a self,
+        request: &'a Request,
+        bearer: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<Response, TransportError>> {
+        Box::pin(self.send(request, bearer))
+    }
+}
+
+/// [`RefreshLock`] as the client holds it: its guard boxed, to be dropped like the original.
+pub(crate) trait DynLock {
+    fn acquire_dyn(&self) -> LocalBoxFuture<'_, Option<Box<dyn Any>>>;
+}
+
+impl<L: RefreshLock> DynLock for L
+where
+    L::Guard: 'static,
+{
+    fn acquire_dyn(&self) -> LocalBoxFuture<'_, Option<Box<dyn Any>>> {
+        Box::pin(async move { self.acquire().await.map(|guard| Box::new(guard) as Box<dyn Any>) })
     }
 }

@@ -117,10 +117,12 @@ impl<U: Clone> TokenStore<U> for FakeStore<U> {
     }
 }
 
-/// Virtual time, shared by clones: it moves only when a test calls [`FakeClock::advance`].
+/// Virtual time, shared by clones: it moves only when a test calls [`FakeClock::advance`], which also
+/// wakes every [`sleep`](Clock::sleep) whose time has come.
 #[derive(Debug, Clone)]
 pub struct FakeClock {
     now: Rc<Cell<i64>>,
+    sleepers: Rc<std::cell::RefCell<Vec<(i64, futures::channel::oneshot::Sender<()>)>>>,
 }
 
 impl Default for FakeClock {
@@ -132,18 +134,45 @@ impl Default for FakeClock {
 impl FakeClock {
     /// A clock at 2023-11-14T22:13:20Z.
     pub fn new() -> Self {
-        Self { now: Rc::new(Cell::new(1_700_000_000_000)) }
+        Self { now: Rc::new(Cell::new(1_700_000_000_000)), sleepers: Rc::default() }
     }
 
-    /// Moves time forward.
+    /// Moves time forward, waking the sleeps that are due.
     pub fn advance(&self, ms: i64) {
-        self.now.set(self.now.get() + ms);
+        let now = self.now.get() + ms;
+        self.now.set(now);
+        let due: Vec<_> = {
+            let mut sleepers = self.sleepers.borrow_mut();
+            let (due, waiting) = sleepers.drain(..).partition(|(at, _)| *at <= now);
+            *sleepers = waiting;
+            due
+        };
+        for (_, wake) in due {
+            let _ = wake.send(());
+        }
+    }
+
+    /// Sleeps not yet woken (for tests that check a timeout is armed).
+    pub fn sleepers(&self) -> usize {
+        self.sleepers.borrow().len()
     }
 }
 
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
         self.now.get()
+    }
+
+    fn sleep(&self, ms: u64) -> futures::future::LocalBoxFuture<'static, ()> {
+        let (wake, woken) = futures::channel::oneshot::channel();
+        let at = self.now.get().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX));
+        self.sleepers.borrow_mut().push((at, wake));
+        Box::pin(async move {
+            // A clock dropped with sleepers pending never wakes them: time stopped.
+            if woken.await.is_err() {
+                futures::future::pending::<()>().await;
+            }
+        })
     }
 }
 

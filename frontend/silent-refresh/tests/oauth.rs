@@ -98,7 +98,7 @@ impl Clock for Frozen {
     }
 }
 
-type Client = RefreshClient<OAuthProtocol, AuthServer, MemoryStore<OAuthGrant>, Frozen, NoLock>;
+type Client = RefreshClient<OAuthProtocol>;
 
 fn client(server: &AuthServer) -> (Client, MemoryStore<OAuthGrant>) {
     let protocol = OAuthProtocol::new(TOKEN_ENDPOINT).client_id("spa").revocation_endpoint(REVOKE_ENDPOINT);

@@ -9,7 +9,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::RefreshClient;
-use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
 use crate::protocol::Protocol;
 
 /// Drives a client: every tick (1 s by default) and whenever the tab becomes visible again or the
@@ -43,18 +42,11 @@ impl Drop for Listener {
 
 impl Driver {
     /// Starts driving `client`, ticking every `tick`.
-    pub fn start<P, T, S, C, L>(
-        client: RefreshClient<P, T, S, C, L>,
+    pub fn start<P: Protocol + 'static>(
+        client: RefreshClient<P>,
         tick: Duration,
         on_change: impl Fn() + 'static,
-    ) -> Self
-    where
-        P: Protocol + 'static,
-        T: Transport + 'static,
-        S: TokenStore<P::User> + 'static,
-        C: Clock + 'static,
-        L: RefreshLock + 'static,
-    {
+    ) -> Self {
         let proactive = Rc::new(Cell::new(true));
         let on_change: Rc<dyn Fn()> = Rc::new(on_change);
         let wake = {

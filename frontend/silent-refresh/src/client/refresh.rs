@@ -10,7 +10,6 @@ use futures::future::{LocalBoxFuture, Shared};
 use super::RefreshClient;
 use crate::error::{ClientError, TransportError};
 use crate::events::{ClientEvent, LogoutReason, RefreshReason};
-use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
 use crate::protocol::{Protocol, RefreshOutcome};
 use crate::session::Session;
 
@@ -30,14 +29,7 @@ pub(super) struct Backoff {
     retry_at: i64,
 }
 
-impl<P, T, S, C, L> RefreshClient<P, T, S, C, L>
-where
-    P: Protocol + 'static,
-    T: Transport + 'static,
-    S: TokenStore<P::User> + 'static,
-    C: Clock + 'static,
-    L: RefreshLock + 'static,
-{
+impl<P: Protocol + 'static> RefreshClient<P> {
     /// Joins the running refresh or starts one for `stale` (the session whose token is due or bad).
     /// During the backoff after a transient failure nobody waits: the caller gets `Network` at once.
     pub(super) async fn refresh(
@@ -89,7 +81,7 @@ where
         self.emit(ClientEvent::RefreshStarted { reason });
         let started = inner.clock.now_ms();
 
-        let _guard = inner.lock.acquire().await;
+        let _guard = inner.lock.acquire_dyn().await;
         // Inside the lock, storage is the truth: another tab may have refreshed while we waited.
         let stored = self.session().ok_or(ClientError::SessionExpired)?;
         let margin = &inner.config.refresh_margin;
@@ -97,11 +89,13 @@ where
             return Ok(self.adopt(stored));
         }
 
-        // Sent straight to the transport: the refresh call itself is never intercepted.
+        // Sent straight to the transport: the refresh call itself is never intercepted. A refresh that
+        // outlives its timeout is a transient failure, never a logout.
         let request = inner.protocol.refresh_request(stored.refresh_token.as_deref());
-        let response = match inner.transport.send(&request, None).await {
+        let timeout = Some(inner.config.refresh_timeout);
+        let response = match self.with_timeout(inner.transport.send_dyn(&request, None), timeout).await {
             Ok(response) => response,
-            Err(error) => return Err(self.transient(ClientError::Network(error))),
+            Err(error) => return Err(self.transient(ClientError::Network(error), None)),
         };
         match inner.protocol.classify_refresh(&response) {
             RefreshOutcome::Rotated(grant) => {
@@ -129,20 +123,28 @@ where
                 _ => Err(self.final_failure("the server refused the refresh token", &stored)),
             },
             RefreshOutcome::Final(body) => Err(self.final_failure(&body.message, &stored)),
-            RefreshOutcome::Transient(reason) => Err(self.transient(ClientError::Network(TransportError::new(reason)))),
+            RefreshOutcome::Transient(reason) => {
+                // A server that says when to come back (429, 503 with Retry-After) is believed.
+                let retry_after = matches!(response.status, 429 | 503).then(|| response.retry_after_secs()).flatten();
+                Err(self.transient(ClientError::Network(TransportError::new(reason)), retry_after))
+            }
         }
     }
 
     fn adopt(&self, session: Session<P::User>) -> Session<P::User> {
         self.bump(|c| c.adopted += 1);
         self.emit(ClientEvent::TokenAdopted);
+        self.emit(ClientEvent::TokensChanged { access_expires_at: session.access_expires_at });
         session
     }
 
-    /// The session is kept; no refresh is tried for a while (200 ms doubling to 30 s by default).
-    fn transient(&self, error: ClientError) -> ClientError {
+    /// The session is kept; no refresh is tried for a while (200 ms doubling to 30 s by default, or
+    /// the server's `Retry-After` when it is longer, within the same cap).
+    fn transient(&self, error: ClientError, retry_after_secs: Option<u64>) -> ClientError {
         let failures = self.inner.backoff.get().failures + 1;
-        let delay = self.inner.config.backoff_ms(failures);
+        let cap = u64::try_from(self.inner.config.backoff_cap.as_millis()).unwrap_or(u64::MAX);
+        let asked = retry_after_secs.map_or(0, |secs| secs.saturating_mul(1000)).min(cap);
+        let delay = self.inner.config.backoff_ms(failures).max(asked);
         let retry_at = self.inner.clock.now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
         self.inner.backoff.set(Backoff { failures, retry_at });
         self.bump(|c| c.refresh_failures += 1);

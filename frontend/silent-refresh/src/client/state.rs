@@ -4,7 +4,6 @@ use std::cell::Cell;
 
 use super::RefreshClient;
 use crate::events::{ClientEvent, Counters};
-use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
 use crate::protocol::Protocol;
 use crate::session::Session;
 
@@ -14,14 +13,7 @@ pub(super) struct Unsaved<U> {
     replaces: Option<Session<U>>,
 }
 
-impl<P, T, S, C, L> RefreshClient<P, T, S, C, L>
-where
-    P: Protocol + 'static,
-    T: Transport + 'static,
-    S: TokenStore<P::User> + 'static,
-    C: Clock + 'static,
-    L: RefreshLock + 'static,
-{
+impl<P: Protocol + 'static> RefreshClient<P> {
     /// The current session, if any: what storage holds (possibly rotated by another tab), or a newer
     /// one this tab could not save yet, which is offered to storage again now.
     pub fn session(&self) -> Option<Session<P::User>> {
@@ -52,6 +44,7 @@ where
             let replaces = self.inner.store.load();
             *self.inner.unsaved.borrow_mut() = Some(Unsaved { session: session.clone(), replaces });
         }
+        self.emit(ClientEvent::TokensChanged { access_expires_at: session.access_expires_at });
         session
     }
 

@@ -18,6 +18,8 @@ pub enum RefreshMode {
     Status(u16, &'static str),
     /// No answer at all.
     NetworkDown,
+    /// This status (429 or 503, say) with `Retry-After: <seconds>`.
+    RetryAfter(u16, u64),
 }
 
 type Hook = Box<dyn FnOnce(&FakeServer)>;
@@ -39,6 +41,8 @@ struct ServerState {
     refresh_calls: u32,
     requests: Vec<SeenRequest>,
     always_401: Vec<String>,
+    refusal_status: Option<u16>,
+    stalled: Vec<String>,
     before_answering: Option<(String, Hook)>,
 }
 
@@ -158,6 +162,16 @@ impl FakeServer {
         self.state.borrow_mut().always_401.push(path.to_owned());
     }
 
+    /// A refused access token is answered with `status` instead of 401 (an API that says 403).
+    pub fn refuse_tokens_with(&self, status: u16) {
+        self.state.borrow_mut().refusal_status = Some(status);
+    }
+
+    /// Requests to `path` never get an answer (a server that hangs).
+    pub fn stall(&self, path: &str) {
+        self.state.borrow_mut().stalled.push(path.to_owned());
+    }
+
     /// Runs `hook` just before the next answer to `path` goes out (another tab acting meanwhile).
     pub fn before_answering(&self, path: &str, hook: impl FnOnce(&FakeServer) + 'static) {
         self.state.borrow_mut().before_answering = Some((path.to_owned(), Box::new(hook)));
@@ -199,6 +213,11 @@ impl FakeServer {
                 RefreshMode::Normal => {}
                 RefreshMode::Status(status, code) => return Ok(reply(status, code)),
                 RefreshMode::NetworkDown => return Err(TransportError::new("connection refused")),
+                RefreshMode::RetryAfter(status, seconds) => {
+                    let mut answer = reply(status, "try_later");
+                    answer.headers.push(("retry-after".into(), seconds.to_string()));
+                    return Ok(answer);
+                }
             }
             let body: serde_json::Value =
                 request.body.as_ref().and_then(|b| serde_json::from_slice(&b.to_bytes()).ok()).unwrap_or_default();
@@ -209,7 +228,7 @@ impl FakeServer {
         }
         let mut state = self.state.borrow_mut();
         if state.revoked || state.always_401.contains(&request.path) || bearer != Some(state.access.as_str()) {
-            return Ok(reply(401, "invalid_token"));
+            return Ok(reply(state.refusal_status.unwrap_or(401), "invalid_token"));
         }
         if request.path == paths::LOGOUT {
             state.revoked = true;
@@ -225,6 +244,9 @@ impl Transport for FakeServer {
         yield_now().await;
         while request.path == paths::REFRESH && self.hold_refreshes.get() {
             yield_now().await;
+        }
+        if self.state.borrow().stalled.contains(&request.path) {
+            futures::future::pending::<()>().await;
         }
         let hook = {
             let mut state = self.state.borrow_mut();
