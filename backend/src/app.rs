@@ -87,6 +87,7 @@ impl App {
             // Verifiers may cache the key set for half the activation delay, so a standby key reaches
             // them before it signs anything.
             jwks_max_age: (config.key_activation_delay.as_secs() / 2).min(3600),
+            echoes_in_flight: Arc::default(),
         };
         if config.demo_user_enabled() {
             demo_user::seed(&state.auth).await?;

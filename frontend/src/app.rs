@@ -9,14 +9,16 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use serde::{Deserialize, Serialize};
-use silent_refresh::browser::{self, BroadcastStore, CookieClient};
+use silent_refresh::browser;
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client};
-use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, Session};
+use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
 
 use crate::pages::{Dashboard, LoginPage, NotFound};
 
 const PROACTIVE_KEY: &str = "silent-refresh.proactive";
 const EVENT_LOG_LEN: usize = 60;
+/// Enough for a burst of 100 requests, each sent, refused, replayed and answered, and its refreshes.
+const TIMELINE_LEN: usize = 450;
 
 /// Who is logged in, as the login answer says (the fields beside the tokens).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +31,7 @@ pub(crate) struct Account {
 /// This server's contract, in cookie mode: the refresh token stays in an `HttpOnly` cookie and the
 /// access token in memory (shared between tabs), so no script can read a token from any storage.
 pub(crate) type Api = EnvelopeProtocol<Account>;
-pub(crate) type Client = CookieClient<Api>;
+pub(crate) type Client = RefreshClient<Api>;
 
 /// One line of the event log.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,10 +43,12 @@ pub(crate) struct LoggedEvent {
 /// What every page needs, handed down by context. All handles, so it is `Copy`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Services {
-    auth: RefreshContext<Api, BroadcastStore<Account>>,
+    auth: RefreshContext<Api>,
     pub(crate) session: RwSignal<Option<Session<Account>>, LocalStorage>,
     pub(crate) counters: RwSignal<Counters, LocalStorage>,
     pub(crate) events: RwSignal<Vec<LoggedEvent>>,
+    /// The requests and refreshes since the last burst started, for the waterfall.
+    pub(crate) timeline: RwSignal<Vec<LoggedEvent>>,
     pub(crate) now: RwSignal<i64>,
     pub(crate) proactive: RwSignal<bool>,
 }
@@ -60,26 +64,40 @@ impl Services {
             session: auth.session,
             counters: auth.counters,
             events: RwSignal::new(Vec::new()),
+            timeline: RwSignal::new(Vec::new()),
             now: RwSignal::new(js_sys::Date::now() as i64),
             proactive: RwSignal::new(proactive),
         };
         services.client().subscribe(move |event| {
+            // Events are emitted as they happen, so the time they are heard is the time they happened.
             let at = js_sys::Date::now() as i64;
-            services.events.update(|log| {
-                log.insert(0, LoggedEvent { at, event: event.clone() });
-                log.truncate(EVENT_LOG_LEN);
-            });
+            let per_request = matches!(event, ClientEvent::RequestSent { .. } | ClientEvent::RequestAnswered { .. });
+            let on_timeline = per_request
+                || matches!(
+                    event,
+                    ClientEvent::RefreshStarted { .. }
+                        | ClientEvent::RefreshSucceeded { .. }
+                        | ClientEvent::RefreshFailed { .. }
+                );
+            if on_timeline {
+                services.timeline.update(|t| {
+                    if t.len() < TIMELINE_LEN {
+                        t.push(LoggedEvent { at, event: event.clone() });
+                    }
+                });
+            }
+            if !per_request {
+                services.events.update(|log| {
+                    log.insert(0, LoggedEvent { at, event: event.clone() });
+                    log.truncate(EVENT_LOG_LEN);
+                });
+            }
         });
         services
     }
 
     pub(crate) fn client(&self) -> Client {
         self.auth.client()
-    }
-
-    /// Re-reads the session and counters (after something the client emits no event for).
-    pub(crate) fn sync(&self) {
-        self.auth.sync();
     }
 
     pub(crate) fn set_proactive(&self, on: bool) {

@@ -7,12 +7,14 @@ mod event_log;
 mod profile;
 mod session_list;
 mod token_timers;
+mod waterfall;
 
 pub(crate) use burst::Burst;
 pub(crate) use event_log::EventLog;
 pub(crate) use profile::Profile;
 pub(crate) use session_list::SessionList;
 pub(crate) use token_timers::TokenTimers;
+pub(crate) use waterfall::Waterfall;
 
 /// What an `ErrorBoundary` caught, one line per error.
 #[component]

@@ -9,6 +9,10 @@ pub struct Echo {
     pub user_id: String,
     pub session_id: String,
     pub delay_ms: u64,
+    /// Echo calls in progress on this server when this one started its wait, itself included: a burst
+    /// that the browser really sent at once shows more than one.
+    #[serde(default)]
+    pub in_flight: u32,
 }
 
 /// `POST /api/demo/expired-token`: an already expired access token for the caller's own session.

@@ -13,10 +13,10 @@ use shared::auth::{LoginRequest, RegisterRequest};
 use shared::demo::{Echo, ExpiredToken};
 use shared::ops::Metrics;
 use shared::paths;
-use silent_refresh::browser::{
-    self, BroadcastStore, BrowserClient, BrowserClock, FetchTransport, LocalStorageStore, WebLock,
+use silent_refresh::browser::{self, BroadcastStore, BrowserClock, FetchTransport, LocalStorageStore, WebLock};
+use silent_refresh::{
+    CacheMode, ClientError, Config, EnvelopeProtocol, RefreshClient, RefreshLock, Request, TokenStore,
 };
-use silent_refresh::{ClientError, Config, EnvelopeProtocol, RefreshClient, RefreshLock, Request, TokenStore};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -46,7 +46,7 @@ fn backend() -> &'static str {
 }
 
 /// A fresh client with a new account, logged in.
-async fn logged_in(base: &str) -> (BrowserClient<Api>, String) {
+async fn logged_in(base: &str) -> (RefreshClient<Api>, String) {
     gloo_storage::LocalStorage::clear();
     let client = browser::client(Api::default(), base, Config::default());
     let email = format!("{}@example.com", (js_sys::Math::random() * 1e15) as u64);
@@ -87,9 +87,7 @@ impl RefreshLock for NeverGranted {
     }
 }
 
-fn unlocked_client(
-    base: &str,
-) -> RefreshClient<Api, FetchTransport, LocalStorageStore<Account>, BrowserClock, NeverGranted> {
+fn unlocked_client(base: &str) -> RefreshClient<Api> {
     RefreshClient::new(
         Api::default(),
         FetchTransport::new(base),
@@ -107,7 +105,7 @@ async fn sleep(ms: u32) {
 /// What this client would find once its access token's lifetime had passed, without waiting for it:
 /// the server issues an already expired token for the session (the demo's "Expire my access token"),
 /// and the stored session says it expired a minute ago.
-async fn expire_access_token(client: &BrowserClient<Api>) {
+async fn expire_access_token(client: &RefreshClient<Api>) {
     let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
     let now = js_sys::Date::now() as i64;
     let mut session = store().load().expect("a stored session");
@@ -151,7 +149,7 @@ async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
     let (client, _) = logged_in(base).await;
     let before = server_refreshes(base).await;
     expire_access_token(&client).await;
-    let request = Request::get(paths::DEMO_ECHO).query("delay_ms", "100");
+    let request = Request::get(paths::DEMO_ECHO).query("delay_ms", "50");
     let results = futures::future::join_all((0..20).map(|_| client.fetch::<Echo>(&request))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(server_refreshes(base).await - before, 1);
@@ -296,7 +294,7 @@ async fn next_targets_are_followed_only_when_chromium_resolves_them_to_this_orig
     }
 }
 
-type CookieTab = RefreshClient<Api, FetchTransport, BroadcastStore<Account>, BrowserClock, NeverGranted>;
+type CookieTab = RefreshClient<Api>;
 
 /// A client in cookie mode whose session no other tab shares (its own channel) and which never gets
 /// the lock: two of them race each other at the server with the one cookie the browser holds.
@@ -336,4 +334,29 @@ async fn in_cookie_mode_two_tabs_racing_with_one_cookie_stay_logged_in_and_nothi
     a.logout().await;
     let fresh = cookie_tab(base);
     assert!(fresh.resume().await.expect("resume").is_none(), "logout cleared the cookie");
+}
+
+/// Twenty identical GETs through the client at once: the server sees them overlap (as many at once as
+/// the browser's connection limit allows), because the transport bypasses the HTTP cache, whose lock
+/// would otherwise send them one after another. The same burst with the browser's default cache mode
+/// is the control: it shows the serialisation the bypass avoids.
+#[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
+async fn twenty_identical_gets_overlap_at_the_server() {
+    let base = backend();
+    let (client, _) = logged_in(base).await;
+    // The control is five requests, so even sent one by one they finish within the 2 s token lifetime.
+    let overlap = |cache: Option<CacheMode>, count: usize| {
+        let client = client.clone();
+        async move {
+            let mut request = Request::get(paths::DEMO_ECHO).query("delay_ms", "300");
+            request.cache = cache;
+            let answers = futures::future::join_all((0..count).map(|_| client.fetch::<Echo>(&request))).await;
+            answers.into_iter().map(|a| a.expect("echo").in_flight).max().unwrap_or(0)
+        }
+    };
+    let bypassing = overlap(None, 20).await;
+    assert!(bypassing >= 4, "the server saw at most {bypassing} at once");
+    let cached = overlap(Some(CacheMode::Default), 5).await;
+    assert!(cached < bypassing, "the control overlapped as much ({cached}), so it proves nothing");
 }

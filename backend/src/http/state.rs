@@ -14,4 +14,6 @@ pub(crate) struct AppState {
     pub(crate) cors_origins: Arc<[String]>,
     /// How long the JWKS may be cached, in seconds.
     pub(crate) jwks_max_age: u64,
+    /// Demo echo calls in progress, which each echo reports (overlap, seen from the server).
+    pub(crate) echoes_in_flight: Arc<std::sync::atomic::AtomicU32>,
 }

@@ -18,7 +18,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::config::Config;
 use crate::error::{StorageError, TransportError};
-use crate::http::{Body, Request, Response};
+use crate::http::{Body, CacheMode, Request, Response};
 use crate::ports::{Clock, RefreshLock, TokenStore, Transport};
 use crate::protocol::Protocol;
 use crate::session::Session;
@@ -44,7 +44,10 @@ pub fn cookie_client<P: Protocol + 'static>(protocol: P, base_url: &str, config:
     RefreshClient::new(protocol, transport, store, BrowserClock, lock, config)
 }
 
-/// `fetch`, with paths joined to a base URL.
+/// `fetch`, with paths joined to a base URL. API calls bypass the browser's HTTP cache by default
+/// ([`CacheMode::NoStore`](crate::CacheMode::NoStore); a request's own mode wins): the cache lets only
+/// one request per URL be in flight and makes identical concurrent requests wait for each other.
+/// Dropping a send aborts its fetch, and while the browser says it is offline, sends fail at once.
 #[derive(Debug, Clone)]
 pub struct FetchTransport {
     base_url: String,
@@ -75,12 +78,46 @@ fn transport_error(error: gloo_net::Error) -> TransportError {
     TransportError::with_source(error.to_string(), error)
 }
 
+/// Aborts a fetch when dropped (after it finished, aborting does nothing).
+struct AbortOnDrop(Option<web_sys::AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = &self.0 {
+            controller.abort();
+        }
+    }
+}
+
+fn cache_mode(mode: CacheMode) -> web_sys::RequestCache {
+    match mode {
+        CacheMode::Default => web_sys::RequestCache::Default,
+        CacheMode::NoCache => web_sys::RequestCache::NoCache,
+        CacheMode::Reload => web_sys::RequestCache::Reload,
+        CacheMode::ForceCache => web_sys::RequestCache::ForceCache,
+        CacheMode::NoStore => web_sys::RequestCache::NoStore,
+    }
+}
+
+/// `navigator.onLine`; true where it cannot be read.
+fn online() -> bool {
+    web_sys::window().is_none_or(|window| window.navigator().on_line())
+}
+
 impl Transport for FetchTransport {
     async fn send(&self, request: &Request, bearer: Option<&str>) -> Result<Response, TransportError> {
         use gloo_net::http::{Method, RequestBuilder};
+        if !online() {
+            return Err(TransportError::new("offline: the browser reports no network"));
+        }
         let method = Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|_| TransportError::new(format!("invalid method {:?}", request.method.as_str())))?;
-        let mut builder = RequestBuilder::new(&self.url(request)).method(method);
+        let abort = AbortOnDrop(web_sys::AbortController::new().ok());
+        let signal = abort.0.as_ref().map(web_sys::AbortController::signal);
+        let mut builder = RequestBuilder::new(&self.url(request))
+            .method(method)
+            .cache(cache_mode(request.cache.unwrap_or(CacheMode::NoStore)))
+            .abort_signal(signal.as_ref());
         if self.include_credentials {
             builder = builder.credentials(web_sys::RequestCredentials::Include);
         }
@@ -106,6 +143,7 @@ impl Transport for FetchTransport {
         let response = sent.map_err(transport_error)?;
         let headers = response.headers().entries().collect();
         let body = response.binary().await.map_err(transport_error)?;
+        drop(abort);
         Ok(Response { status: response.status(), headers, body })
     }
 }
@@ -156,6 +194,10 @@ pub struct BrowserClock;
 impl Clock for BrowserClock {
     fn now_ms(&self) -> i64 {
         js_sys::Date::now() as i64
+    }
+
+    fn sleep(&self, ms: u64) -> futures::future::LocalBoxFuture<'static, ()> {
+        Box::pin(gloo_timers::future::TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)))
     }
 }
 

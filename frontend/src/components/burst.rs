@@ -9,6 +9,7 @@ use shared::paths;
 use silent_refresh::{ClientError, Request};
 
 use crate::app::Services;
+use crate::components::Waterfall;
 
 const CHOICES: [usize; 6] = [1, 5, 10, 20, 50, 100];
 /// Each call waits this long server-side, so the burst overlaps any refresh it triggers.
@@ -35,6 +36,7 @@ pub(crate) fn Burst() -> impl IntoView {
         let client = services.client();
         let total = count.get_untracked();
         running.set(true);
+        services.timeline.set(Vec::new());
         spawn_local(async move {
             let before = client.counters().refreshes;
             let request = Request::get(paths::DEMO_ECHO).query("delay_ms", DELAY_MS.to_string());
@@ -49,7 +51,6 @@ pub(crate) fn Burst() -> impl IntoView {
                 first_error,
             }));
             running.set(false);
-            services.sync();
         });
     };
 
@@ -77,6 +78,7 @@ pub(crate) fn Burst() -> impl IntoView {
                     {o.first_error.map(|e| view! { <p class="error" id="burst-error" role="alert">{e}</p> })}
                 }
             })}
+            <Waterfall />
         </section>
     }
 }

@@ -36,6 +36,9 @@ fn describe(logged: &LoggedEvent) -> (&'static str, String) {
         ClientEvent::RefreshStarted { reason: RefreshReason::Unauthorized } => {
             ("start", "Refresh started (a request got 401)".into())
         }
+        ClientEvent::LoggedIn => ("ok", "Logged in".into()),
+        ClientEvent::Resumed => ("ok", "Session restored from the refresh cookie".into()),
+        ClientEvent::TokensChanged { .. } => ("muted", "New access token in use".into()),
         ClientEvent::RefreshSucceeded { duration_ms } => ("ok", format!("Refresh succeeded in {duration_ms} ms")),
         ClientEvent::TokenAdopted => ("ok", "Took over the token another tab refreshed".into()),
         ClientEvent::RefreshFailed { reason, retry_in_ms: Some(ms) } => {

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::demo::ExpiredToken;
 use shared::paths;
-use silent_refresh::{Request, Session, TokenStore};
+use silent_refresh::{Request, Session};
 
 use super::countdown;
 use crate::app::{Account, Services};
@@ -26,7 +26,6 @@ pub(crate) fn TokenTimers() -> impl IntoView {
             match client.fetch::<ExpiredToken>(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await {
                 Ok(expired) => match install_access_token(&client, expired.access_token) {
                     Ok(()) => {
-                        services.sync();
                         notice.set(Some("Your next request carries an expired token; watch the log.".into()));
                     }
                     Err(e) => notice.set(Some(e)),

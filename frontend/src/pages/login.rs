@@ -45,7 +45,6 @@ pub(crate) fn LoginPage() -> impl IntoView {
     let submit = Action::new_unsync_local(move |form: &SignIn| sign_in(services.client(), form.clone()));
     Effect::new(move || {
         if let Some(Ok(())) = submit.value().get() {
-            services.sync();
             navigate(&next(), NavigateOptions::default());
         }
     });

@@ -1,5 +1,6 @@
 //! Endpoints the demo app uses to show silent refresh at work.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -49,13 +50,32 @@ struct EchoParams {
         (status = "default", response = OtherFailure),
     )
 )]
-async fn get_echo(caller: Caller, Query(params): Query<EchoParams>) -> Result<Response, ApiError> {
+async fn get_echo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<EchoParams>,
+) -> Result<Response, ApiError> {
     if params.delay_ms > MAX_DELAY_MS {
         return Err(ApiError::Validation(format!("delay_ms must be at most {MAX_DELAY_MS}")));
     }
+    let counter = &state.echoes_in_flight;
+    let in_flight = counter.fetch_add(1, Ordering::SeqCst) + 1;
+    // Counted down however the wait ends, a dropped request included.
+    let _leaving = count_down_on_drop(counter);
     tokio::time::sleep(Duration::from_millis(params.delay_ms)).await;
-    let echo = Echo { user_id: caller.user.id, session_id: caller.session_id, delay_ms: params.delay_ms };
+    let echo = Echo { user_id: caller.user.id, session_id: caller.session_id, delay_ms: params.delay_ms, in_flight };
     Ok(reply(StatusCode::OK, "ok", echo))
+}
+
+/// Decrements `counter` when dropped.
+fn count_down_on_drop(counter: &AtomicU32) -> impl Drop + '_ {
+    struct Leaving<'a>(&'a AtomicU32);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    Leaving(counter)
 }
 
 /// An already expired access token for the caller's session.
