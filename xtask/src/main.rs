@@ -8,6 +8,7 @@ mod bench;
 mod fuzz;
 mod http;
 mod interop;
+mod packaging;
 mod spa;
 mod suite;
 mod tools;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             }
             failed => Err(format!("schemathesis runs failed: {}", failed.join(", "))),
         }),
+        Some("package") => packaging::packaged_tests().and_then(|dir| packaging::outside_quick_starts(&dir)),
         Some("interop") => interop::run().and_then(|(passed, failed)| match failed {
             0 => Ok(()),
             _ => Err(format!("interop: {passed} passed, {failed} failed")),

@@ -33,7 +33,11 @@ pub(crate) fn run_all() -> ExitCode {
     // The SQLite pass must not inherit a PostgreSQL URL meant for the next pass.
     results.push((
         "native unit and integration tests (SQLite)",
-        cargo_test(&["test", "--workspace", "--exclude", "e2e"], &[], &["TEST_POSTGRES_URL"]),
+        cargo_test(
+            &["test", "--workspace", "--exclude", "e2e", "--features", "silent-refresh/testing"],
+            &[],
+            &["TEST_POSTGRES_URL"],
+        ),
     ));
 
     results.push(match std::env::var("TEST_POSTGRES_URL") {
@@ -50,7 +54,10 @@ pub(crate) fn run_all() -> ExitCode {
         ),
     });
 
-    results.push(("client crate: wasm32 build, examples, warning-free docs, no Leptos in its core", crate_checks()));
+    results.push((
+        "client crate: wasm32 build, docs, doctests, no Leptos in its core, package, outside user",
+        crate_checks(),
+    ));
 
     results.push((
         "browser tests (wasm-bindgen-test, headless Chromium)",
@@ -99,9 +106,11 @@ fn e2e_suite() -> Outcome {
 }
 
 /// What `silent-refresh` promises its users beyond its tests: it builds for wasm32 with every feature
-/// (examples included), its docs have no warnings, and its core pulls in no Leptos.
+/// (examples included), its docs have no warnings and every doc and README example compiles, its core
+/// pulls in no Leptos, it packages, the packaged crate's tests pass, and a crate outside the workspace
+/// builds the README's quick starts from the package.
 fn crate_checks() -> Outcome {
-    step("checking the silent-refresh crate (wasm32 build, docs, dependency tree)");
+    step("checking the silent-refresh crate (wasm32 build, docs, doctests, dependency tree, package)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let check = |args: &[&str], env: &[(&str, &str)]| {
         Command::new(&cargo).args(args).envs(env.iter().copied()).status().is_ok_and(|s| s.success())
@@ -109,14 +118,26 @@ fn crate_checks() -> Outcome {
     let wasm = ["check", "--quiet", "--target", "wasm32-unknown-unknown", "-p", "silent-refresh", "--all-features"];
     let builds = check(&[&wasm[..], &["--examples"]].concat(), &[]);
     let docs = check(&["doc", "--quiet", "--no-deps", "-p", "silent-refresh"], &[("RUSTDOCFLAGS", "-D warnings")]);
+    let doctests = check(&["test", "--quiet", "-p", "silent-refresh", "--all-features", "--doc"], &[]);
     let tree = Command::new(&cargo)
         .args(["tree", "-p", "silent-refresh", "--no-default-features", "-e", "normal"])
         .output()
-        .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("leptos"));
-    let results = [builds, docs, tree.unwrap_or(false)];
-    let passed = results.iter().filter(|ok| **ok).count() as u64;
-    let note = (passed < 3).then(|| format!("wasm32 build {builds}, docs {docs}, core without leptos {}", results[2]));
-    Outcome { passed, failed: 3 - passed, note, ..Outcome::default() }
+        .is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("leptos"));
+    let packaged = crate::packaging::packaged_tests();
+    let outside = packaged.as_ref().map_err(Clone::clone).and_then(|dir| crate::packaging::outside_quick_starts(dir));
+    let results = [
+        ("wasm32 build", builds),
+        ("docs", docs),
+        ("doctests", doctests),
+        ("core without leptos", tree),
+        ("packaged tests", packaged.is_ok()),
+        ("outside quick starts", outside.is_ok()),
+    ];
+    let passed = results.iter().filter(|(_, ok)| *ok).count() as u64;
+    let failed = results.len() as u64 - passed;
+    let failures: Vec<&str> = results.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
+    let note = (failed > 0).then(|| format!("failed: {}", failures.join(", ")));
+    Outcome { passed, failed, note, ..Outcome::default() }
 }
 
 fn interop() -> Outcome {

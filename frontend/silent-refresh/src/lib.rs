@@ -31,14 +31,11 @@
 //!
 //! let clock = FakeClock::new();
 //! let server = FakeServer::new(&clock);
-//! let client = RefreshClient::new(
-//!     EnvelopeProtocol::<TestUser>::default(),
-//!     server.clone(),
-//!     FakeStore::default(),
-//!     clock.clone(),
-//!     FakeLock::default(),
-//!     Config::default(),
-//! );
+//! let client = RefreshClient::builder(EnvelopeProtocol::<TestUser>::default(), server.clone(), clock.clone())
+//!     .store(FakeStore::default())
+//!     .lock(FakeLock::default())
+//!     .config(Config::default())
+//!     .build();
 //! block_on(client.login(&FakeServer::login_request())).unwrap();
 //!
 //! server.expire_access(); // every request now gets 401 …
@@ -81,3 +78,8 @@ pub use ports::{Clock, MemoryStore, NoLock, RefreshLock, TokenStore, Transport};
 pub use protocol::{EnvelopeProtocol, OAuthGrant, OAuthProtocol, Protocol, RefreshOutcome, TokenGrant};
 pub use redirect::looks_like_local_path;
 pub use session::Session;
+
+// Every example in the README compiles and runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
