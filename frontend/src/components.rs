@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 mod burst;
 mod event_log;
+mod live;
 mod profile;
 mod session_list;
 mod token_timers;
@@ -11,6 +12,7 @@ mod waterfall;
 
 pub(crate) use burst::Burst;
 pub(crate) use event_log::EventLog;
+pub(crate) use live::Live;
 pub(crate) use profile::Profile;
 pub(crate) use session_list::SessionList;
 pub(crate) use token_timers::TokenTimers;

@@ -21,3 +21,15 @@ pub struct Echo {
 pub struct ExpiredToken {
     pub access_token: String,
 }
+
+/// One message of `GET /api/demo/live`: who the stream is for, and how long its token has left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveTick {
+    pub user_id: String,
+    pub session_id: String,
+    /// Seconds until the access token that opened the stream expires; the stream ends then.
+    pub token_expires_in: i64,
+    /// Messages sent on this stream so far, this one included.
+    pub sequence: u64,
+}

@@ -11,6 +11,8 @@ pub const HEALTH: &str = "/api/health";
 pub const METRICS: &str = "/api/metrics";
 pub const DEMO_ECHO: &str = "/api/demo/echo";
 pub const DEMO_EXPIRED_TOKEN: &str = "/api/demo/expired-token";
+/// A live stream (server-sent events) authenticated by an access token in the query.
+pub const DEMO_LIVE: &str = "/api/demo/live";
 
 /// The path of one session, as `DELETE` takes it.
 pub fn session(id: &str) -> String {

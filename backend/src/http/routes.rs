@@ -6,6 +6,7 @@ mod account;
 mod auth;
 mod demo;
 mod jwks;
+mod live;
 mod oauth;
 mod ops;
 mod prometheus;
@@ -76,7 +77,7 @@ pub(crate) fn api(demo: bool) -> Routes {
             .merge(sessions::router())
             .merge(ops::router());
     if demo {
-        api = api.merge(demo::router());
+        api = api.merge(demo::router()).merge(live::router());
     }
     api.routes(routes!(crate::http::openapi::get_openapi))
         .route("/api", any(not_found))

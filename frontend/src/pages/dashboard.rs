@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use silent_refresh::leptos::RequireSession;
 
-use crate::components::{Burst, EventLog, Profile, SessionList, TokenTimers};
+use crate::components::{Burst, EventLog, Live, Profile, SessionList, TokenTimers};
 
 #[component]
 pub(crate) fn Dashboard() -> impl IntoView {
@@ -13,6 +13,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
                 <Profile />
                 <TokenTimers />
                 <Burst />
+                <Live />
                 <SessionList />
                 <EventLog />
             </div>
