@@ -86,3 +86,9 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_kid_that_starts_with_a_hyphen_is_a_kid_not_a_flag() {
+    let config = parse(&["keys", "revoke", "-Xb3_kid"]).unwrap();
+    assert_eq!(config.command, Some(Command::Keys { action: KeysCommand::Revoke { kid: "-Xb3_kid".into() } }));
+}

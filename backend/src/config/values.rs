@@ -56,7 +56,8 @@ pub enum KeysCommand {
     List,
     /// Ends a compromised key now: every token it signed is refused. Another key is made active.
     Revoke {
-        /// The key's `kid`, as `keys list` shows it.
+        /// The key's `kid`, as `keys list` shows it (a kid may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
