@@ -193,6 +193,9 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
             sliding: config.refresh_expiry == RefreshExpiry::Sliding,
             max_lifetime_ms: millis(config.session_max_lifetime),
             grace_ms: millis(config.refresh_reuse_grace),
+            not_remembered_ttl_ms: millis(config.session_ttl_not_remembered),
+            idle_timeout_ms: config.session_idle_timeout.map(millis),
+            max_sessions: config.max_sessions_per_user,
         },
         introspection_clients: config.introspection_clients.clone().into(),
     })

@@ -133,6 +133,20 @@ pub struct Config {
     #[arg(long, env = "REGISTER_WINDOW", default_value = "1h", value_parser = parse_lifetime)]
     pub register_window: Duration,
 
+    /// The longest a session lives whose login said `"remember": false` (its cookie also dies with the
+    /// browser).
+    #[arg(long, env = "SESSION_TTL_NOT_REMEMBERED", default_value = "12h", value_parser = parse_lifetime)]
+    pub session_ttl_not_remembered: Duration,
+
+    /// A session with no authenticated request (refreshes do not count) for this long ends: its next
+    /// refresh answers 403 `session_idle`. Off unless set.
+    #[arg(long, env = "SESSION_IDLE_TIMEOUT", value_parser = parse_lifetime)]
+    pub session_idle_timeout: Option<Duration>,
+
+    /// Live sessions per user; a login beyond it ends the least recently used one. 0: unlimited.
+    #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value = "20")]
+    pub max_sessions_per_user: u32,
+
     /// How long a login waits for other attempts in progress on the same account or address (whose
     /// outcome decides whether it may go on) before it is refused with 429.
     #[arg(long, env = "LOGIN_QUEUE_TIMEOUT", default_value = "10s", value_parser = parse_lifetime)]

@@ -7,6 +7,7 @@
 mod revoke_reason;
 mod rotation;
 mod session_cache;
+mod session_controls;
 mod sessions;
 mod signing_keys;
 mod throttle_attempts;
@@ -75,6 +76,8 @@ pub(crate) struct Store {
     pool: AnyPool,
     engine: Engine,
     sessions: std::sync::Arc<session_cache::SessionCache>,
+    /// When this process last wrote each session's activity.
+    touches: std::sync::Arc<session_controls::Touches>,
     /// SQLite's single writer; `None` on PostgreSQL, where row locks order the writers.
     writer: Option<writer::Writer>,
 }
@@ -106,7 +109,7 @@ impl Store {
         let ttl_ms = i64::try_from(settings.session_cache_ttl.as_millis()).unwrap_or(i64::MAX);
         let (pool, engine) = store;
         let sessions = std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms));
-        let mut store = Self { pool, engine, sessions, writer: None };
+        let mut store = Self { pool, engine, sessions, touches: Default::default(), writer: None };
         store.migrate().await?;
         if engine == Engine::Sqlite {
             store.writer = Some(writer::Writer::start(&store.pool).await?);

@@ -68,6 +68,30 @@ pub struct LoginRequest {
     #[serde(rename = "deviceName", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub device_name: Option<String>,
+    /// "Remember me". Absent means `true`. `false`: in cookie mode the refresh cookie dies with the
+    /// browser, and in both modes the session lives at most `SESSION_TTL_NOT_REMEMBERED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember: Option<bool>,
+}
+
+/// `POST /api/account/password`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangePasswordRequest {
+    #[serde(rename = "currentPassword")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, format = Password))]
+    pub current_password: String,
+    /// The sign-up rules apply.
+    #[serde(rename = "newPassword")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128, format = Password))]
+    pub new_password: String,
+}
+
+/// `POST /api/auth/logout-others` and a password change: how many other sessions ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OthersRevoked {
+    pub revoked: u64,
 }
 
 /// The refresh body. `Option` so a missing field is the server's `refresh_token_missing`, not a decode error.

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     RefreshTokenMissing,
     RefreshTokenInvalid,
     RefreshTokenReused,
+    /// The session had no authenticated request for longer than the idle timeout, and has ended.
+    SessionIdle,
     /// A cookie-mode request came from another site (its `Origin` or `Sec-Fetch-Site`).
     CsrfRejected,
     RateLimited,

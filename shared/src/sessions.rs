@@ -15,4 +15,17 @@ pub struct Session {
     pub expires_at: i64,
     /// True for the session of the access token that asked.
     pub current: bool,
+    /// The client address at login (behind a trusted proxy, the one it forwarded).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// The browser or program at login, at most 256 characters.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// False for a session the user did not ask to be remembered.
+    #[serde(default = "remembered_by_default")]
+    pub remembered: bool,
+}
+
+fn remembered_by_default() -> bool {
+    true
 }

@@ -102,6 +102,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         RefreshTokenMissing,
         RefreshTokenInvalid,
         RefreshTokenReused,
+        SessionIdle,
         CsrfRejected,
         RateLimited,
         PayloadTooLarge,
@@ -115,9 +116,9 @@ fn every_error_code() -> Vec<ErrorCode> {
     for code in &all {
         match code {
             MissingToken | InvalidToken | TokenExpired | InvalidCredentials | ValidationFailed | EmailTaken
-            | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | CsrfRejected | RateLimited
-            | PayloadTooLarge | RequestTimeout | InvalidClient | InvalidRequest | NotFound | MethodNotAllowed
-            | Internal | Unknown => {}
+            | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | SessionIdle | CsrfRejected
+            | RateLimited | PayloadTooLarge | RequestTimeout | InvalidClient | InvalidRequest | NotFound
+            | MethodNotAllowed | Internal | Unknown => {}
         }
     }
     all

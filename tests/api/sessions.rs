@@ -33,7 +33,19 @@ async fn sessions_lists_every_device_and_marks_the_callers() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["app_id", "created_at", "current", "device_id", "device_name", "expires_at", "id", "last_used_at"]
+        [
+            "app_id",
+            "created_at",
+            "current",
+            "device_id",
+            "device_name",
+            "expires_at",
+            "id",
+            "ip",
+            "last_used_at",
+            "remembered",
+            "user_agent"
+        ]
     );
     let sessions: Vec<Session> = data(body);
     assert_eq!(sessions.len(), 2);

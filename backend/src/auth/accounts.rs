@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use shared::auth::DEFAULT_ROLE;
 
 use crate::auth::error::AuthError;
-use crate::auth::input::{Credentials, NewAccount, Password};
+use crate::auth::input::{Credentials, NewAccount, Origin, Password, PasswordChange};
 use crate::auth::service::{Auth, Issued, subject};
 use crate::auth::throttle::PasswordCheck;
 use crate::auth::tokens::seconds_until;
@@ -38,31 +38,43 @@ async fn check_password(auth: &Auth, email: &str, password: Password) -> Result<
 }
 
 /// Reserves the throttle places before the password is checked (so parallel guesses cannot outrun the
-/// count), checks it, and starts a session.
-pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, ip: IpAddr) -> Result<Issued, AuthError> {
-    let Credentials { email, password, device } = credentials;
-    let now = auth.now();
-    let slots = match auth.throttle.begin_login(&auth.store, auth.clock.as_ref(), email.as_str(), ip).await {
+/// count), checks it, and settles the places: the account if the password is right, else
+/// `InvalidCredentials` (or 429 once failures fill the limit).
+async fn throttled_password_check(
+    auth: &Auth,
+    email: &str,
+    password: Password,
+    ip: IpAddr,
+) -> Result<UserRecord, AuthError> {
+    let slots = match auth.throttle.begin_login(&auth.store, auth.clock.as_ref(), email, ip).await {
         Err(throttled @ AuthError::RateLimited { .. }) => {
             auth.metrics.login(LoginOutcome::Throttled);
             return Err(throttled);
         }
         slots => slots?,
     };
-    let checked = check_password(auth, email.as_str(), password).await;
+    let checked = check_password(auth, email, password).await;
     let outcome = match &checked {
         Ok(Some(_)) => PasswordCheck::Succeeded,
         Ok(None) => PasswordCheck::Failed,
         Err(_) => PasswordCheck::Abandoned,
     };
     auth.throttle.end_login(&auth.store, slots, outcome).await?;
-    let Some(user) = checked? else {
+    checked?.ok_or_else(|| {
         auth.metrics.login(LoginOutcome::Failed);
-        return Err(AuthError::InvalidCredentials);
-    };
+        AuthError::InvalidCredentials
+    })
+}
 
+/// Checks the password (throttled) and starts a session, remembered or not, recording where it came
+/// from; past the per-user cap, the least recently used session ends.
+pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin) -> Result<Issued, AuthError> {
+    let Credentials { email, password, device, remember } = credentials;
+    let user = throttled_password_check(auth, email.as_str(), password, origin.ip).await?;
+    let now = auth.now();
     let refresh = auth.refresh.generate()?;
-    let (expires_at, max_expires_at) = auth.sessions.initial_expiry(now);
+    let (expires_at, max_expires_at) = auth.sessions.initial_expiry(now, remember);
+    let ip = origin.ip.to_string();
     let session = auth
         .store
         .create_session(NewSession {
@@ -74,11 +86,33 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, ip: IpAddr) ->
             now,
             expires_at,
             max_expires_at,
+            remembered: remember,
+            ip: Some(&ip),
+            user_agent: origin.user_agent.as_deref(),
+            max_sessions: auth.sessions.max_sessions,
         })
         .await?;
     let (access_token, expires_in) = auth.access.issue(subject(&user, &session.id, session.app_id.as_deref()), now)?;
     auth.metrics.login(LoginOutcome::Succeeded);
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);
-    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user })
+    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered: remember })
+}
+
+/// Changes the caller's password: the current one is checked like a login (same throttle, so this is
+/// no guessing oracle), the new one follows the sign-up rules, and every *other* session of the user
+/// ends in the same transaction as the change. The caller's session goes on. Returns how many ended.
+pub(crate) async fn change_password(
+    auth: &Auth,
+    user: &UserRecord,
+    session_id: &str,
+    change: PasswordChange,
+    ip: IpAddr,
+) -> Result<u64, AuthError> {
+    let PasswordChange { current, new } = change;
+    throttled_password_check(auth, &user.email, current, ip).await?;
+    let password_hash = auth.passwords.hash(new.expose()).await?;
+    let revoked = auth.store.change_password(&user.id, &password_hash, session_id, auth.now()).await?;
+    tracing::info!(user_id = %user.id, revoked, "password changed; the other sessions ended");
+    Ok(revoked)
 }

@@ -31,6 +31,8 @@ pub(crate) enum AuthError {
     RefreshRefused(RefreshRefusal),
     #[error("refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
+    #[error("the session was idle for too long and has ended")]
+    SessionIdle,
     #[error("internal error")]
     Store(#[from] StoreError),
     #[error("internal error")]
@@ -67,6 +69,12 @@ impl std::fmt::Display for RefreshRefusal {
                 RevokeReason::Replaced => "session has ended: replaced by a newer login on this device",
                 RevokeReason::RefreshTokenReused => "session has ended: a refresh token was reused",
                 RevokeReason::TokenRevocation => "session has ended: one of its tokens was revoked",
+                RevokeReason::LogoutOthers => "session has ended: signed out from another device",
+                RevokeReason::PasswordChanged => "session has ended: the password was changed",
+                RevokeReason::Idle => "session has ended: it was idle for too long",
+                RevokeReason::SessionCap => {
+                    "session has ended: too many sessions, and this was the least recently used"
+                }
             },
         })
     }

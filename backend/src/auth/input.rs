@@ -137,6 +137,42 @@ pub(crate) struct Credentials {
     pub(crate) email: Email,
     pub(crate) password: Password,
     pub(crate) device: Device,
+    /// "Remember me" (absent: yes).
+    pub(crate) remember: bool,
+}
+
+/// Where a login comes from, recorded with its session.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) ip: std::net::IpAddr,
+    pub(crate) user_agent: Option<String>,
+}
+
+/// The longest `User-Agent` kept.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+impl Origin {
+    /// `user_agent` as sent, without control characters and cut to 256 characters.
+    pub(crate) fn new(ip: std::net::IpAddr, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect::<String>())
+            .map(|ua| ua.trim().to_owned())
+            .filter(|ua| !ua.is_empty());
+        Self { ip, user_agent }
+    }
+}
+
+/// A password change: the current password, as given, and a new one by the sign-up rules.
+#[derive(Debug)]
+pub(crate) struct PasswordChange {
+    pub(crate) current: Password,
+    pub(crate) new: Password,
+}
+
+impl PasswordChange {
+    pub(crate) fn parse(body: shared::auth::ChangePasswordRequest) -> Result<Self, AuthError> {
+        Ok(Self { current: Password::given(body.current_password)?, new: Password::new_password(body.new_password)? })
+    }
 }
 
 /// The optional device fields of a login (a login from a known device replaces its session).
@@ -157,7 +193,12 @@ impl Credentials {
             name: optional_field("deviceName", body.device_name.as_deref())?,
             app: optional_field("appId", body.app_id.as_deref())?,
         };
-        Ok(Self { email: Email::for_login(&body.email)?, password: Password::given(body.password)?, device })
+        Ok(Self {
+            email: Email::for_login(&body.email)?,
+            password: Password::given(body.password)?,
+            device,
+            remember: body.remember.unwrap_or(true),
+        })
     }
 }
 

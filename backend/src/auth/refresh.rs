@@ -24,7 +24,7 @@ pub(crate) async fn refresh(auth: &Auth, raw: &str) -> Result<Issued, AuthError>
     tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
     let refresh = auth.refresh.successor(&presented);
     let refresh_expires_in = seconds_until(session.expires_at, now);
-    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user })
+    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered: session.remembered != 0 })
 }
 
 /// Rotates `presented` in the store; the session and whether the answer came from the grace window.
@@ -36,6 +36,7 @@ async fn rotate(auth: &Auth, presented: &RefreshToken, now: Millis) -> Result<(S
         now,
         sliding_ttl_ms: policy.sliding.then_some(policy.refresh_ttl_ms),
         grace_ms: policy.grace_ms,
+        idle_cutoff: policy.idle_cutoff(now),
     };
     let rotation = auth.store.rotate(request).await?;
     auth.metrics.refresh(match &rotation {
@@ -43,7 +44,7 @@ async fn rotate(auth: &Auth, presented: &RefreshToken, now: Millis) -> Result<(S
         Rotation::Grace(_) => RefreshOutcome::Grace,
         Rotation::Reused { .. } => RefreshOutcome::Reused,
         Rotation::Rejected(Rejection::Unknown) => RefreshOutcome::Invalid,
-        Rotation::Rejected(Rejection::Expired) => RefreshOutcome::Expired,
+        Rotation::Rejected(Rejection::Expired | Rejection::Idle) => RefreshOutcome::Expired,
         Rotation::Rejected(Rejection::Revoked(_)) => RefreshOutcome::Revoked,
     });
     match rotation {
@@ -55,6 +56,7 @@ async fn rotate(auth: &Auth, presented: &RefreshToken, now: Millis) -> Result<(S
         }
         Rotation::Rejected(Rejection::Unknown) => Err(AuthError::RefreshRefused(RefreshRefusal::Unknown)),
         Rotation::Rejected(Rejection::Expired) => Err(AuthError::RefreshRefused(RefreshRefusal::Expired)),
+        Rotation::Rejected(Rejection::Idle) => Err(AuthError::SessionIdle),
         Rotation::Rejected(Rejection::Revoked(reason)) => {
             Err(AuthError::RefreshRefused(RefreshRefusal::Revoked(reason)))
         }

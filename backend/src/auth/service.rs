@@ -42,13 +42,28 @@ pub(crate) struct SessionPolicy {
     pub(crate) sliding: bool,
     pub(crate) max_lifetime_ms: Millis,
     pub(crate) grace_ms: Millis,
+    /// The longest a session the user did not ask to be remembered lives, whatever else says.
+    pub(crate) not_remembered_ttl_ms: Millis,
+    /// No authenticated request for this long ends a session (`None`: off).
+    pub(crate) idle_timeout_ms: Option<Millis>,
+    /// Live sessions per user (0: no cap).
+    pub(crate) max_sessions: u32,
 }
 
 impl SessionPolicy {
-    /// Expiry of a session created at `now`: one refresh lifetime, never past the session cap.
-    pub(crate) fn initial_expiry(&self, now: Millis) -> (Millis, Millis) {
-        let max = now.saturating_add(self.max_lifetime_ms);
+    /// Expiry of a session created at `now`: one refresh lifetime, never past the session's cap (which
+    /// is shorter for a session the user did not ask to be remembered).
+    pub(crate) fn initial_expiry(&self, now: Millis, remembered: bool) -> (Millis, Millis) {
+        let mut max = now.saturating_add(self.max_lifetime_ms);
+        if !remembered {
+            max = max.min(now.saturating_add(self.not_remembered_ttl_ms));
+        }
         (now.saturating_add(self.refresh_ttl_ms).min(max), max)
+    }
+
+    /// Last use at or before this is idle.
+    pub(crate) fn idle_cutoff(&self, now: Millis) -> Option<Millis> {
+        self.idle_timeout_ms.map(|idle| now.saturating_sub(idle))
     }
 }
 
@@ -60,6 +75,8 @@ pub(crate) struct Issued {
     pub(crate) refresh: RefreshToken,
     pub(crate) refresh_expires_in: u64,
     pub(crate) user: UserRecord,
+    /// Whether the refresh token may outlive the browser session (a persistent cookie).
+    pub(crate) remembered: bool,
 }
 
 /// Who an access token for `user`'s session `session_id`, opened by `client_id`, is for.

@@ -30,8 +30,21 @@ pub(crate) async fn verify_access_token(auth: &Auth, token: &str) -> Result<Acce
 
 /// The user of a still-live session. Checking the session makes logout and revocation take effect at
 /// once instead of when the access token expires.
+/// Each such check is the session's activity, which the idle timeout measures.
 pub(crate) async fn live_session_user(auth: &Auth, claims: &AccessClaims) -> Result<UserRecord, AuthError> {
-    auth.store.active_session_user(&claims.sid, &claims.sub, auth.now()).await?.ok_or(AuthError::SessionEnded)
+    let now = auth.now();
+    let idle_cutoff = auth.sessions.idle_cutoff(now);
+    let user = auth.store.active_session_user(&claims.sid, &claims.sub, now, idle_cutoff).await?;
+    let user = user.ok_or(AuthError::SessionEnded)?;
+    auth.store.touch_session(&claims.sid, now);
+    Ok(user)
+}
+
+/// Ends every session of the user but `keep`; returns how many were live.
+pub(crate) async fn log_out_others(auth: &Auth, user_id: &str, keep: &str) -> Result<u64, AuthError> {
+    let revoked = auth.store.revoke_other_sessions(user_id, keep, auth.now()).await?;
+    tracing::info!(%user_id, revoked, "signed out the other devices");
+    Ok(revoked)
 }
 
 /// The session a refresh token (live or just rotated) belongs to, if any.

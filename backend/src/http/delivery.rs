@@ -66,7 +66,7 @@ impl Delivery {
     /// The answer to a login (`with_user`) or a refresh: the tokens in the body, or the access token
     /// and user in the body and the refresh token in the cookie.
     pub(crate) fn answer(self, message: &str, issued: Issued, with_user: bool) -> Response {
-        let Issued { access_token, expires_in, refresh, refresh_expires_in, user } = issued;
+        let Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered } = issued;
         let token_type = TOKEN_TYPE.to_owned();
         match self {
             Self::Body => {
@@ -94,7 +94,8 @@ impl Delivery {
                     role: user.role,
                 };
                 let mut response = reply(StatusCode::OK, message, data);
-                set_refresh_cookie(&mut response, refresh.as_str(), refresh_expires_in);
+                // Not remembered: a browser-session cookie (no Max-Age), at every rotation too.
+                set_refresh_cookie(&mut response, refresh.as_str(), remembered.then_some(refresh_expires_in));
                 response
             }
         }
@@ -129,9 +130,11 @@ pub(crate) fn refresh_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value.trim())
 }
 
-/// Sets the refresh cookie for `max_age_secs` (the session's remaining life).
-pub(crate) fn set_refresh_cookie(response: &mut Response, token: &str, max_age_secs: u64) {
-    let cookie = format!("{REFRESH_COOKIE}={token}; Path=/; Max-Age={max_age_secs}; HttpOnly; Secure; SameSite=Strict");
+/// Sets the refresh cookie for `max_age_secs` (the session's remaining life), or, with `None`, for the
+/// browser session only.
+pub(crate) fn set_refresh_cookie(response: &mut Response, token: &str, max_age_secs: Option<u64>) {
+    let max_age = max_age_secs.map(|secs| format!("; Max-Age={secs}")).unwrap_or_default();
+    let cookie = format!("{REFRESH_COOKIE}={token}; Path=/{max_age}; HttpOnly; Secure; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, value);
     }

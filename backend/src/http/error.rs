@@ -29,6 +29,8 @@ pub(crate) enum ApiError {
     RefreshTokenInvalid(RefreshRefusal),
     #[error("refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
+    #[error("the session was idle for too long and has ended")]
+    SessionIdle,
     #[error("refused: {0}")]
     CsrfRejected(&'static str),
     #[error("too many attempts; try again in {retry_after} s")]
@@ -66,6 +68,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidClient => Self::InvalidClient,
             AuthError::RefreshRefused(refusal) => Self::RefreshTokenInvalid(refusal),
             AuthError::RefreshTokenReused => Self::RefreshTokenReused,
+            AuthError::SessionIdle => Self::SessionIdle,
             AuthError::Store(_) | AuthError::Password(_) | AuthError::Signing(_) | AuthError::Random(_) => {
                 Self::Internal(error)
             }
@@ -76,7 +79,7 @@ impl From<AuthError> for ApiError {
 impl ApiError {
     /// True when the presented refresh token can never work again (invalid, expired, revoked, reused).
     pub(crate) fn ends_refresh_token(&self) -> bool {
-        matches!(self, Self::RefreshTokenInvalid(_) | Self::RefreshTokenReused)
+        matches!(self, Self::RefreshTokenInvalid(_) | Self::RefreshTokenReused | Self::SessionIdle)
     }
 
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
@@ -90,6 +93,7 @@ impl ApiError {
             Self::RefreshTokenMissing => (StatusCode::BAD_REQUEST, ErrorCode::RefreshTokenMissing),
             Self::RefreshTokenInvalid(_) => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenInvalid),
             Self::RefreshTokenReused => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenReused),
+            Self::SessionIdle => (StatusCode::FORBIDDEN, ErrorCode::SessionIdle),
             Self::CsrfRejected(_) => (StatusCode::FORBIDDEN, ErrorCode::CsrfRejected),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),

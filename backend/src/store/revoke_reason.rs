@@ -15,11 +15,29 @@ pub(crate) enum RevokeReason {
     RefreshTokenReused,
     /// One of its tokens was revoked at the RFC 7009 endpoint.
     TokenRevocation,
+    /// The user signed out their other devices.
+    LogoutOthers,
+    /// The user changed their password from another session.
+    PasswordChanged,
+    /// No authenticated request for longer than the idle timeout.
+    Idle,
+    /// A newer login went past the per-user session cap, and this was the least recently used.
+    SessionCap,
 }
 
 impl RevokeReason {
-    const ALL: [Self; 6] =
-        [Self::Logout, Self::LogoutAll, Self::Revoked, Self::Replaced, Self::RefreshTokenReused, Self::TokenRevocation];
+    const ALL: [Self; 10] = [
+        Self::Logout,
+        Self::LogoutAll,
+        Self::Revoked,
+        Self::Replaced,
+        Self::RefreshTokenReused,
+        Self::TokenRevocation,
+        Self::LogoutOthers,
+        Self::PasswordChanged,
+        Self::Idle,
+        Self::SessionCap,
+    ];
 
     /// The column's value.
     pub(crate) fn as_str(self) -> &'static str {
@@ -30,6 +48,10 @@ impl RevokeReason {
             Self::Replaced => "replaced",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::TokenRevocation => "token_revocation",
+            Self::LogoutOthers => "logout_others",
+            Self::PasswordChanged => "password_changed",
+            Self::Idle => "idle",
+            Self::SessionCap => "session_cap",
         }
     }
 

@@ -13,11 +13,12 @@ use super::{Store, StoreError};
 /// `$4` is the sliding expiry, or NULL to keep the session's: bound on every call, so no edit can shift
 /// the parameters.
 const ROTATE: &str = "UPDATE sessions
-     SET current_hash = $1, previous_hash = $2, rotated_at = $3, last_used_at = $3,
+     SET current_hash = $1, previous_hash = $2, rotated_at = $3,
          expires_at = CASE WHEN $4 IS NULL THEN expires_at
                            WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
      WHERE current_hash = $2 AND revoked_at IS NULL AND expires_at > $3
-     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
+       AND ($5 IS NULL OR last_used_at > $5)
+     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent";
 
 /// One refresh attempt, with everything the rules need to decide it.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +31,9 @@ pub(crate) struct RotationRequest<'a> {
     pub(crate) sliding_ttl_ms: Option<Millis>,
     /// How long after a rotation the previous token is still honoured; 0 disables.
     pub(crate) grace_ms: Millis,
+    /// A session whose last authenticated request is this old or older is idle and ends (`None`: no
+    /// idle timeout). Refreshes never count as activity.
+    pub(crate) idle_cutoff: Option<Millis>,
 }
 
 /// What a refresh attempt came to.
@@ -50,6 +54,8 @@ pub(crate) enum Rotation {
 pub(crate) enum Rejection {
     Unknown,
     Expired,
+    /// Idle past the timeout: revoked now, with that reason.
+    Idle,
     /// With the reason it was revoked for, when it is one this version writes.
     Revoked(Option<RevokeReason>),
 }
@@ -90,6 +96,7 @@ struct OwnedRotation {
     /// The sliding expiry (`now + ttl`), or `None` to keep the session's expiry.
     slide_to: Option<Millis>,
     grace_ms: Millis,
+    idle_cutoff: Option<Millis>,
 }
 
 impl From<RotationRequest<'_>> for OwnedRotation {
@@ -100,6 +107,7 @@ impl From<RotationRequest<'_>> for OwnedRotation {
             now: request.now,
             slide_to: request.sliding_ttl_ms.map(|ttl| request.now.saturating_add(ttl)),
             grace_ms: request.grace_ms,
+            idle_cutoff: request.idle_cutoff,
         }
     }
 }
@@ -113,6 +121,7 @@ async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<
         .bind(&request.presented)
         .bind(request.now)
         .bind(request.slide_to)
+        .bind(request.idle_cutoff)
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(session) = rotated {
@@ -134,7 +143,7 @@ async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<
 /// Says why a presented token did not rotate. Runs inside the rotation's transaction.
 async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
     let chain = sqlx::query_as::<_, ChainRow>(
-        "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at,
+        "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent,
                 current_hash, rotated_at, revoked_at, revoked_reason
          FROM sessions WHERE current_hash = $1 OR previous_hash = $1",
     )
@@ -150,6 +159,10 @@ async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> 
         }
         if row.session.expires_at <= request.now {
             return Ok(Rotation::Rejected(Rejection::Expired));
+        }
+        if request.idle_cutoff.is_some_and(|cutoff| row.session.last_used_at <= cutoff) {
+            revoke_in(conn, &row.session.id, request.now, RevokeReason::Idle).await?;
+            return Ok(Rotation::Rejected(Rejection::Idle));
         }
         if row.current_hash == request.presented {
             // Live, unrevoked and unexpired, yet the update missed: cannot happen inside the write lock.

@@ -19,12 +19,19 @@ pub(crate) struct SessionRecord {
     pub(crate) created_at: Millis,
     pub(crate) last_used_at: Millis,
     pub(crate) expires_at: Millis,
+    /// 1 when the user asked to be remembered (a persistent cookie), 0 for a browser session.
+    pub(crate) remembered: i64,
+    /// The client address at login, by the throttle's rule.
+    pub(crate) ip: Option<String>,
+    /// The `User-Agent` at login, at most 256 characters.
+    pub(crate) user_agent: Option<String>,
 }
 
 const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at,
-                                                    last_used_at, expires_at, max_expires_at, current_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
-     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at";
+                                                    last_used_at, expires_at, max_expires_at, current_hash,
+                                                    remembered, ip, user_agent)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)
+     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent";
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NewSession<'a> {
@@ -36,6 +43,11 @@ pub(crate) struct NewSession<'a> {
     pub(crate) now: Millis,
     pub(crate) expires_at: Millis,
     pub(crate) max_expires_at: Millis,
+    pub(crate) remembered: bool,
+    pub(crate) ip: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    /// Live sessions a user may have; past it the least recently used end (0: no cap).
+    pub(crate) max_sessions: u32,
 }
 
 impl Store {
@@ -54,11 +66,13 @@ impl Store {
     }
 
     /// The live session behind an access token, with its user; `None` once revoked or expired.
+    /// `idle_cutoff`: a session last used at or before it is idle, so not live (`None`: no idle timeout).
     pub(crate) async fn active_session_user(
         &self,
         session_id: &str,
         user_id: &str,
         now: Millis,
+        idle_cutoff: Option<Millis>,
     ) -> Result<Option<UserRecord>, StoreError> {
         if let Some(user) = self.sessions.get(session_id, user_id, now) {
             return Ok(Some(user));
@@ -67,11 +81,13 @@ impl Store {
         let user: Option<UserRecord> = sqlx::query_as(
             "SELECT u.id, u.username, u.email, u.password_hash, u.role, u.created_at
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
+               AND ($4 IS NULL OR s.last_used_at > $4)",
         )
         .bind(session_id)
         .bind(user_id)
         .bind(now)
+        .bind(idle_cutoff)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(user) = &user {
@@ -82,7 +98,7 @@ impl Store {
 
     pub(crate) async fn active_sessions(&self, user_id: &str, now: Millis) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at
+            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent
              FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
              ORDER BY last_used_at DESC, id",
         )
@@ -144,7 +160,7 @@ impl Store {
         now: Millis,
     ) -> Result<Option<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at
+            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent
              FROM sessions WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(hash.as_str())
@@ -192,6 +208,10 @@ struct OwnedSession {
     now: Millis,
     expires_at: Millis,
     max_expires_at: Millis,
+    remembered: bool,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    max_sessions: u32,
 }
 
 impl From<NewSession<'_>> for OwnedSession {
@@ -205,6 +225,10 @@ impl From<NewSession<'_>> for OwnedSession {
             now: new.now,
             expires_at: new.expires_at,
             max_expires_at: new.max_expires_at,
+            remembered: new.remembered,
+            ip: new.ip.map(str::to_owned),
+            user_agent: new.user_agent.map(str::to_owned),
+            max_sessions: new.max_sessions,
         }
     }
 }
@@ -212,6 +236,9 @@ impl From<NewSession<'_>> for OwnedSession {
 /// A login from a device that already has a session replaces only that device's session, in the same
 /// transaction, so the user's other devices stay logged in.
 async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<SessionRecord, sqlx::Error> {
+    // Locks the user's row (PostgreSQL; SQLite's writer runs one transaction at a time anyway), so
+    // parallel logins of one user take turns and the session cap below counts every live session.
+    sqlx::query("UPDATE users SET id = id WHERE id = $1").bind(&new.user_id).execute(&mut *conn).await?;
     if let Some(device_id) = &new.device_id {
         sqlx::query(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $4
@@ -224,7 +251,7 @@ async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query_as::<_, SessionRecord>(INSERT_SESSION)
+    let session = sqlx::query_as::<_, SessionRecord>(INSERT_SESSION)
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(&new.user_id)
         .bind(&new.device_id)
@@ -234,6 +261,13 @@ async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<
         .bind(new.expires_at)
         .bind(new.max_expires_at)
         .bind(&new.refresh_hash)
+        .bind(i64::from(new.remembered))
+        .bind(&new.ip)
+        .bind(&new.user_agent)
         .fetch_one(&mut *conn)
-        .await
+        .await?;
+    if new.max_sessions > 0 {
+        super::session_controls::enforce_cap(conn, &new.user_id, &session.id, new.max_sessions, new.now).await?;
+    }
+    Ok(session)
 }

@@ -42,7 +42,8 @@ pub(crate) fn Live() -> impl IntoView {
                 connection.set_value(None);
                 return;
             };
-            let url = format!("{}?access_token={}", paths::DEMO_LIVE, String::from(js_sys::encode_uri_component(&token)));
+            let url =
+                format!("{}?access_token={}", paths::DEMO_LIVE, String::from(js_sys::encode_uri_component(&token)));
             let Ok(source) = web_sys::EventSource::new(&url) else { return };
             let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
                 if let Some(tick) = event.data().as_string().and_then(|d| serde_json::from_str::<LiveTick>(&d).ok()) {

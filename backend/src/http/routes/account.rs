@@ -1,19 +1,24 @@
 //! The caller's own profile.
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use shared::Envelope;
-use shared::auth::Me;
+use shared::auth::{ChangePasswordRequest, Me, OthersRevoked};
 use shared::paths;
 use utoipa_axum::routes;
 
 use super::Routes;
-use crate::http::extract::Caller;
-use crate::http::openapi::{OtherFailure, Unauthorized};
+use crate::auth::accounts;
+use crate::auth::input::PasswordChange;
+use crate::http::error::ApiError;
+use crate::http::extract::{Caller, ClientIp, Json};
+use crate::http::openapi::{Failure, OtherFailure, Unauthorized};
 use crate::http::reply::{public_user, reply};
+use crate::http::state::AppState;
 
 pub(super) fn router() -> Routes {
-    Routes::default().routes(routes!(get_me))
+    Routes::default().routes(routes!(get_me)).routes(routes!(change_password))
 }
 
 /// The caller and the session their access token belongs to.
@@ -32,4 +37,36 @@ pub(super) fn router() -> Routes {
 async fn get_me(caller: Caller) -> Response {
     let me = Me { user: public_user(&caller.user), session_id: caller.session_id };
     reply(StatusCode::OK, "ok", me)
+}
+
+/// Changes the caller's password and ends every *other* session of theirs.
+///
+/// The current password is checked like a login, against the same throttle. The caller's session goes
+/// on; on any failure nothing changes.
+#[utoipa::path(
+    post,
+    path = paths::CHANGE_PASSWORD,
+    tag = "account",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed; `revoked` counts the other sessions that ended",
+            body = Envelope<OthersRevoked>),
+        (status = 400, description = "`validation_failed`: a new password outside the sign-up rules", body = Failure),
+        (status = 401, description = "`invalid_credentials` (a wrong current password), or the caller's token \
+            refused", body = Failure),
+        (status = 429, description = "`rate_limited`: too many wrong passwords; see `Retry-After`", body = Failure,
+            headers(("Retry-After" = u64, description = "Seconds until the throttle lifts"))),
+        (status = "default", response = OtherFailure),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    caller: Caller,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Result<Response, ApiError> {
+    let change = PasswordChange::parse(body)?;
+    let revoked = accounts::change_password(&state.auth, &caller.user, &caller.session_id, change, ip).await?;
+    Ok(reply(StatusCode::OK, "password changed", OthersRevoked { revoked }))
 }

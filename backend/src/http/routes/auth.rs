@@ -1,16 +1,16 @@
 //! Register, login, refresh and logout.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use shared::Envelope;
-use shared::auth::{LoginRequest, RegisterRequest, User};
+use shared::auth::{LoginRequest, OthersRevoked, RegisterRequest, User};
 use shared::paths;
 use utoipa_axum::routes;
 
 use super::Routes;
 use crate::auth::accounts;
-use crate::auth::input::{Credentials, NewAccount};
+use crate::auth::input::{Credentials, NewAccount, Origin};
 use crate::auth::sessions::{self, SessionRef};
 use crate::http::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
 use crate::http::error::ApiError;
@@ -25,6 +25,7 @@ pub(super) fn router() -> Routes {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(logout_all))
+        .routes(routes!(logout_others))
 }
 
 /// Creates an account. The role is always `user`, whatever the body says.
@@ -84,10 +85,12 @@ async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     delivery: Delivery,
+    headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let credentials = Credentials::parse(body)?;
-    let issued = accounts::log_in(&state.auth, credentials, ip).await?;
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let issued = accounts::log_in(&state.auth, credentials, Origin::new(ip, user_agent)).await?;
     Ok(delivery.answer("login successful", issued, true))
 }
 
@@ -149,4 +152,21 @@ async fn logout(
 async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     sessions::log_out_everywhere(&state.auth, &caller.user.id).await?;
     Ok(reply(StatusCode::OK, "logged out on every device", ()))
+}
+
+/// Ends every *other* session of the caller ("sign out other devices"); the caller's goes on.
+#[utoipa::path(
+    post,
+    path = paths::LOGOUT_OTHERS,
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The other sessions ended; `revoked` counts them", body = Envelope<OthersRevoked>),
+        (status = 401, response = Unauthorized),
+        (status = "default", response = OtherFailure),
+    )
+)]
+async fn logout_others(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let revoked = sessions::log_out_others(&state.auth, &caller.user.id, &caller.session_id).await?;
+    Ok(reply(StatusCode::OK, "signed out the other devices", OthersRevoked { revoked }))
 }

@@ -41,7 +41,8 @@ pub(super) fn router() -> Routes {
         (status = 400, description = "`refresh_token_missing`, or `validation_failed` for a malformed body or \
             for a refresh token in the body in cookie mode (the cookie is then the only source)", body = Failure),
         (status = 403, description = "`refresh_token_invalid` (unknown, expired, or its session ended; `message` \
-            says which), `refresh_token_reused` (the session is now revoked), or `csrf_rejected`", body = Failure),
+            says which), `refresh_token_reused` (the session is now revoked), `session_idle` (no authenticated request \
+            for longer than `SESSION_IDLE_TIMEOUT`: the session has ended), or `csrf_rejected`", body = Failure),
         (status = "default", response = OtherFailure),
     )
 )]

@@ -46,6 +46,9 @@ async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<
             created_at: s.created_at / 1000,
             last_used_at: s.last_used_at / 1000,
             expires_at: s.expires_at / 1000,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            remembered: s.remembered != 0,
         })
         .collect();
     Ok(reply(StatusCode::OK, "ok", sessions))
