@@ -23,6 +23,7 @@ mod oauth;
 mod openapi;
 mod prometheus;
 mod rotation;
+mod session_controls;
 mod sessions;
 mod slow_clients;
 mod startup;
