@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+mod account;
 mod burst;
 mod event_log;
 mod live;
@@ -10,6 +11,7 @@ mod session_list;
 mod token_timers;
 mod waterfall;
 
+pub(crate) use account::AccountControls;
 pub(crate) use burst::Burst;
 pub(crate) use event_log::EventLog;
 pub(crate) use live::Live;

@@ -164,6 +164,11 @@ where
     }
 }
 
+/// What a call the protocol has no request for fails with.
+fn unsupported() -> ClientError {
+    ClientError::Network(TransportError::new("the server's protocol has no such request"))
+}
+
 impl<P: Protocol + 'static> RefreshClient<P> {
     /// Calls `listener` for every event, in order.
     pub fn subscribe(&self, listener: impl Fn(&ClientEvent) + 'static) {
@@ -246,6 +251,22 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// Ends the session with another request (such as "log out everywhere"), then here.
     pub async fn logout_with(&self, request: &Request) {
         self.end_session(Some(request)).await;
+    }
+
+    /// Ends every *other* session of the user (the protocol's request); this one goes on, without a
+    /// refresh. Returns the server's answer.
+    pub async fn logout_others(&self) -> Result<Response, ClientError> {
+        let request = self.inner.protocol.logout_others_request().ok_or_else(unsupported)?;
+        self.send(&request).await
+    }
+
+    /// Changes the user's password (the protocol's request); the server ends the other sessions, and
+    /// this one goes on, without a refresh. A wrong `current` is `Api { status: 401, .. }`, which is no
+    /// reason to refresh: the session is fine.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<Response, ClientError> {
+        let request = self.inner.protocol.change_password_request(current, new).ok_or_else(unsupported)?;
+        let session = self.usable_session().await?;
+        self.success(self.transmit(&request, Some(&session.access_token)).await?)
     }
 
     /// Another tab ended the session: forget it here too and tell the UI.

@@ -112,6 +112,19 @@ pub trait Protocol {
     /// `None` if the server has none.
     fn logout_request(&self, refresh_token: Option<&str>) -> Option<Request>;
 
+    /// The request that ends every *other* session of the user (sent with the access token); `None` if
+    /// the server has none.
+    fn logout_others_request(&self) -> Option<Request> {
+        None
+    }
+
+    /// The request that changes the user's password (sent with the access token); `None` if the server
+    /// has none.
+    fn change_password_request(&self, current: &str, new: &str) -> Option<Request> {
+        let _ = (current, new);
+        None
+    }
+
     /// A successful answer's payload as `D`; the whole body as JSON unless the server wraps it.
     fn read_body<D: serde::de::DeserializeOwned>(&self, response: &Response) -> Result<D, DecodeError> {
         response.json()

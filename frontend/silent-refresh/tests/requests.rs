@@ -198,3 +198,21 @@ fn login_is_an_event_by_the_time_login_returns_and_requests_are_numbered() {
         ]
     );
 }
+
+#[test]
+fn logout_others_and_change_password_go_out_with_the_token_and_need_no_refresh() {
+    let w = world(Config::default());
+    block_on(w.client.logout_others()).expect("logout-others");
+    block_on(w.client.change_password("old-password", "a-new-password")).expect("password change");
+    let seen = w.server.requests();
+    let sent: Vec<(&str, bool)> =
+        seen.iter().skip(1).map(|(path, bearer, _)| (path.as_str(), bearer.is_some())).collect();
+    assert_eq!(sent, [("/api/auth/logout-others", true), ("/api/account/password", true)]);
+    let body = seen.last().and_then(|(_, _, body)| body.clone()).unwrap_or_default();
+    assert!(
+        body.contains("\"currentPassword\":\"old-password\"") && body.contains("\"newPassword\":\"a-new-password\""),
+        "{body}"
+    );
+    assert_eq!(w.server.refresh_calls(), 0);
+    assert!(w.client.session().is_some(), "the session goes on");
+}

@@ -51,6 +51,12 @@ pub(crate) fn SessionList() -> impl IntoView {
                                                 <strong>{name}</strong>
                                                 {s.current.then(|| view! { <span class="badge">"this device"</span> })}
                                                 <div class="muted small">{format!("expires in {}", countdown(expires))}</div>
+                                                <div class="muted small session-origin">
+                                                    {format!("{} · {}{}",
+                                                        s.ip.clone().unwrap_or_else(|| "unknown address".into()),
+                                                        s.user_agent.clone().unwrap_or_else(|| "unknown browser".into()),
+                                                        if s.remembered { "" } else { " · ends with the browser" })}
+                                                </div>
                                             </div>
                                             <button class="button small danger" disabled=move || revoke.pending().get()
                                                 on:click=move |_| { revoke.dispatch_local(id.clone()); }>"Revoke"</button>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use silent_refresh::leptos::RequireSession;
 
-use crate::components::{Burst, EventLog, Live, Profile, SessionList, TokenTimers};
+use crate::components::{AccountControls, Burst, EventLog, Live, Profile, SessionList, TokenTimers};
 
 #[component]
 pub(crate) fn Dashboard() -> impl IntoView {
@@ -14,6 +14,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
                 <TokenTimers />
                 <Burst />
                 <Live />
+                <AccountControls />
                 <SessionList />
                 <EventLog />
             </div>

@@ -41,6 +41,7 @@ pub(crate) fn LoginPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let device_name = RwSignal::new(device::default_name());
+    let remember = RwSignal::new(true);
 
     let submit = Action::new_unsync_local(move |form: &SignIn| sign_in(services.client(), form.clone()));
     Effect::new(move || {
@@ -61,6 +62,7 @@ pub(crate) fn LoginPage() -> impl IntoView {
             app_id: Some("silent-refresh-demo".into()),
             device_id: Some(device::id()),
             device_name: Some(device_name.get_untracked()).filter(|n| !n.trim().is_empty()),
+            remember: Some(remember.get_untracked()),
         };
         submit.dispatch_local(SignIn { register, login });
     };
@@ -83,6 +85,10 @@ pub(crate) fn LoginPage() -> impl IntoView {
                             autocomplete=move || if registering.get() { "new-password" } else { "current-password" } />
                     </label>
                     <label>"This device" <input name="device" bind:value=device_name /></label>
+                    <label class="check">
+                        <input type="checkbox" id="remember" bind:checked=remember />
+                        " Remember me (otherwise the session ends with the browser, and within 12 hours)"
+                    </label>
                     {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                     <button type="submit" class="button primary" disabled=move || busy.get()>
                         {move || match (busy.get(), registering.get()) {

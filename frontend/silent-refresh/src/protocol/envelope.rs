@@ -15,6 +15,11 @@ use super::{Protocol, RefreshOutcome, TokenFields, TokenGrant};
 use crate::error::{ApiErrorBody, ClientError, DecodeError};
 use crate::http::{Request, Response};
 
+/// This server's "sign out other devices".
+const LOGOUT_OTHERS_PATH: &str = "/api/auth/logout-others";
+/// This server's password change.
+const CHANGE_PASSWORD_PATH: &str = "/api/account/password";
+
 /// This project's server contract, with `U` read from the login answer's `data` (the fields beside
 /// the tokens).
 #[derive(Debug)]
@@ -121,6 +126,15 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
 
     fn logout_request(&self, _refresh_token: Option<&str>) -> Option<Request> {
         Some(self.deliver(Request::post(&self.logout_path)))
+    }
+
+    fn logout_others_request(&self) -> Option<Request> {
+        Some(Request::post(LOGOUT_OTHERS_PATH))
+    }
+
+    fn change_password_request(&self, current: &str, new: &str) -> Option<Request> {
+        let body = serde_json::json!({"currentPassword": current, "newPassword": new});
+        Request::post(CHANGE_PASSWORD_PATH).json(&body).ok()
     }
 
     fn read_body<D: DeserializeOwned>(&self, response: &Response) -> Result<D, DecodeError> {

@@ -1,0 +1,56 @@
+//! The user's controls over their account: change the password (which signs the other devices out)
+//! and sign out the other devices.
+
+use leptos::prelude::*;
+use shared::auth::OthersRevoked;
+use silent_refresh::ClientError;
+
+use crate::app::{Api, Services};
+
+#[component]
+pub(crate) fn AccountControls() -> impl IntoView {
+    let services = expect_context::<Services>();
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let read = |answer: Result<silent_refresh::Response, ClientError>| -> Result<u64, ClientError> {
+        let answer = answer?;
+        Ok(<Api as silent_refresh::Protocol>::read_body::<OthersRevoked>(&Api::default(), &answer)?.revoked)
+    };
+    let change = Action::new_unsync_local(move |(current, new): &(String, String)| {
+        let (client, current, new) = (services.client(), current.clone(), new.clone());
+        async move { read(client.change_password(&current, &new).await) }
+    });
+    let others = Action::new_unsync_local(move |_: &()| {
+        let client = services.client();
+        async move { read(client.logout_others().await) }
+    });
+    let outcome = move |result: Option<Result<u64, ClientError>>, done: &'static str| {
+        result.map(|result| match result {
+            Ok(n) => view! { <p class="info account-result">{format!("{done}; {n} other session(s) signed out.")}</p> }
+                .into_any(),
+            Err(e) => view! { <p class="error account-result" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        change.dispatch_local((current.get_untracked(), new.get_untracked()));
+    };
+    view! {
+        <section class="card" id="account">
+            <h2>"Account"</h2>
+            <form class="form" on:submit=on_submit>
+                <label>"Current password"
+                    <input type="password" id="current-password" required bind:value=current autocomplete="current-password" /></label>
+                <label>"New password"
+                    <input type="password" id="new-password" required minlength="8" maxlength="128" bind:value=new autocomplete="new-password" /></label>
+                <button type="submit" class="button" id="change-password" disabled=move || change.pending().get()>"Change password"</button>
+            </form>
+            {move || outcome(change.value().get(), "Password changed")}
+            <div class="actions">
+                <button class="button danger" id="logout-others" disabled=move || others.pending().get()
+                    on:click=move |_| { others.dispatch_local(()); }>"Sign out other devices"</button>
+            </div>
+            {move || outcome(others.value().get(), "Done")}
+        </section>
+    }
+}
