@@ -50,6 +50,11 @@ fn free_port() -> u16 {
 pub(crate) struct Scenario {
     name: &'static str,
     pub(crate) browser: Client,
+    /// A second browser, when a scenario opened one.
+    other: Option<Client>,
+    /// For a second browser (another profile: its own cookies and storage).
+    driver_url: String,
+    capabilities: serde_json::Map<String, Value>,
     pub(crate) http: reqwest::Client,
     backend: Option<BackendProcess>,
     port: u16,
@@ -110,14 +115,18 @@ impl Scenario {
         );
         // The browser's console log is read at the end of each scenario for CSP violations.
         capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        let driver_url = format!("http://127.0.0.1:{driver_port}");
         let browser = ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .capabilities(capabilities.clone())
+            .connect(&driver_url)
             .await
             .expect("a WebDriver session");
         Self {
             name,
             browser,
+            other: None,
+            driver_url,
+            capabilities,
             http: reqwest::Client::new(),
             backend,
             port,
@@ -130,7 +139,7 @@ impl Scenario {
 
     /// Saves a screenshot and the page source when `result` failed, always closes the browser, then
     /// fails the test with the scenario's error.
-    async fn finish(self, result: anyhow::Result<()>) {
+    async fn finish(mut self, result: anyhow::Result<()>) {
         let result = match result {
             Ok(()) => self.no_csp_violations().await,
             failed => failed,
@@ -145,6 +154,9 @@ impl Scenario {
             }
         }
         let _ = self.browser.clone().close().await;
+        if let Some(other) = self.other.take() {
+            let _ = other.close().await;
+        }
         if let Err(error) = result {
             panic!("scenario {} failed: {error:#} (artifacts in {})", self.name, artifacts().display());
         }
@@ -245,6 +257,27 @@ impl Scenario {
     }
 
     /// Logs the demo user in from the login page and lands on the dashboard.
+    /// Opens a second browser, a profile of its own (another device, as far as the server can tell),
+    /// and makes it the one every helper acts on; [`switch_browsers`](Self::switch_browsers) goes back
+    /// and forth. Both are closed when the scenario ends.
+    pub(crate) async fn open_second_browser(&mut self) -> anyhow::Result<()> {
+        let other = ClientBuilder::native()
+            .capabilities(self.capabilities.clone())
+            .connect(&self.driver_url)
+            .await
+            .context("a second WebDriver session")?;
+        self.other = Some(other);
+        self.switch_browsers();
+        Ok(())
+    }
+
+    /// Swaps the browser the helpers act on with the other one.
+    pub(crate) fn switch_browsers(&mut self) {
+        if let Some(other) = self.other.as_mut() {
+            std::mem::swap(&mut self.browser, other);
+        }
+    }
+
     pub(crate) async fn log_in_as_demo(&self) -> anyhow::Result<()> {
         self.goto("/login").await?;
         self.log_in(DEMO_EMAIL, DEMO_PASSWORD).await

@@ -10,6 +10,7 @@ mod backend_process;
 mod harness;
 
 mod csp;
+mod devices;
 mod login;
 mod outage;
 mod refresh;
