@@ -3,26 +3,50 @@
 use std::time::Duration;
 
 /// How long before expiry a token is refreshed: `fraction` of its lifetime, at least `min`, but never
-/// more than half the lifetime (so a very short token is refreshed halfway, not in a loop).
+/// more than half the lifetime (so a very short token is refreshed halfway, not in a loop), and then up
+/// to `jitter` of the lifetime earlier still, by an amount drawn per token, so clients that logged in
+/// together (after a deploy, at 9:00) drift apart instead of refreshing together forever. Jitter only
+/// ever moves the refresh earlier, never past the margin, and never before the first half of the
+/// lifetime has passed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefreshMargin {
     /// Share of the lifetime. Default 0.1.
     pub fraction: f64,
     /// Lower bound. Default 5 s.
     pub min: Duration,
+    /// Up to this share of the lifetime earlier. Default 0.1; 0 turns jitter off.
+    pub jitter: f64,
+    /// Mixed into each token's draw; tests fix it to get the same spread every run. Default 0.
+    pub jitter_seed: u64,
 }
 
 impl Default for RefreshMargin {
     fn default() -> Self {
-        Self { fraction: 0.1, min: Duration::from_secs(5) }
+        Self { fraction: 0.1, min: Duration::from_secs(5), jitter: 0.1, jitter_seed: 0 }
     }
 }
 
 impl RefreshMargin {
-    /// The margin in milliseconds for a token living `lifetime_ms`.
+    /// The margin in milliseconds for a token living `lifetime_ms`, before jitter.
     pub fn before_expiry_ms(&self, lifetime_ms: i64) -> i64 {
         let share = (lifetime_ms as f64 * self.fraction.clamp(0.0, 1.0)) as i64;
         share.max(millis(self.min)).min(lifetime_ms / 2)
+    }
+
+    /// How much earlier than the margin `token` (living `lifetime_ms`) is refreshed: a draw in
+    /// `[0, jitter × lifetime)` that depends only on the seed and the token, so every check of one token
+    /// agrees, and tokens issued together spread out.
+    pub fn jitter_ms(&self, token: &str, lifetime_ms: i64) -> i64 {
+        let span = (lifetime_ms as f64 * self.jitter.clamp(0.0, 0.5)) as i64;
+        if span <= 0 {
+            return 0;
+        }
+        // FNV-1a: stable across platforms and versions, and enough to spread tokens.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ self.jitter_seed;
+        for byte in token.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        i64::try_from(hash % u64::try_from(span).unwrap_or(1)).unwrap_or(0)
     }
 }
 
@@ -216,4 +240,28 @@ impl ConfigBuilder {
 
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_spreads_tokens_over_its_share_of_the_lifetime_the_same_way_every_run() {
+        let margin = RefreshMargin { jitter_seed: 42, ..RefreshMargin::default() };
+        let lifetime = 900_000;
+        let draws: Vec<i64> = (0..1_000).map(|i| margin.jitter_ms(&format!("token-{i}"), lifetime)).collect();
+        let span = 90_000;
+        assert!(draws.iter().all(|d| (0..span).contains(d)), "outside [0, 10% of the lifetime)");
+        // Spread over the whole span: every tenth of it gets some tokens.
+        for tenth in 0..10 {
+            let count = draws.iter().filter(|d| **d / (span / 10) == tenth).count();
+            assert!((50..=150).contains(&count), "tenth {tenth} got {count} of 1000");
+        }
+        let again: Vec<i64> = (0..1_000).map(|i| margin.jitter_ms(&format!("token-{i}"), lifetime)).collect();
+        assert_eq!(draws, again, "a fixed seed draws the same");
+        let other = RefreshMargin { jitter_seed: 7, ..margin };
+        assert_ne!(draws[..10], (0..10).map(|i| other.jitter_ms(&format!("token-{i}"), lifetime)).collect::<Vec<_>>());
+        assert_eq!(RefreshMargin { jitter: 0.0, ..margin }.jitter_ms("token-1", lifetime), 0);
+    }
 }

@@ -53,10 +53,13 @@ impl<U> Session<U> {
         next
     }
 
-    /// When to refresh ahead of expiry.
+    /// When to refresh ahead of expiry: the margin before expiry, moved earlier by this token's
+    /// jitter, but never into the first half of its lifetime.
     pub fn refresh_due_at(&self, margin: &RefreshMargin) -> i64 {
         let lifetime = (self.access_expires_at - self.access_issued_at).max(0);
-        self.access_expires_at - margin.before_expiry_ms(lifetime)
+        let due = self.access_expires_at - margin.before_expiry_ms(lifetime);
+        let earliest = self.access_issued_at + lifetime / 2;
+        (due - margin.jitter_ms(&self.access_token, lifetime)).max(earliest.min(due))
     }
 
     /// True once the access token has expired by this device's clock.
@@ -91,19 +94,37 @@ mod tests {
         }
     }
 
+    fn no_jitter() -> RefreshMargin {
+        RefreshMargin { jitter: 0.0, ..RefreshMargin::default() }
+    }
+
     #[test]
     fn the_default_margin_is_ten_percent_of_a_long_lifetime() {
-        assert_eq!(session(900_000).refresh_due_at(&RefreshMargin::default()), 1_000_000 + 900_000 - 90_000);
+        assert_eq!(session(900_000).refresh_due_at(&no_jitter()), 1_000_000 + 900_000 - 90_000);
     }
 
     #[test]
     fn the_default_margin_is_at_least_five_seconds() {
-        assert_eq!(session(20_000).refresh_due_at(&RefreshMargin::default()), 1_000_000 + 20_000 - 5_000);
+        assert_eq!(session(20_000).refresh_due_at(&no_jitter()), 1_000_000 + 20_000 - 5_000);
     }
 
     #[test]
     fn the_margin_never_exceeds_half_the_lifetime() {
-        assert_eq!(session(4_000).refresh_due_at(&RefreshMargin::default()), 1_000_000 + 2_000);
+        assert_eq!(session(4_000).refresh_due_at(&no_jitter()), 1_000_000 + 2_000);
+    }
+
+    #[test]
+    fn jitter_only_moves_the_refresh_earlier_and_never_into_the_first_half() {
+        let margin = RefreshMargin::default();
+        for token in 0..200 {
+            let mut s = session(900_000);
+            s.access_token = format!("token-{token}");
+            let due = s.refresh_due_at(&margin);
+            assert!((1_000_000 + 900_000 - 90_000 - 90_000..=1_000_000 + 900_000 - 90_000).contains(&due), "{due}");
+            let mut short = session(4_000);
+            short.access_token = format!("token-{token}");
+            assert_eq!(short.refresh_due_at(&margin), 1_000_000 + 2_000, "no earlier than halfway");
+        }
     }
 
     #[test]

@@ -248,8 +248,12 @@ fn the_rotated_refresh_token_is_stored_so_consecutive_expiries_recover() {
 fn a_proactive_refresh_fires_at_the_margin_and_not_again() {
     let world = World::new();
     let tab = world.logged_in_tab();
-    // 60 s tokens: the margin is max(6 s, 5 s) = 6 s, so the refresh is due 54 s after issue.
-    world.clock.advance(53_999);
+    // 60 s tokens: the margin is max(6 s, 5 s) = 6 s, so the refresh is due 54 s after issue, minus this
+    // token's jitter (up to 10% of the lifetime).
+    let issued = silent_refresh::Clock::now_ms(&world.clock);
+    let due = tab.client.next_refresh_at().unwrap() - issued;
+    assert!((48_000..=54_000).contains(&due), "due {due} ms after issue");
+    world.clock.advance(due - 1);
     block_on(tab.client.refresh_if_due()).unwrap();
     assert_eq!(world.server.refresh_calls(), 0);
     world.clock.advance(1);
