@@ -19,6 +19,7 @@ mod jose;
 mod key_commands;
 mod keys;
 mod logging;
+mod native_client;
 mod oauth;
 mod openapi;
 mod prometheus;

@@ -115,21 +115,36 @@ fn crate_checks() -> Outcome {
     let check = |args: &[&str], env: &[(&str, &str)]| {
         Command::new(&cargo).args(args).envs(env.iter().copied()).status().is_ok_and(|s| s.success())
     };
-    let wasm = ["check", "--quiet", "--target", "wasm32-unknown-unknown", "-p", "silent-refresh", "--all-features"];
+    let wasm = [
+        "check",
+        "--quiet",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "silent-refresh",
+        "--features",
+        "browser,leptos,testing",
+    ];
     let builds = check(&[&wasm[..], &["--examples"]].concat(), &[]);
     let docs = check(&["doc", "--quiet", "--no-deps", "-p", "silent-refresh"], &[("RUSTDOCFLAGS", "-D warnings")]);
     let doctests = check(&["test", "--quiet", "-p", "silent-refresh", "--all-features", "--doc"], &[]);
-    let tree = Command::new(&cargo)
-        .args(["tree", "-p", "silent-refresh", "--no-default-features", "-e", "normal"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("leptos"));
+    let tree = |args: &[&str], absent: &str| {
+        Command::new(&cargo)
+            .args(["tree", "-p", "silent-refresh", "-e", "normal"])
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains(absent))
+    };
+    // The core has no Leptos, and a browser build no reqwest or tokio.
+    let tree = tree(&["--no-default-features"], "leptos")
+        && tree(&["--features", "browser,leptos", "--target", "wasm32-unknown-unknown"], "reqwest");
     let packaged = crate::packaging::packaged_tests();
     let outside = packaged.as_ref().map_err(Clone::clone).and_then(|dir| crate::packaging::outside_quick_starts(dir));
     let results = [
         ("wasm32 build", builds),
         ("docs", docs),
         ("doctests", doctests),
-        ("core without leptos", tree),
+        ("core without leptos, browser without reqwest", tree),
         ("packaged tests", packaged.is_ok()),
         ("outside quick starts", outside.is_ok()),
     ];

@@ -15,6 +15,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `browser` | fetch, `localStorage`, Web Locks, `Driver` (the wake-up triggers), `same_origin_target` |
+//! | `native`  | `native`: a `reqwest` transport, the system clock, a tokio driver, a file store |
 //! | `testing` | the `testing` module: a scripted server with real token rules, virtual clock, fake storage and lock |
 //! | `leptos`  | `leptos`: context, signals, `RequireSession` |
 //!
@@ -66,6 +67,8 @@ pub mod browser;
 #[cfg(feature = "leptos")]
 #[allow(unreachable_pub)] // `#[component]` expands to items the lint misjudges
 pub mod leptos;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+pub mod native;
 #[cfg(feature = "testing")]
 pub mod testing;
 
