@@ -11,7 +11,7 @@ use leptos_router::path;
 use serde::{Deserialize, Serialize};
 use silent_refresh::browser;
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client};
-use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
+use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, IdlePolicy, RefreshClient, Session};
 
 use crate::pages::{Dashboard, LoginPage, NotFound};
 
@@ -47,6 +47,8 @@ pub(crate) struct Services {
     pub(crate) session: RwSignal<Option<Session<Account>>, LocalStorage>,
     pub(crate) counters: RwSignal<Counters, LocalStorage>,
     pub(crate) events: RwSignal<Vec<LoggedEvent>>,
+    /// When the idle policy will end the session (Unix ms), while it has warned.
+    pub(crate) ending_at: RwSignal<Option<i64>>,
     /// The requests and refreshes since the last burst started, for the waterfall.
     pub(crate) timeline: RwSignal<Vec<LoggedEvent>>,
     pub(crate) now: RwSignal<i64>,
@@ -56,7 +58,10 @@ pub(crate) struct Services {
 impl Services {
     fn new() -> Self {
         let api = Api::default().cookie_delivery();
-        let auth = provide_refresh_client(browser::cookie_client(api, "", Config::default()));
+        // Nobody at the page for 15 minutes: a minute's warning, then the session ends.
+        let idle = IdlePolicy { after: Duration::from_secs(15 * 60), warning: Duration::from_secs(60) };
+        let config = Config::builder().idle(idle).build();
+        let auth = provide_refresh_client(browser::cookie_client(api, "", config));
         let proactive = gloo_storage::LocalStorage::get::<bool>(PROACTIVE_KEY).unwrap_or(true);
         auth.set_proactive(proactive);
         let services = Self {
@@ -65,12 +70,18 @@ impl Services {
             counters: auth.counters,
             events: RwSignal::new(Vec::new()),
             timeline: RwSignal::new(Vec::new()),
+            ending_at: RwSignal::new(None),
             now: RwSignal::new(js_sys::Date::now() as i64),
             proactive: RwSignal::new(proactive),
         };
         services.client().subscribe(move |event| {
             // Events are emitted as they happen, so the time they are heard is the time they happened.
             let at = js_sys::Date::now() as i64;
+            match event {
+                ClientEvent::SessionEndingSoon { in_ms } => services.ending_at.set(Some(at + *in_ms as i64)),
+                ClientEvent::IdleWarningCleared | ClientEvent::LoggedOut { .. } => services.ending_at.set(None),
+                _ => {}
+            }
             let per_request = matches!(event, ClientEvent::RequestSent { .. } | ClientEvent::RequestAnswered { .. });
             let on_timeline = per_request
                 || matches!(
@@ -114,8 +125,19 @@ pub fn App() -> impl IntoView {
     // The countdowns move without events (the client's driver keeps session and counters in step).
     set_interval(move || services.now.set(js_sys::Date::now() as i64), Duration::from_millis(500));
 
+    let banner = move || {
+        services.ending_at.get().map(|at| {
+            let left = ((at - services.now.get()) / 1000).max(0);
+            view! {
+                <p class="banner" id="ending-soon" role="alert">
+                    {format!("No activity for a while: your session ends in {left} s. Move the mouse or press a key to stay.")}
+                </p>
+            }
+        })
+    };
     view! {
         <Router>
+            {banner}
             <header class="topbar">
                 <a class="brand" href="/">"silent-refresh"</a>
                 <span class="tagline">"JWT rotation you never notice"</span>

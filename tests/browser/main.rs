@@ -7,6 +7,10 @@
 //! with its `browser` feature.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
 use gloo_storage::Storage;
 use serde::{Deserialize, Serialize};
 use shared::auth::{LoginRequest, RegisterRequest};
@@ -15,7 +19,8 @@ use shared::ops::Metrics;
 use shared::paths;
 use silent_refresh::browser::{self, BroadcastStore, BrowserClock, FetchTransport, LocalStorageStore, WebLock};
 use silent_refresh::{
-    CacheMode, ClientError, Config, EnvelopeProtocol, RefreshClient, RefreshLock, Request, TokenStore,
+    CacheMode, ClientError, ClientEvent, Config, EnvelopeProtocol, IdlePolicy, LogoutReason, RefreshClient,
+    RefreshLock, Request, TokenStore,
 };
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -359,4 +364,73 @@ async fn twenty_identical_gets_overlap_at_the_server() {
     assert!(bypassing >= 4, "the server saw at most {bypassing} at once");
     let cached = overlap(Some(CacheMode::Default), 5).await;
     assert!(cached < bypassing, "the control overlapped as much ({cached}), so it proves nothing");
+}
+
+/// A client with the idle policy (warn after `after_ms` quiet, log out `warning_ms` later), driven.
+async fn idle_client(
+    base: &str,
+    after_ms: u64,
+    warning_ms: u64,
+) -> (RefreshClient<Api>, browser::Driver, Rc<RefCell<Vec<ClientEvent>>>) {
+    let _ = logged_in(base).await;
+    let policy = IdlePolicy { after: Duration::from_millis(after_ms), warning: Duration::from_millis(warning_ms) };
+    let config = Config::builder().idle(policy).build();
+    let client = RefreshClient::new(
+        Api::default(),
+        FetchTransport::new(base),
+        store(),
+        BrowserClock,
+        WebLock::from_config(&config),
+        config,
+    );
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&events);
+    client.subscribe(move |event| sink.borrow_mut().push(event.clone()));
+    let driver = browser::Driver::start(client.clone(), Duration::from_millis(100), || {});
+    (client, driver, events)
+}
+
+/// Dispatches a key press on the window, as a user at the keyboard would.
+fn press_a_key() {
+    let event = web_sys::Event::new("keydown").unwrap();
+    web_sys::window().unwrap().dispatch_event(&event).unwrap();
+}
+
+#[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
+async fn with_no_input_the_idle_policy_warns_then_ends_the_session() {
+    let base = backend();
+    let (client, _driver, events) = idle_client(base, 600, 600).await;
+    // Waited out for real: the policy is about the passage of time with nobody at the page.
+    sleep(1_600).await;
+    let events = events.borrow();
+    let warned = events.iter().position(|e| matches!(e, ClientEvent::SessionEndingSoon { .. }));
+    let ended = events.iter().position(|e| matches!(e, ClientEvent::LoggedOut { reason: LogoutReason::Idle }));
+    assert!(matches!((warned, ended), (Some(w), Some(e)) if w < e), "{events:?}");
+    assert!(client.session().is_none(), "the session ended");
+}
+
+#[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
+async fn input_keeps_the_session_and_clears_a_warning() {
+    let base = backend();
+    let (client, _driver, events) = idle_client(base, 600, 600).await;
+    // A key every 200 ms for longer than the policy's whole span.
+    for _ in 0..8 {
+        press_a_key();
+        sleep(200).await;
+    }
+    assert!(client.session().is_some(), "input kept the session");
+    assert!(
+        !events.borrow().iter().any(|e| matches!(e, ClientEvent::SessionEndingSoon { .. })),
+        "{:?}",
+        events.borrow()
+    );
+    // Warned, then a key: cleared, and the session goes on.
+    sleep(800).await;
+    assert!(events.borrow().iter().any(|e| matches!(e, ClientEvent::SessionEndingSoon { .. })));
+    press_a_key();
+    sleep(900).await;
+    assert!(events.borrow().contains(&ClientEvent::IdleWarningCleared), "{:?}", events.borrow());
+    assert!(client.session().is_some(), "the warning was cleared in time");
 }

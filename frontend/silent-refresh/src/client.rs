@@ -244,13 +244,18 @@ impl<P: Protocol + 'static> RefreshClient<P> {
 
     /// Ends the session on the server (best effort, with the protocol's logout request) and here.
     pub async fn logout(&self) {
+        self.logout_because(LogoutReason::UserRequested).await;
+    }
+
+    /// [`logout`](Self::logout), telling listeners why.
+    pub(crate) async fn logout_because(&self, reason: LogoutReason) {
         let request = self.session().and_then(|s| self.inner.protocol.logout_request(s.refresh_token.as_deref()));
-        self.end_session(request.as_ref()).await;
+        self.end_session(request.as_ref(), reason).await;
     }
 
     /// Ends the session with another request (such as "log out everywhere"), then here.
     pub async fn logout_with(&self, request: &Request) {
-        self.end_session(Some(request)).await;
+        self.end_session(Some(request), LogoutReason::UserRequested).await;
     }
 
     /// Ends every *other* session of the user (the protocol's request); this one goes on, without a
@@ -350,14 +355,14 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     }
 
     /// Takes the refresh lock, so a refresh in any tab either finished before or finds no session after.
-    async fn end_session(&self, request: Option<&Request>) {
+    async fn end_session(&self, request: Option<&Request>, reason: LogoutReason) {
         let _guard = self.inner.lock.acquire_dyn().await;
         if let (Some(session), Some(request)) = (self.session(), request) {
             // Best effort: the local session ends whatever the server says.
             let _ = self.inner.transport.send_dyn(request, Some(&session.access_token)).await;
         }
         self.forget_session();
-        self.emit(ClientEvent::LoggedOut { reason: LogoutReason::UserRequested });
+        self.emit(ClientEvent::LoggedOut { reason });
     }
 
     async fn transmit(&self, request: &Request, bearer: Option<&str>) -> Result<Response, ClientError> {
@@ -405,7 +410,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     }
 
     #[allow(clippy::needless_pass_by_value)] // events are built at the call site; taking them by value reads better
-    fn emit(&self, event: ClientEvent) {
+    pub(crate) fn emit(&self, event: ClientEvent) {
         // Cloned first, so a listener may subscribe another without a double borrow.
         let listeners: Vec<Listener> = self.inner.listeners.borrow().clone();
         for listener in listeners {

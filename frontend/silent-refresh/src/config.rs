@@ -86,6 +86,20 @@ pub struct Config {
     pub refresh_timeout: Duration,
     /// Which answers mean "the access token was refused, refresh and replay". Default: status 401.
     pub refresh_trigger: RefreshTrigger,
+    /// Ending a session nobody uses, in the browser driver. Default `None`: off.
+    pub idle: Option<IdlePolicy>,
+}
+
+/// The browser driver's idle policy: after `after` with no user input (or with the page hidden), it
+/// stops refreshing ahead of expiry and emits [`ClientEvent::SessionEndingSoon`](crate::ClientEvent);
+/// `warning` later, still without input, it logs the user out. Input meanwhile cancels it
+/// ([`ClientEvent::IdleWarningCleared`](crate::ClientEvent)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdlePolicy {
+    /// Quiet time before the warning.
+    pub after: Duration,
+    /// Time between the warning and the logout.
+    pub warning: Duration,
 }
 
 /// Decides from an answer whether its access token was refused, so the client refreshes and replays.
@@ -164,6 +178,7 @@ impl Default for Config {
             request_timeout: Some(Duration::from_secs(30)),
             refresh_timeout: Duration::from_secs(10),
             refresh_trigger: RefreshTrigger::unauthorized(),
+            idle: None,
         }
     }
 }
@@ -222,6 +237,13 @@ impl ConfigBuilder {
     pub fn timeouts(mut self, request: Option<Duration>, refresh: Duration) -> Self {
         self.0.request_timeout = request;
         self.0.refresh_timeout = refresh;
+        self
+    }
+
+    /// See [`Config::idle`].
+    #[must_use]
+    pub fn idle(mut self, policy: IdlePolicy) -> Self {
+        self.0.idle = Some(policy);
         self
     }
 

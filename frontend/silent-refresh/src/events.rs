@@ -20,6 +20,8 @@ pub enum LogoutReason {
     UserRequested,
     /// Another tab logged out, or cleared the session.
     OtherTab,
+    /// Nobody used the page for the idle policy's time.
+    Idle,
 }
 
 /// Something the client did. Emitted synchronously, as it happens, so a listener may time-stamp it.
@@ -82,6 +84,14 @@ pub enum ClientEvent {
         /// What storage said.
         reason: String,
     },
+    /// The idle policy will log the user out in `in_ms` unless there is input; proactive refresh has
+    /// stopped meanwhile.
+    SessionEndingSoon {
+        /// Time left.
+        in_ms: u64,
+    },
+    /// Input came after [`ClientEvent::SessionEndingSoon`]: the session goes on.
+    IdleWarningCleared,
     /// The session ended here.
     LoggedOut {
         /// Why.

@@ -53,6 +53,11 @@ fn describe(logged: &LoggedEvent) -> (&'static str, String) {
         }
         ClientEvent::LoggedOut { reason: LogoutReason::UserRequested } => ("bad", "Logged out".into()),
         ClientEvent::LoggedOut { reason: LogoutReason::OtherTab } => ("bad", "Logged out in another tab".into()),
+        ClientEvent::LoggedOut { reason: LogoutReason::Idle } => ("bad", "Logged out after no activity".into()),
+        ClientEvent::SessionEndingSoon { in_ms } => {
+            ("warn", format!("No activity: the session ends in {} s", in_ms / 1000))
+        }
+        ClientEvent::IdleWarningCleared => ("ok", "Activity again: the session goes on".into()),
         ClientEvent::LoggedOut { reason: LogoutReason::SessionExpired(why) } => {
             ("bad", format!("Session ended: {why}"))
         }

@@ -9,6 +9,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::RefreshClient;
+use crate::config::IdlePolicy;
+use crate::events::{ClientEvent, LogoutReason};
 use crate::protocol::Protocol;
 
 /// Drives a client: every tick (1 s by default) and whenever the tab becomes visible again or the
@@ -49,10 +51,14 @@ impl Driver {
     ) -> Self {
         let proactive = Rc::new(Cell::new(true));
         let on_change: Rc<dyn Fn()> = Rc::new(on_change);
+        let idle = Rc::new(IdleWatch::new(client.config().idle));
         let wake = {
             let (client, proactive, on_change) = (client.clone(), Rc::clone(&proactive), Rc::clone(&on_change));
+            let idle = Rc::clone(&idle);
             Rc::new(move || {
-                if proactive.get() {
+                // The idle check runs whatever the switch says; a session in no use is not refreshed.
+                let in_use = idle.check(&client);
+                if in_use && proactive.get() {
                     let (client, on_change) = (client.clone(), Rc::clone(&on_change));
                     wasm_bindgen_futures::spawn_local(async move {
                         // Failures are events already; a request that needs a token refreshes itself.
@@ -71,6 +77,12 @@ impl Driver {
 
         let mut listeners = Vec::new();
         if let Some(window) = web_sys::window() {
+            if client.config().idle.is_some() {
+                for name in ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll"] {
+                    let (idle, client) = (Rc::clone(&idle), client.clone());
+                    listeners.extend(Listener::add(window.clone().into(), name, move |_| idle.input(&client)));
+                }
+            }
             for name in ["online", "focus"] {
                 let wake = Rc::clone(&wake);
                 listeners.extend(Listener::add(window.clone().into(), name, move |_| wake()));
@@ -115,6 +127,55 @@ impl Driver {
     /// Whether refreshing ahead of expiry is on.
     pub fn proactive(&self) -> bool {
         self.proactive.get()
+    }
+}
+
+/// The idle policy's state: when the user last did something, and whether they were warned.
+struct IdleWatch {
+    policy: Option<IdlePolicy>,
+    last_input: Cell<f64>,
+    warned: Cell<bool>,
+}
+
+impl IdleWatch {
+    fn new(policy: Option<IdlePolicy>) -> Self {
+        Self { policy, last_input: Cell::new(js_sys::Date::now()), warned: Cell::new(false) }
+    }
+
+    /// Input: the user is here.
+    fn input<P: Protocol + 'static>(&self, client: &RefreshClient<P>) {
+        self.last_input.set(js_sys::Date::now());
+        if self.warned.replace(false) {
+            client.emit(ClientEvent::IdleWarningCleared);
+        }
+    }
+
+    /// At a tick: warns, or ends the session, as the policy says. True while the session is in use (so
+    /// proactive refresh goes on); always true without a policy. A hidden page has no input, so it
+    /// grows idle too.
+    fn check<P: Protocol + 'static>(&self, client: &RefreshClient<P>) -> bool {
+        let Some(policy) = self.policy else { return true };
+        if client.session().is_none() {
+            self.last_input.set(js_sys::Date::now());
+            self.warned.set(false);
+            return true;
+        }
+        let quiet = (js_sys::Date::now() - self.last_input.get()).max(0.0) as u64;
+        let after = u64::try_from(policy.after.as_millis()).unwrap_or(u64::MAX);
+        let end = after.saturating_add(u64::try_from(policy.warning.as_millis()).unwrap_or(u64::MAX));
+        if quiet >= end {
+            self.warned.set(false);
+            let client = client.clone();
+            wasm_bindgen_futures::spawn_local(async move { client.logout_because(LogoutReason::Idle).await });
+            return false;
+        }
+        if quiet >= after {
+            if !self.warned.replace(true) {
+                client.emit(ClientEvent::SessionEndingSoon { in_ms: end - quiet });
+            }
+            return false;
+        }
+        true
     }
 }
 
