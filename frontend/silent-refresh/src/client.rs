@@ -321,11 +321,14 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// An access token valid for at least `min_validity`, for what authenticates outside
     /// [`send`](Self::send) (a WebSocket, an SSE stream, another SDK): the current one when it is, else
     /// the one a refresh brings (joining a refresh already running). Listen for
-    /// [`ClientEvent::TokensChanged`] to learn when to take a new one.
+    /// [`ClientEvent::TokensChanged`] to learn when to take a new one. No token can be asked to outlive
+    /// half its own lifetime: with tokens shorter than twice `min_validity`, a fresh one is enough (or
+    /// every call would refresh).
     pub async fn access_token(&self, min_validity: std::time::Duration) -> Result<String, ClientError> {
         let session = self.session().ok_or(ClientError::SessionExpired)?;
         let refused = self.inner.rejected_access.borrow().as_deref() == Some(session.access_token.as_str());
-        let needed = i64::try_from(min_validity.as_millis()).unwrap_or(i64::MAX);
+        let lifetime = session.access_expires_at.saturating_sub(session.access_issued_at);
+        let needed = i64::try_from(min_validity.as_millis()).unwrap_or(i64::MAX).min(lifetime / 2);
         if !refused && session.access_expires_at.saturating_sub(self.inner.clock.now_ms()) >= needed {
             return Ok(session.access_token);
         }

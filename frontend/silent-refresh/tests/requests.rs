@@ -216,3 +216,17 @@ fn logout_others_and_change_password_go_out_with_the_token_and_need_no_refresh()
     assert_eq!(w.server.refresh_calls(), 0);
     assert!(w.client.session().is_some(), "the session goes on");
 }
+
+#[test]
+fn access_token_asked_to_outlive_short_tokens_does_not_refresh_every_time() {
+    let w = world(Config::default());
+    w.server.set_access_lifetime_s(3);
+    w.clock.advance(61_000);
+    block_on(w.client.access_token(Duration::from_secs(30))).unwrap();
+    let after_first = w.server.refresh_calls();
+    assert_eq!(after_first, 1, "the expired 60 s token was replaced by a 3 s one");
+    for _ in 0..5 {
+        block_on(w.client.access_token(Duration::from_secs(30))).unwrap();
+    }
+    assert_eq!(w.server.refresh_calls(), after_first, "a fresh 3 s token is enough for a 30 s ask");
+}

@@ -38,7 +38,7 @@ pub(crate) fn Live() -> impl IntoView {
 
     let connect = move || {
         spawn_local(async move {
-            let Ok(token) = services.client().access_token(Duration::from_secs(5)).await else {
+            let Ok(token) = services.client().access_token(Duration::from_secs(1)).await else {
                 connection.set_value(None);
                 return;
             };
