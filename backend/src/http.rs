@@ -14,4 +14,6 @@ pub(crate) mod router;
 pub(crate) mod routes;
 pub(crate) mod spa;
 pub(crate) mod state;
+#[cfg(feature = "e2e")]
+pub(crate) mod test_sessions;
 pub(crate) mod track;

@@ -3,6 +3,7 @@
 //! on a number. SQLite always; PostgreSQL too when `BENCH_DATABASE_URL` names a server on which it may
 //! create a database.
 
+mod herd;
 mod probe;
 mod server;
 mod spa_wire;
@@ -64,6 +65,12 @@ pub(crate) fn run() -> Result {
     }
     step("measuring what the SPA puts on the wire");
     rows.extend(spa_wire::measure(&sqlite)?);
+    let herd_db = format!("sqlite://{}", dir.join(format!("herd-{}.db", std::process::id())).display());
+    let sizes: Vec<usize> = std::env::var("HERD_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![2_000, 10_000]);
+    rows.extend(herd::measure(&herd_db, &sizes)?);
     print_rows(&rows);
     Ok(())
 }

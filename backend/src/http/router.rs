@@ -53,7 +53,10 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<St
     let api = api.route_layer(axum::middleware::from_fn_with_state(metrics, track));
     #[cfg(feature = "e2e")]
     let api = {
+        use crate::http::test_sessions;
         paths.push(shared::paths::TEST_REFRESH_OUTAGE.to_owned());
+        paths.push(test_sessions::PATH.to_owned());
+        let api = api.route(test_sessions::PATH, axum::routing::post(test_sessions::open_sessions));
         crate::http::fault::with_refresh_outage_switch(api)
     };
     let (api, document) = api.split_for_parts();
