@@ -237,3 +237,20 @@ async fn an_attacker_beside_honest_users_gets_exactly_the_limit_and_they_all_get
     assert_eq!(count(&responses, StatusCode::OK), 16, "honest logins");
     assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 35);
 }
+
+/// Clients that hang up mid-login (their requests dropped while the password is hashed) leave no
+/// reservation behind: the next login goes straight through instead of waiting for leases to lapse.
+#[tokio::test]
+async fn logins_abandoned_mid_check_leave_no_reservation_behind() {
+    let app = spawn_app_with(&["--login-queue-timeout", "2s"]).await;
+    app.register("ann@example.com").await;
+    let right = json!({"email": "ann@example.com", "password": PASSWORD});
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(5)).build().unwrap();
+    let abandoned = (0..10).map(|_| impatient.post(app.url(paths::LOGIN)).json(&right).send());
+    let answers = futures::future::join_all(abandoned).await;
+    assert!(answers.iter().any(Result::is_err), "some requests were abandoned");
+    let started = std::time::Instant::now();
+    let response = app.post_json(paths::LOGIN, &right).await;
+    assert_eq!(response.status(), StatusCode::OK, "an abandoned login held the account's places");
+    assert!(started.elapsed() < Duration::from_secs(2), "it waited for leases: {:?}", started.elapsed());
+}

@@ -39,13 +39,21 @@ async fn check_password(auth: &Auth, email: &str, password: Password) -> Result<
 
 /// Reserves the throttle places before the password is checked (so parallel guesses cannot outrun the
 /// count), checks it, and settles the places: the account if the password is right, else
-/// `InvalidCredentials` (or 429 once failures fill the limit).
+/// `InvalidCredentials` (or 429 once failures fill the limit). Runs as a task of its own, so a client
+/// that hangs up mid-check cannot leave its reservation unsettled (which would hold the account's
+/// places until the lease lapses).
 async fn throttled_password_check(
     auth: &Auth,
     email: &str,
     password: Password,
     ip: IpAddr,
 ) -> Result<UserRecord, AuthError> {
+    let (auth, email) = (auth.clone(), email.to_owned());
+    let checking = tokio::spawn(async move { check_and_settle(&auth, &email, password, ip).await });
+    checking.await.map_err(|_| AuthError::Interrupted)?
+}
+
+async fn check_and_settle(auth: &Auth, email: &str, password: Password, ip: IpAddr) -> Result<UserRecord, AuthError> {
     let slots = match auth.throttle.begin_login(&auth.store, auth.clock.as_ref(), email, ip).await {
         Err(throttled @ AuthError::RateLimited { .. }) => {
             auth.metrics.login(LoginOutcome::Throttled);

@@ -41,6 +41,9 @@ pub(crate) enum AuthError {
     Signing(#[from] SignError),
     #[error("internal error")]
     Random(#[from] getrandom::Error),
+    /// A task the rule ran on ended without an answer (it panicked, or the runtime is shutting down).
+    #[error("internal error")]
+    Interrupted,
 }
 
 /// Why a presented refresh token can never work again.

@@ -69,9 +69,11 @@ impl From<AuthError> for ApiError {
             AuthError::RefreshRefused(refusal) => Self::RefreshTokenInvalid(refusal),
             AuthError::RefreshTokenReused => Self::RefreshTokenReused,
             AuthError::SessionIdle => Self::SessionIdle,
-            AuthError::Store(_) | AuthError::Password(_) | AuthError::Signing(_) | AuthError::Random(_) => {
-                Self::Internal(error)
-            }
+            AuthError::Store(_)
+            | AuthError::Password(_)
+            | AuthError::Signing(_)
+            | AuthError::Random(_)
+            | AuthError::Interrupted => Self::Internal(error),
         }
     }
 }
