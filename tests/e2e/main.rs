@@ -16,3 +16,4 @@ mod outage;
 mod refresh;
 mod revocation;
 mod tabs;
+mod timing;

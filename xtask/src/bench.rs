@@ -3,6 +3,7 @@
 //! on a number. SQLite always; PostgreSQL too when `BENCH_DATABASE_URL` names a server on which it may
 //! create a database.
 
+mod browser_burst;
 mod herd;
 mod probe;
 mod server;
@@ -65,6 +66,7 @@ pub(crate) fn run() -> Result {
     }
     step("measuring what the SPA puts on the wire");
     rows.extend(spa_wire::measure(&sqlite)?);
+    rows.extend(browser_burst::measure()?);
     let herd_db = format!("sqlite://{}", dir.join(format!("herd-{}.db", std::process::id())).display());
     let sizes: Vec<usize> = std::env::var("HERD_SIZES")
         .ok()

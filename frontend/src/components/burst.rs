@@ -23,6 +23,8 @@ struct Outcome {
     total: usize,
     refreshes: u32,
     first_error: Option<String>,
+    /// From the first request out to the last answer in.
+    elapsed_ms: u64,
 }
 
 #[component]
@@ -38,6 +40,7 @@ pub(crate) fn Burst() -> impl IntoView {
         running.set(true);
         services.timeline.set(Vec::new());
         spawn_local(async move {
+            let started = js_sys::Date::now();
             let before = client.counters().refreshes;
             let request = Request::get(paths::DEMO_ECHO).query("delay_ms", DELAY_MS.to_string());
             let results: Vec<Result<Echo, ClientError>> = join_all((0..total).map(|_| client.fetch(&request))).await;
@@ -49,6 +52,7 @@ pub(crate) fn Burst() -> impl IntoView {
                 total,
                 refreshes: client.counters().refreshes - before,
                 first_error,
+                elapsed_ms: (js_sys::Date::now() - started).max(0.0) as u64,
             }));
             running.set(false);
         });
@@ -74,6 +78,9 @@ pub(crate) fn Burst() -> impl IntoView {
                         <span id="burst-succeeded">{format!("{}/{}", o.succeeded, o.total)}</span>
                         " succeeded · "
                         <span id="burst-refreshes">{refreshes}</span>
+                        " · "
+                        <span id="burst-ms">{o.elapsed_ms}</span>
+                        " ms"
                     </p>
                     {o.first_error.map(|e| view! { <p class="error" id="burst-error" role="alert">{e}</p> })}
                 }
