@@ -100,9 +100,16 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in progress get time to finish; a stream that would outlive it (the demo's live
+    // stream lasts as long as its token) is cut when the process ends.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
     Ok(())
 }
+
+/// How long a shutdown waits for open connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// What a connection has done, for its watchdog.
 #[derive(Debug)]
