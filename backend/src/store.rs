@@ -24,7 +24,7 @@ use sqlx::{AnyConnection, AnyPool};
 pub(crate) use revoke_reason::RevokeReason;
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
 pub(crate) use sessions::{NewSession, SessionRecord};
-pub(crate) use signing_keys::{KeyPolicyRow, KeyRow};
+pub(crate) use signing_keys::{KeyPolicyRow, KeyRow, Replacement};
 pub(crate) use throttle_attempts::{Reservation, Settlement};
 pub(crate) use token_hash::TokenHash;
 pub(crate) use users::{NewUser, UserRecord};

@@ -2,6 +2,8 @@
 //! a signing key, create a database by accident, or time a rotation by the shell's settings.
 
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -97,4 +99,52 @@ async fn list_shows_each_key_and_revoke_ends_one_at_once_and_another_signs() {
     assert_ne!(header(&again.tokens.access_token)["kid"], compromised.as_str());
     let (ok, _, err) = keys(&db.url, &["keys", "revoke", &compromised]);
     assert!(!ok && err.contains("no valid key"), "{err}");
+}
+
+// The commands block their thread; the refresher runs on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_reloading_during_revocations_always_has_a_key_to_sign_with() {
+    let db = TestDatabase::new().await;
+    // Reloads every few milliseconds, so one lands inside a revocation if the revocation has an inside.
+    let server = start_backend(&db.url, &["--key-reload-interval", "2ms"]);
+    let client = reqwest::Client::new();
+    let login = login_on(&client, &server, "reload@example.com", None).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let refresher = tokio::spawn({
+        let (client, url, stop) = (client.clone(), server.url(paths::REFRESH), stop.clone());
+        let mut refresh_token = login.tokens.refresh_token.clone();
+        async move {
+            let mut refreshes = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                let response =
+                    client.post(&url).json(&serde_json::json!({ "refreshToken": refresh_token })).send().await.unwrap();
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.unwrap();
+                if status != StatusCode::OK {
+                    return Err(format!("refresh {refreshes}: {status} {body}"));
+                }
+                refresh_token = body["data"]["refresh_token"].as_str().unwrap().to_owned();
+                refreshes += 1;
+            }
+            Ok(refreshes)
+        }
+    });
+
+    for round in 0..8 {
+        let (ok, _, err) = keys(&db.url, &["keys", "rotate"]);
+        assert!(ok, "{err}");
+        let (_, listed, _) = keys(&db.url, &["keys", "list"]);
+        let active = listed
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some("active"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("round {round}: no active key in {listed}"))
+            .to_owned();
+        let (ok, said, err) = keys(&db.url, &["keys", "revoke", &active]);
+        assert!(ok && said.contains("standby key"), "round {round}: {said}{err}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let refreshes =
+        refresher.await.unwrap().unwrap_or_else(|failure| panic!("{failure}\nserver log:\n{}", server.log()));
+    assert!(refreshes > 0, "no refresh ran beside the revocations");
 }

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
+use crate::auth::tokens::key_ring::at_once;
 use crate::auth::tokens::millis;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, ConfigError, DatabaseTarget};
-use crate::store::{KeyPolicyRow, KeyRow, PoolSettings, Store, StoreError};
+use crate::store::{KeyPolicyRow, KeyRow, PoolSettings, Replacement, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysCommandError {
@@ -78,14 +79,14 @@ pub async fn rotate_keys(config: &Config, clock: &dyn Clock, create: bool) -> Re
     let now = clock.now();
     let empty = store.signing_keys(now).await?.is_empty();
     // An empty ring has nothing to overlap with: waiting would only leave the servers without a key.
-    let activates_at = if empty { now } else { now + policy.activation_delay_ms };
+    let activates_at = if empty { at_once(now) } else { now + policy.activation_delay_ms };
     let key = key_material::generate(policy.algorithm, now, activates_at)?;
     let kid = key.kid.clone();
     store.add_signing_key(key, false).await?;
     let retires_at = activates_at + policy.overlap_ms;
     let retired = if empty { 0 } else { store.retire_signing_keys(activates_at, retires_at).await? };
     store.close().await;
-    let seconds = |at: Millis| (at - now) / 1000;
+    let seconds = |at: Millis| ((at - now) / 1000).max(0);
     Ok(format!(
         "added {} key {kid}: published now, signs in {} s; {retired} older key(s) accepted for {} s more \
          (timed by {})",
@@ -132,27 +133,34 @@ pub async fn list_keys(config: &Config, clock: &dyn Clock) -> Result<String, Key
 pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result<String, KeysCommandError> {
     let store = open(config, false).await?;
     let now = clock.now();
-    if !store.revoke_signing_key(kid, now).await? {
+    let valid = store.signing_keys(now).await?;
+    if !valid.iter().any(|r| r.kid == kid) {
         store.close().await;
         return Err(KeysCommandError::UnknownKey(kid.to_owned()));
     }
-    let valid = store.signing_keys(now).await?;
-    let replacement = if signing_kid(&valid, now).is_some() {
-        "another key was already signing".to_owned()
-    } else if let Some(standby) = valid.first() {
-        store.activate_signing_key(&standby.kid, now).await?;
-        format!("standby key {} signs from now on", standby.kid)
+    let others: Vec<KeyRow> = valid.into_iter().filter(|r| r.kid != kid).collect();
+    let (replacement, said) = if signing_kid(&others, now).is_some() {
+        (Replacement::AlreadySigning, "another key was already signing".to_owned())
+    } else if let Some(standby) = others.first() {
+        (
+            Replacement::Activate { kid: standby.kid.clone(), at: at_once(now) },
+            format!("standby key {} signs from now on", standby.kid),
+        )
     } else {
         let policy = policy(&store, config).await?;
-        let key = key_material::generate(policy.algorithm, now, now)?;
-        let new = key.kid.clone();
-        store.add_signing_key(key, false).await?;
-        format!("new {} key {new} signs from now on", policy.algorithm.jose())
+        let key = key_material::generate(policy.algorithm, now, at_once(now))?;
+        let said = format!("new {} key {} signs from now on", policy.algorithm.jose(), key.kid);
+        (Replacement::Add(key), said)
     };
+    // Another `keys revoke` of the same key may have won meanwhile.
+    if !store.revoke_signing_key(kid, now, replacement).await? {
+        store.close().await;
+        return Err(KeysCommandError::UnknownKey(kid.to_owned()));
+    }
     store.close().await;
     Ok(format!(
         "WARNING: key {kid} is revoked: every token it signed is refused from now on (by each server at its \
-         next key reload, within KEY_RELOAD_INTERVAL), so their holders refresh or log in again.\n{replacement}"
+         next key reload, within KEY_RELOAD_INTERVAL), so their holders refresh or log in again.\n{said}"
     ))
 }
 

@@ -76,6 +76,19 @@ impl Store {
     }
 }
 
+const ACTIVATE: &str = "UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND activates_at > $1";
+
+/// What signs once a revoked key stops.
+#[derive(Debug)]
+pub(crate) enum Replacement {
+    /// Another key already signs.
+    AlreadySigning,
+    /// This standing-by key signs from `at`.
+    Activate { kid: String, at: Millis },
+    /// This new key.
+    Add(KeyRow),
+}
+
 /// The servers' key settings, as the last one to start wrote them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub(crate) struct KeyPolicyRow {
@@ -103,9 +116,15 @@ impl Store {
         .await?)
     }
 
-    /// Ends `kid` at `now` (a compromised key): its tokens are refused from then on. False when no
-    /// such key is still valid.
-    pub(crate) async fn revoke_signing_key(&self, kid: &str, now: Millis) -> Result<bool, StoreError> {
+    /// Ends `kid` at `now` (a compromised key): its tokens are refused from then on. The replacement
+    /// lands in the same transaction, so a server reloading meanwhile never finds the ring without a
+    /// signing key. False (and nothing written) when no such key is still valid.
+    pub(crate) async fn revoke_signing_key(
+        &self,
+        kid: &str,
+        now: Millis,
+        replacement: Replacement,
+    ) -> Result<bool, StoreError> {
         let kid = kid.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
@@ -117,24 +136,40 @@ impl Store {
                 .bind(kid)
                 .execute(&mut *conn)
                 .await?;
-                Ok(revoked.rows_affected() == 1)
+                if revoked.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                match replacement {
+                    Replacement::AlreadySigning => {}
+                    Replacement::Activate { kid, at } => {
+                        sqlx::query(ACTIVATE).bind(at).bind(kid).execute(&mut *conn).await?;
+                    }
+                    Replacement::Add(key) => {
+                        sqlx::query(
+                            "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, activates_at)
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(key.kid)
+                        .bind(key.algorithm)
+                        .bind(key.private_key)
+                        .bind(key.public_key)
+                        .bind(key.created_at)
+                        .bind(key.activates_at)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                Ok(true)
             })
         })
         .await
     }
 
-    /// Makes a standing-by key sign from `now`.
-    pub(crate) async fn activate_signing_key(&self, kid: &str, now: Millis) -> Result<(), StoreError> {
+    /// Makes a standing-by key sign from `at`.
+    pub(crate) async fn activate_signing_key(&self, kid: &str, at: Millis) -> Result<(), StoreError> {
         let kid = kid.to_owned();
         self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND activates_at > $1")
-                    .bind(now)
-                    .bind(kid)
-                    .execute(&mut *conn)
-                    .await
-                    .map(drop)
-            })
+            Box::pin(async move { sqlx::query(ACTIVATE).bind(at).bind(kid).execute(&mut *conn).await.map(drop) })
         })
         .await
     }

@@ -28,6 +28,17 @@ pub enum KeyError {
     NoneActive,
 }
 
+/// How far back a key that must sign at once is dated. Instances judge "active" by their own clocks, and
+/// a request may take its `now` before a reload swaps the ring: a key activated exactly at the
+/// command's `now` would leave such an instance with no signing key for a moment (or for its clock's
+/// lag). `activates_at` only picks the signer, so dating it back costs nothing.
+const AT_ONCE_BACKDATE_MS: Millis = 60_000;
+
+/// The activation time of a key that signs at once: see [`AT_ONCE_BACKDATE_MS`].
+pub(crate) fn at_once(now: Millis) -> Millis {
+    now - AT_ONCE_BACKDATE_MS
+}
+
 /// The keys this instance knows, shared by its clones.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRing {
@@ -51,11 +62,11 @@ impl KeyRing {
     ) -> Result<Self, KeyError> {
         let rows = store.signing_keys(now).await?;
         if rows.is_empty() {
-            store.add_signing_key(super::key_material::generate(algorithm, now, now)?, true).await?;
+            store.add_signing_key(super::key_material::generate(algorithm, now, at_once(now))?, true).await?;
         } else if let Some(earliest) = rows.first().filter(|_| rows.iter().all(|r| r.activates_at > now)) {
             // Only keys standing by (a rotation ran before the first start): there is nothing to overlap
             // with, so the earliest signs now rather than leaving the servers without a key.
-            store.activate_signing_key(&earliest.kid, now).await?;
+            store.activate_signing_key(&earliest.kid, at_once(now)).await?;
         }
         let ring = Self {
             keys: Arc::default(),
