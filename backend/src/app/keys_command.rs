@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
-use crate::auth::tokens::key_ring::at_once;
+use crate::auth::tokens::key_ring::{at_once, signer};
 use crate::auth::tokens::millis;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, ConfigError, DatabaseTarget};
@@ -164,12 +164,9 @@ pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result
     ))
 }
 
-/// The key that signs at `now`: the one that activated last.
+/// The key that signs at `now`, by the servers' own rule.
 fn signing_kid(rows: &[KeyRow], now: Millis) -> Option<&str> {
-    rows.iter()
-        .filter(|r| r.activates_at <= now && r.retires_at.is_none_or(|end| end > now))
-        .max_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)))
-        .map(|r| r.kid.as_str())
+    signer(rows, now, |r| (r.activates_at, r.retires_at, &r.kid)).map(|r| r.kid.as_str())
 }
 
 fn time(at: Millis) -> String {

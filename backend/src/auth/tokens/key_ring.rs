@@ -39,6 +39,24 @@ pub(crate) fn at_once(now: Millis) -> Millis {
     now - AT_ONCE_BACKDATE_MS
 }
 
+/// The key that signs at `now`, given each key's activation, end and `kid`: the one that activated
+/// last, ties broken by `kid`, so every instance and `backend keys` pick the same.
+pub(crate) fn signer<'a, K>(
+    keys: impl IntoIterator<Item = &'a K>,
+    now: Millis,
+    times: impl Fn(&K) -> (Millis, Option<Millis>, &String),
+) -> Option<&'a K> {
+    keys.into_iter()
+        .filter(|k| {
+            let (activates_at, retires_at, _) = times(k);
+            activates_at <= now && retires_at.is_none_or(|end| end > now)
+        })
+        .max_by(|a, b| {
+            let ((a_at, _, a_kid), (b_at, _, b_kid)) = (times(a), times(b));
+            (a_at, a_kid).cmp(&(b_at, b_kid))
+        })
+}
+
 /// The keys this instance knows, shared by its clones.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRing {
@@ -106,11 +124,7 @@ impl KeyRing {
     /// instance picks the same).
     pub(crate) fn signing_key(&self, now: Millis) -> Result<Arc<Key>, KeyError> {
         let keys = self.keys.read().map_err(|_| KeyError::NoneActive)?;
-        keys.iter()
-            .filter(|k| k.activates_at <= now && k.valid_at(now))
-            .max_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)))
-            .cloned()
-            .ok_or(KeyError::NoneActive)
+        signer(keys.iter(), now, |k| (k.activates_at, k.retires_at, &k.kid)).cloned().ok_or(KeyError::NoneActive)
     }
 
     /// The key a token names, if it is ours and still valid; asks the database again (rate-limited)
