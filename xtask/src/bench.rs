@@ -53,16 +53,15 @@ pub(crate) fn run() -> Result {
     let sqlite = format!("sqlite://{}", dir.join(format!("bench-{}.db", std::process::id())).display());
     rows.extend(engine("SQLite", &sqlite, fsyncs, &dir)?);
     let _ = std::fs::remove_file(dir.join(format!("bench-{}.db", std::process::id())));
-    match std::env::var("BENCH_DATABASE_URL") {
-        Ok(admin) if !admin.is_empty() => {
-            let (url, name) = create_postgres_database(&admin)?;
-            let measured = engine("PostgreSQL", &url, fsyncs, &dir);
-            let _ = Command::new("psql")
-                .args([&admin, "-qc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
-                .status();
-            rows.extend(measured?);
+    let postgres = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin) if !admin.is_empty() => Some(PostgresDatabase::create(&admin)?),
+        _ => {
+            println!("(PostgreSQL skipped: set BENCH_DATABASE_URL=postgres://… to measure it too)");
+            None
         }
-        _ => println!("(PostgreSQL skipped: set BENCH_DATABASE_URL=postgres://… to measure it too)"),
+    };
+    if let Some(database) = &postgres {
+        rows.extend(engine("PostgreSQL", &database.url, fsyncs, &dir)?);
     }
     step("measuring what the SPA puts on the wire");
     rows.extend(spa_wire::measure(&sqlite)?);
@@ -72,7 +71,10 @@ pub(crate) fn run() -> Result {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![2_000, 10_000]);
-    rows.extend(herd::measure(&herd_db, &sizes)?);
+    rows.extend(herd::measure("SQLite", &herd_db, &sizes)?);
+    if let (Some(database), Some(&largest)) = (&postgres, sizes.iter().max()) {
+        rows.extend(herd::measure("PostgreSQL", &database.url, &[largest])?);
+    }
     print_rows(&rows);
     Ok(())
 }
@@ -280,11 +282,27 @@ fn fsync_rate(dir: &std::path::Path) -> Result<f64> {
     Ok(f64::from(count) / started.elapsed().as_secs_f64())
 }
 
-fn create_postgres_database(admin: &str) -> Result<(String, String)> {
-    let name = format!("bench_{}", std::process::id());
-    tools::run("psql", &[admin, "-qc", &format!("CREATE DATABASE {name}")])?;
-    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-    Ok((format!("{base}/{name}"), name))
+/// A database of its own on the PostgreSQL server at `admin`, dropped when the bench ends (or fails).
+struct PostgresDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    fn create(admin: &str) -> Result<Self> {
+        let name = format!("bench_{}", std::process::id());
+        tools::run("psql", &[admin, "-qc", &format!("CREATE DATABASE {name}")])?;
+        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+        Ok(Self { admin: admin.to_owned(), url: format!("{base}/{name}"), name })
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = Command::new("psql").args([&self.admin, "-qc", &drop]).status();
+    }
 }
 
 fn print_rows(rows: &[Row]) {

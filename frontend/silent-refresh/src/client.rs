@@ -326,7 +326,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// every call would refresh).
     pub async fn access_token(&self, min_validity: std::time::Duration) -> Result<String, ClientError> {
         let session = self.session().ok_or(ClientError::SessionExpired)?;
-        let refused = self.inner.rejected_access.borrow().as_deref() == Some(session.access_token.as_str());
+        let refused = self.refused(&session);
         let lifetime = session.access_expires_at.saturating_sub(session.access_issued_at);
         let needed = i64::try_from(min_validity.as_millis()).unwrap_or(i64::MAX).min(lifetime / 2);
         if !refused && session.access_expires_at.saturating_sub(self.inner.clock.now_ms()) >= needed {
@@ -346,11 +346,16 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         self.refresh(RefreshReason::Proactive, &session, false).await.map(|_| ())
     }
 
+    /// True when the server answered this session's access token with the refresh trigger (a 401).
+    fn refused(&self, session: &Session<P::User>) -> bool {
+        self.inner.rejected_access.borrow().as_deref() == Some(session.access_token.as_str())
+    }
+
     /// The session to send with. A token that is valid by the wall clock and was not refused is used
     /// as it is: a request never waits on a proactive refresh, let alone a failing one.
     async fn usable_session(&self) -> Result<Session<P::User>, ClientError> {
         let session = self.session().ok_or(ClientError::SessionExpired)?;
-        let refused = self.inner.rejected_access.borrow().as_deref() == Some(session.access_token.as_str());
+        let refused = self.refused(&session);
         if !refused && !session.access_expired(self.inner.clock.now_ms()) {
             return Ok(session);
         }

@@ -3,26 +3,35 @@
 use std::time::Duration;
 
 /// How long before expiry a token is refreshed: `fraction` of its lifetime, at least `min`, but never
-/// more than half the lifetime (so a very short token is refreshed halfway, not in a loop), and then up
-/// to `jitter` of the lifetime earlier still, by an amount drawn per token, so clients that logged in
-/// together (after a deploy, at 9:00) drift apart instead of refreshing together forever. Jitter only
-/// ever moves the refresh earlier, never past the margin, and never before the first half of the
-/// lifetime has passed.
+/// more than half the lifetime (so a very short token is refreshed halfway, not in a loop), and then
+/// earlier still by an amount drawn per token, so that clients which got their tokens together do not
+/// refresh together forever:
+/// - a token that starts a new schedule (from a login, a resume, or a refresh after the previous token
+///   expired or was refused: a mass login at 9:00, ten thousand laptops waking up, a key revocation) is
+///   refreshed anywhere in the `spread` of its lifetime that ends at the margin, never in its first
+///   tenth. One lifetime later such a herd is spread evenly, instead of refreshing in one burst.
+/// - a token from a refresh made on schedule keeps its chain's place, moved up to `jitter` of the
+///   lifetime earlier so that chains keep drifting, never into the first half of the lifetime.
+///
+/// Neither ever moves the refresh past the margin.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefreshMargin {
     /// Share of the lifetime. Default 0.1.
     pub fraction: f64,
     /// Lower bound. Default 5 s.
     pub min: Duration,
-    /// Up to this share of the lifetime earlier. Default 0.1; 0 turns jitter off.
+    /// Up to this share of the lifetime earlier, for a token on schedule. Default 0.1; 0 turns it off.
     pub jitter: f64,
+    /// The share of the lifetime, ending at the margin, over which the first refresh of a new schedule
+    /// is drawn. Default 0.6; 0 turns it off (at most 0.9).
+    pub spread: f64,
     /// Mixed into each token's draw; tests fix it to get the same spread every run. Default 0.
     pub jitter_seed: u64,
 }
 
 impl Default for RefreshMargin {
     fn default() -> Self {
-        Self { fraction: 0.1, min: Duration::from_secs(5), jitter: 0.1, jitter_seed: 0 }
+        Self { fraction: 0.1, min: Duration::from_secs(5), jitter: 0.1, spread: 0.6, jitter_seed: 0 }
     }
 }
 
@@ -33,11 +42,28 @@ impl RefreshMargin {
         share.max(millis(self.min)).min(lifetime_ms / 2)
     }
 
-    /// How much earlier than the margin `token` (living `lifetime_ms`) is refreshed: a draw in
-    /// `[0, jitter × lifetime)` that depends only on the seed and the token, so every check of one token
-    /// agrees, and tokens issued together spread out.
+    /// No jitter and no spread: every token is refreshed exactly at the margin (for tests and for
+    /// measuring what the spreading buys).
+    pub fn without_spreading(self) -> Self {
+        Self { jitter: 0.0, spread: 0.0, ..self }
+    }
+
+    /// How much earlier than the margin `token` (living `lifetime_ms`) is refreshed when it is on
+    /// schedule: a draw in `[0, jitter × lifetime)`.
     pub fn jitter_ms(&self, token: &str, lifetime_ms: i64) -> i64 {
-        let span = (lifetime_ms as f64 * self.jitter.clamp(0.0, 0.5)) as i64;
+        self.draw_ms(token, lifetime_ms as f64 * self.jitter.clamp(0.0, 0.5))
+    }
+
+    /// How much earlier than the margin `token` (living `lifetime_ms`) is refreshed when it starts a
+    /// new schedule: a draw in `[0, spread × lifetime)`.
+    pub fn spread_ms(&self, token: &str, lifetime_ms: i64) -> i64 {
+        self.draw_ms(token, lifetime_ms as f64 * self.spread.clamp(0.0, 0.9))
+    }
+
+    /// A draw in `[0, span)` that depends only on the seed and the token, so every check of one token
+    /// (in every tab) agrees, and tokens issued together land apart.
+    fn draw_ms(&self, token: &str, span: f64) -> i64 {
+        let span = span as i64;
         if span <= 0 {
             return 0;
         }
@@ -285,5 +311,23 @@ mod tests {
         let other = RefreshMargin { jitter_seed: 7, ..margin };
         assert_ne!(draws[..10], (0..10).map(|i| other.jitter_ms(&format!("token-{i}"), lifetime)).collect::<Vec<_>>());
         assert_eq!(RefreshMargin { jitter: 0.0, ..margin }.jitter_ms("token-1", lifetime), 0);
+    }
+
+    #[test]
+    fn the_spread_of_a_new_schedule_covers_its_share_of_the_lifetime_evenly() {
+        let margin = RefreshMargin { jitter_seed: 42, ..RefreshMargin::default() };
+        let lifetime = 20_000;
+        let span = 12_000;
+        let draws: Vec<i64> = (0..2_000).map(|i| margin.spread_ms(&format!("token-{i}"), lifetime)).collect();
+        assert!(draws.iter().all(|d| (0..span).contains(d)), "outside [0, 60% of the lifetime)");
+        // Each twelfth (one second of a 20 s token) gets close to a twelfth of the tokens: no burst.
+        for twelfth in 0..12 {
+            let count = draws.iter().filter(|d| **d / (span / 12) == twelfth).count();
+            assert!((120..=215).contains(&count), "second {twelfth} got {count} of 2000");
+        }
+        assert_eq!(margin.without_spreading().spread_ms("token-1", lifetime), 0);
+        let capped = RefreshMargin { spread: 5.0, ..margin };
+        let widest = (0..200).map(|i| capped.spread_ms(&format!("token-{i}"), 1_000)).max();
+        assert!(widest.is_some_and(|d| (800..900).contains(&d)), "capped at 90% of the lifetime: {widest:?}");
     }
 }

@@ -21,6 +21,12 @@ pub struct Session<U> {
     pub refresh_expires_at: Option<i64>,
     /// Who is logged in, as the protocol read it from the login answer.
     pub user: U,
+    /// True when the access token came from a refresh made while the one before it was still valid
+    /// and not refused: it keeps its chain's schedule (plus jitter). A token from a login, a resume or a
+    /// late refresh starts a new schedule and is spread wider ([`RefreshMargin::spread`]), because
+    /// many clients may have got theirs at the same moment.
+    #[serde(default)]
+    pub on_schedule: bool,
 }
 
 impl<U> Session<U> {
@@ -33,17 +39,19 @@ impl<U> Session<U> {
             access_expires_at: now.saturating_add(seconds(grant.expires_in)),
             refresh_expires_at: grant.refresh_expires_in.map(|s| now.saturating_add(seconds(Some(s)))),
             user,
+            on_schedule: false,
         }
     }
 
     /// The session after a refresh: the new access token, the new refresh token (forgetting it is the
     /// classic bug that makes the second refresh fail) or the old one when the server did not rotate,
-    /// and the same user.
-    pub fn rotated(&self, grant: &TokenGrant, now: i64) -> Self
+    /// and the same user. `on_schedule`: the refresh was made before this token expired or was refused.
+    pub fn rotated(&self, grant: &TokenGrant, now: i64, on_schedule: bool) -> Self
     where
         U: Clone,
     {
         let mut next = Self::new(grant, self.user.clone(), now);
+        next.on_schedule = on_schedule;
         if next.refresh_token.is_none() {
             next.refresh_token.clone_from(&self.refresh_token);
         }
@@ -53,13 +61,18 @@ impl<U> Session<U> {
         next
     }
 
-    /// When to refresh ahead of expiry: the margin before expiry, moved earlier by this token's
-    /// jitter, but never into the first half of its lifetime.
+    /// When to refresh ahead of expiry: the margin before expiry, moved earlier by this token's draw:
+    /// its jitter when on schedule (never into the first half of its lifetime), its spread when it
+    /// starts a new schedule (never into the first tenth).
     pub fn refresh_due_at(&self, margin: &RefreshMargin) -> i64 {
         let lifetime = (self.access_expires_at - self.access_issued_at).max(0);
         let due = self.access_expires_at - margin.before_expiry_ms(lifetime);
-        let earliest = self.access_issued_at + lifetime / 2;
-        (due - margin.jitter_ms(&self.access_token, lifetime)).max(earliest.min(due))
+        let (earlier, earliest) = if self.on_schedule {
+            (margin.jitter_ms(&self.access_token, lifetime), self.access_issued_at + lifetime / 2)
+        } else {
+            (margin.spread_ms(&self.access_token, lifetime), self.access_issued_at + lifetime / 10)
+        };
+        (due - earlier).max(earliest.min(due))
     }
 
     /// True once the access token has expired by this device's clock.
@@ -91,11 +104,12 @@ mod tests {
             access_expires_at: 1_000_000 + lifetime_ms,
             refresh_expires_at: None,
             user: (),
+            on_schedule: true,
         }
     }
 
     fn no_jitter() -> RefreshMargin {
-        RefreshMargin { jitter: 0.0, ..RefreshMargin::default() }
+        RefreshMargin::default().without_spreading()
     }
 
     #[test]
@@ -128,8 +142,34 @@ mod tests {
     }
 
     #[test]
+    fn a_new_schedule_is_spread_over_most_of_the_lifetime_but_never_its_first_tenth() {
+        let margin = RefreshMargin::default();
+        let dues: Vec<i64> = (0..500)
+            .map(|token| {
+                let mut s = Session { on_schedule: false, ..session(900_000) };
+                s.access_token = format!("token-{token}");
+                s.refresh_due_at(&margin) - 1_000_000
+            })
+            .collect();
+        // 15 min: the margin is 90 s, so the spread (60% = 540 s) reaches back to 270 s after issue.
+        assert!(dues.iter().all(|d| (270_000..=810_000).contains(d)), "{dues:?}");
+        assert!(dues.iter().any(|d| *d < 400_000) && dues.iter().any(|d| *d > 700_000), "{dues:?}");
+        let mut short = Session { on_schedule: false, ..session(4_000) };
+        short.access_token = "token-1".into();
+        assert!((1_000_400..=1_002_000).contains(&short.refresh_due_at(&margin)), "after the first tenth");
+    }
+
+    #[test]
+    fn a_rotation_says_whether_the_new_token_keeps_the_schedule() {
+        let grant = TokenGrant::new("a2", None, Some(60), None);
+        assert!(session(1000).rotated(&grant, 5, true).on_schedule);
+        assert!(!session(1000).rotated(&grant, 5, false).on_schedule);
+        assert!(!Session::new(&grant, (), 5).on_schedule, "a login starts a new schedule");
+    }
+
+    #[test]
     fn a_rotation_without_a_new_refresh_token_keeps_the_old_one() {
         let grant = TokenGrant::new("a2", None, Some(60), None);
-        assert_eq!(session(1000).rotated(&grant, 5).refresh_token.as_deref(), Some("r"));
+        assert_eq!(session(1000).rotated(&grant, 5, true).refresh_token.as_deref(), Some("r"));
     }
 }

@@ -122,8 +122,11 @@ impl<U: Clone> TokenStore<U> for FakeStore<U> {
 #[derive(Debug, Clone)]
 pub struct FakeClock {
     now: Rc<Cell<i64>>,
-    sleepers: Rc<std::cell::RefCell<Vec<(i64, futures::channel::oneshot::Sender<()>)>>>,
+    sleepers: Rc<std::cell::RefCell<Vec<Sleeper>>>,
 }
+
+/// A pending [`Clock::sleep`]: when it ends, and how to wake it.
+type Sleeper = (i64, futures::channel::oneshot::Sender<()>);
 
 impl Default for FakeClock {
     fn default() -> Self {

@@ -249,10 +249,10 @@ fn a_proactive_refresh_fires_at_the_margin_and_not_again() {
     let world = World::new();
     let tab = world.logged_in_tab();
     // 60 s tokens: the margin is max(6 s, 5 s) = 6 s, so the refresh is due 54 s after issue, minus this
-    // token's jitter (up to 10% of the lifetime).
+    // token's draw: a login starts a new schedule, spread over 60% of the lifetime (36 s).
     let issued = silent_refresh::Clock::now_ms(&world.clock);
     let due = tab.client.next_refresh_at().unwrap() - issued;
-    assert!((48_000..=54_000).contains(&due), "due {due} ms after issue");
+    assert!((18_000..=54_000).contains(&due), "due {due} ms after issue");
     world.clock.advance(due - 1);
     block_on(tab.client.refresh_if_due()).unwrap();
     assert_eq!(world.server.refresh_calls(), 0);
@@ -261,6 +261,34 @@ fn a_proactive_refresh_fires_at_the_margin_and_not_again() {
     assert_eq!(world.server.refresh_calls(), 1);
     block_on(tab.client.refresh_if_due()).unwrap();
     assert_eq!(world.server.refresh_calls(), 1, "a fresh token is not due: no loop");
+}
+
+#[test]
+fn a_refresh_on_schedule_keeps_it_and_a_late_or_refused_one_starts_a_new_spread_schedule() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    let session = || tab.client.session().unwrap();
+    assert!(!session().on_schedule, "a login starts a new schedule");
+
+    // On time: the next refresh comes within the jitter (10%) before the margin, after the first half.
+    let due = tab.client.next_refresh_at().unwrap();
+    world.clock.advance(due - silent_refresh::Clock::now_ms(&world.clock));
+    block_on(tab.client.refresh_if_due()).unwrap();
+    assert!(session().on_schedule);
+    let next = tab.client.next_refresh_at().unwrap() - session().access_issued_at;
+    assert!((48_000..=54_000).contains(&next), "on schedule: due {next} ms after issue");
+
+    // Late: the laptop slept past expiry; the refresh the next request makes starts a new schedule.
+    world.clock.advance(61_000);
+    block_on(tab.client.send(&echo())).unwrap();
+    assert_eq!(world.server.refresh_calls(), 2);
+    assert!(!session().on_schedule, "refreshed after expiry");
+
+    // Refused: a 401 on a token that is valid by the clock (a revoked key, say) also starts anew.
+    world.server.expire_access();
+    block_on(tab.client.send(&echo())).unwrap();
+    assert_eq!(world.server.refresh_calls(), 3);
+    assert!(!session().on_schedule, "refreshed after a 401");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `herd <base-url> <clients> <lifetime-s> <email> <password>`: N real `RefreshClient`s (the crate's native
 //! transport, one process, one shared connection pool) on sessions the server opened at one moment.
 //! Prints, as `key=value` lines that `cargo xtask bench` reads:
-//! - refresh requests per second over three token lifetimes, peak ÷ mean, with jitter off and on;
+//! - refresh requests per second over three token lifetimes, peak ÷ mean, with the refresh point's
+//!   spreading (a new schedule's spread, then jitter) off and at its defaults;
 //! - a wake-up storm: every token expired at once, every client sends one request: the time until the
 //!   last succeeds, the refresh p99, failures (5xx or transport), logouts;
 //! - this process's CPU time as a share of the wall time of both cores.
@@ -54,14 +55,15 @@ async fn run(base: String, clients: usize, lifetime: u64, email: String, passwor
     owner.login(&Request::post("/api/auth/login").json(&credentials).expect("JSON")).await.expect("login");
     let cpu_start = cpu_seconds();
     let wall = Instant::now();
-    for (name, jitter) in [("off", 0.0), ("on", 0.1)] {
-        let herd = open_herd(&transport, &owner, clients, jitter).await;
+    let spreading = RefreshMargin::default();
+    for (name, margin) in [("off", spreading.without_spreading()), ("on", spreading)] {
+        let herd = open_herd(&transport, &owner, clients, margin).await;
         let (peak, mean) = refresh_rate(&herd, Duration::from_secs(lifetime * 3)).await;
         println!("jitter_{name}_peak={peak:.1}");
         println!("jitter_{name}_mean={mean:.1}");
         println!("jitter_{name}_ratio={:.2}", peak / mean.max(f64::MIN_POSITIVE));
     }
-    let herd = open_herd(&transport, &owner, clients, 0.1).await;
+    let herd = open_herd(&transport, &owner, clients, spreading).await;
     storm(&herd).await;
     let cpu = cpu_seconds() - cpu_start;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
@@ -77,12 +79,11 @@ struct Member {
 }
 
 /// N clients on sessions the server opened together.
-async fn open_herd(transport: &Pooled, owner: &Client, clients: usize, jitter: f64) -> Vec<Member> {
+async fn open_herd(transport: &Pooled, owner: &Client, clients: usize, margin: RefreshMargin) -> Vec<Member> {
     let request =
         Request::post("/api/test/sessions").query("count", clients.to_string()).timeout(Duration::from_secs(300));
     let pairs: Vec<Value> =
         owner.fetch(&request).await.expect("sessions opened (a backend built with the e2e feature)");
-    let margin = RefreshMargin { jitter, ..RefreshMargin::default() };
     let config = Config::builder().refresh_margin(margin).build();
     let now = SystemClock.now_ms();
     pairs

@@ -8,16 +8,17 @@ use super::{Row, row};
 use crate::bench::server::Server;
 use crate::{Result, fail, step, target_dir, tools};
 
-/// Access-token lifetime: long enough that the 5 s minimum margin leaves room for jitter (10%).
+/// Access-token lifetime: long enough that the 5 s minimum margin leaves room for the spread (60%) and
+/// the jitter (10%).
 const LIFETIME_S: u64 = 20;
 
-pub(super) fn measure(database_url: &str, sizes: &[usize]) -> Result<Vec<Row>> {
+pub(super) fn measure(engine: &str, database_url: &str, sizes: &[usize]) -> Result<Vec<Row>> {
     tools::run("cargo", &["build", "--release", "--quiet", "--package", "herd"])?;
     tools::run("cargo", &["build", "--release", "--quiet", "--package", "backend", "--features", "e2e"])?;
     let mut rows = Vec::new();
     for &clients in sizes {
         step(&format!(
-            "the herd: {clients} clients, {LIFETIME_S} s tokens, three lifetimes with jitter off and on, then a wake-up storm"
+            "the herd on {engine}: {clients} clients, {LIFETIME_S} s tokens, three lifetimes with spreading off and on, then a wake-up storm"
         ));
         let lifetime = format!("{LIFETIME_S}s");
         let server = Server::start(
@@ -41,14 +42,14 @@ pub(super) fn measure(database_url: &str, sizes: &[usize]) -> Result<Vec<Row>> {
         };
         let (off, on) = (value("jitter_off_ratio"), value("jitter_on_ratio"));
         rows.push(row(
-            format!("herd N={clients}: refreshes/s peak ÷ mean, jitter off / on"),
+            format!("{engine} herd N={clients}: refreshes/s peak ÷ mean, spreading off / on"),
             format!("{off:.2} / {on:.2}"),
-            "≤ 2.0 with jitter".into(),
+            "≤ 2.0 with spreading".into(),
             2.0 / on,
         ));
         let last_ms = value("storm_last_ms");
         rows.push(row(
-            format!("herd N={clients}: wake-up storm, last client served"),
+            format!("{engine} herd N={clients}: wake-up storm, last client served"),
             format!(
                 "{last_ms:.0} ms; refresh p99 {:.0} ms; {} failed, {} 5xx, {} logouts",
                 value("storm_refresh_p99_ms"),
@@ -60,7 +61,7 @@ pub(super) fn measure(database_url: &str, sizes: &[usize]) -> Result<Vec<Row>> {
             10_000.0 / last_ms.max(1.0),
         ));
         rows.push(Row {
-            figure: format!("herd N={clients}: the simulator's CPU share of both cores"),
+            figure: format!("{engine} herd N={clients}: the simulator's CPU share of both cores"),
             measured: format!("{:.0}%", value("cpu_share") * 100.0),
             target: "-".into(),
             ratio: None,
