@@ -4,6 +4,7 @@
 //! dialect both engines share (`$n` parameters, `RETURNING`, `ON CONFLICT`); only the migrations and the
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
+mod activity;
 mod revoke_reason;
 mod rotation;
 mod session_cache;
@@ -76,8 +77,8 @@ pub(crate) struct Store {
     pool: AnyPool,
     engine: Engine,
     sessions: std::sync::Arc<session_cache::SessionCache>,
-    /// When this process last wrote each session's activity.
-    touches: std::sync::Arc<session_controls::Touches>,
+    /// Session activity, gathered and written a tick at a time.
+    activity: std::sync::Arc<activity::Activity>,
     /// SQLite's single writer; `None` on PostgreSQL, where row locks order the writers.
     writer: Option<writer::Writer>,
 }
@@ -109,11 +110,12 @@ impl Store {
         let ttl_ms = i64::try_from(settings.session_cache_ttl.as_millis()).unwrap_or(i64::MAX);
         let (pool, engine) = store;
         let sessions = std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms));
-        let mut store = Self { pool, engine, sessions, touches: Default::default(), writer: None };
+        let mut store = Self { pool, engine, sessions, activity: Default::default(), writer: None };
         store.migrate().await?;
         if engine == Engine::Sqlite {
             store.writer = Some(writer::Writer::start(&store.pool).await?);
         }
+        store.start_activity_flusher();
         Ok(store)
     }
 
@@ -188,9 +190,10 @@ impl Store {
         .await
     }
 
-    /// Lets queued writes commit, then closes every connection (tests that restart a server on the
-    /// same file call this first).
+    /// Writes the gathered activity, lets queued writes commit, then closes every connection (tests
+    /// that restart a server on the same file call this first).
     pub(crate) async fn close(&self) {
+        self.stop_activity_flusher().await;
         if let Some(writer) = &self.writer {
             writer.close().await;
         }

@@ -258,3 +258,47 @@ async fn parallel_logins_never_leave_more_sessions_than_the_cap() {
     let last = app.login(&email, Some("newest")).await;
     assert_eq!(live_sessions(&app, &last.tokens.access_token).await.len(), 5);
 }
+
+#[tokio::test]
+async fn the_activity_of_sessions_making_requests_together_is_each_recorded_with_its_own_time() {
+    let (app, clock) = spawn_app_with_manual_clock(&["--session-cache-ttl", "0"]).await;
+    let (email, first) = app.new_session().await;
+    let mut tokens = vec![first.tokens.access_token.clone()];
+    for device in 1..12 {
+        tokens.push(app.login(&email, Some(&format!("device-{device}"))).await.tokens.access_token);
+    }
+    // Half the sessions make a request, a minute passes, the other half do: all at once each time, so
+    // their writes are gathered into shared statements.
+    clock.advance(Duration::from_secs(60));
+    let early = clock_now(&clock) / 1000;
+    let (first_half, second_half) = tokens.split_at(6);
+    for answer in futures::future::join_all(first_half.iter().map(|t| app.get_with_token(paths::ME, t))).await {
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    clock.advance(Duration::from_secs(60));
+    let late = clock_now(&clock) / 1000;
+    for answer in futures::future::join_all(second_half.iter().map(|t| app.get_with_token(paths::ME, t))).await {
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    crate::helpers::eventually(Duration::from_secs(5), "every session's activity recorded", || async {
+        let sessions = live_sessions(&app, &tokens[11]).await;
+        let mut times: Vec<i64> = sessions.iter().map(|s| s.last_used_at).collect();
+        times.sort_unstable();
+        let expected: Vec<i64> = [vec![early; 6], vec![late; 6]].concat();
+        if times == expected { Ok(()) } else { Err(format!("last used {times:?}, expected {expected:?}")) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn activity_recorded_just_before_a_graceful_stop_survives_the_restart() {
+    let (app, clock) = spawn_app_with_manual_clock(&["--session-cache-ttl", "0"]).await;
+    let (_, login) = app.new_session().await;
+    clock.advance(Duration::from_secs(120));
+    let used = clock_now(&clock) / 1000;
+    expect_status(app.get_with_token(paths::ME, &login.tokens.access_token).await, StatusCode::OK).await;
+    // Stopped at once, before the next tick would have written it.
+    let restarted = crate::helpers::spawn_app_on(app.stop().await, &["--session-cache-ttl", "0"]).await;
+    let sessions = live_sessions(&restarted, &login.tokens.access_token).await;
+    assert_eq!(sessions.iter().find(|s| s.current).map(|s| s.last_used_at), Some(used));
+}

@@ -1,40 +1,11 @@
-//! What a user controls about their sessions: ending the others (also when the password changes),
-//! the per-user cap, and the record of activity behind the idle timeout.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! What a user controls about their sessions: ending the others (also when the password changes) and
+//! the per-user cap.
 
 use sqlx::AnyConnection;
 
 use super::revoke_reason::RevokeReason;
 use super::{Store, StoreError};
 use crate::clock::Millis;
-
-/// Activity is written at most this often per session.
-const TOUCH_EVERY_MS: Millis = 1_000;
-
-/// When each session's activity was last written by this process, so a busy session costs one write a
-/// second rather than one per request.
-#[derive(Debug, Default)]
-pub(super) struct Touches(Mutex<HashMap<String, Millis>>);
-
-impl Touches {
-    /// True when `session_id`'s activity should be written now; records that it is.
-    fn due(&self, session_id: &str, now: Millis) -> bool {
-        let Ok(mut last) = self.0.lock() else { return true };
-        if last.len() > 100_000 {
-            // Forgetting costs at most one early write per session.
-            last.retain(|_, at| now - *at < TOUCH_EVERY_MS);
-        }
-        match last.get(session_id) {
-            Some(at) if now - at < TOUCH_EVERY_MS => false,
-            _ => {
-                last.insert(session_id.to_owned(), now);
-                true
-            }
-        }
-    }
-}
 
 /// Ends the user's least recently used live sessions beyond `max`, never `keep`. Runs inside the
 /// login's transaction, after the new session was added.
@@ -129,31 +100,5 @@ impl Store {
             .await?;
         self.sessions.evict_user(user_id);
         Ok(revoked)
-    }
-
-    /// Records activity on a session, at most once a second per session and never waiting for it: the
-    /// write joins the writer's next batch in the background.
-    pub(crate) fn touch_session(&self, session_id: &str, now: Millis) {
-        if !self.touches.due(session_id, now) {
-            return;
-        }
-        let (store, id) = (self.clone(), session_id.to_owned());
-        tokio::spawn(async move {
-            let written = store
-                .write(move |conn| {
-                    Box::pin(async move {
-                        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1")
-                            .bind(now)
-                            .bind(id)
-                            .execute(&mut *conn)
-                            .await
-                            .map(drop)
-                    })
-                })
-                .await;
-            if let Err(error) = written {
-                tracing::warn!(error = %crate::telemetry::error_chain(&error), "cannot record session activity");
-            }
-        });
     }
 }

@@ -1,10 +1,11 @@
-//! `herd <base-url> <clients> <lifetime-s> <email> <password>`: N real `RefreshClient`s (the crate's native
+//! `herd [--storm-only] <base-url> <clients> <lifetime-s> <email> <password>`: N real `RefreshClient`s (the crate's native
 //! transport, one process, one shared connection pool) on sessions the server opened at one moment.
 //! Prints, as `key=value` lines that `cargo xtask bench` reads:
 //! - refresh requests per second over three token lifetimes, peak ÷ mean, with the refresh point's
 //!   spreading (a new schedule's spread, then jitter) off and at its defaults;
 //! - a wake-up storm: every token expired at once, every client sends one request: the time until the
-//!   last succeeds, the refresh p99, failures (5xx or transport), logouts;
+//!   last succeeds, the refresh p99 on the wire (the server's time) and as clients saw it (with the wait
+//!   for a slot in the pool), failures (5xx or transport), logouts;
 //! - this process's CPU time as a share of the wall time of both cores.
 
 use std::cell::RefCell;
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use silent_refresh::native::{ReqwestTransport, SystemClock};
 use silent_refresh::{
-    ClientError, ClientEvent, Clock as _, Config, EnvelopeProtocol, RefreshClient, RefreshMargin, Request, Response,
+    ClientError, ClientEvent, Clock as _, Config, EnvelopeProtocol, Protocol as _, RefreshClient, RefreshMargin, Request,
+    Response,
     Session, TokenGrant, Transport, TransportError,
 };
 
@@ -25,30 +27,51 @@ type Client = RefreshClient<EnvelopeProtocol<Value>>;
 struct Pooled {
     inner: ReqwestTransport,
     slots: Rc<tokio::sync::Semaphore>,
+    /// How long each refresh call spent on the wire (from leaving this pool to its answer): the
+    /// server's time, without the wait for a slot here.
+    refresh_wire_ms: Rc<RefCell<Vec<u64>>>,
+    /// The protocol's refresh path, whose calls are timed.
+    refresh_path: String,
 }
 
 impl Transport for Pooled {
     async fn send(&self, request: &Request, bearer: Option<&str>) -> Result<Response, TransportError> {
         let _slot = self.slots.acquire().await.map_err(|_| TransportError::new("pool closed"))?;
-        self.inner.send(request, bearer).await
+        let sent = Instant::now();
+        let answer = self.inner.send(request, bearer).await;
+        if request.path == self.refresh_path {
+            let elapsed = u64::try_from(sent.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.refresh_wire_ms.borrow_mut().push(elapsed);
+        }
+        answer
     }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let storm_only = args.first().is_some_and(|a| a == "--storm-only");
+    if storm_only {
+        args.remove(0);
+    }
     let [base, clients, lifetime, email, password] = args.as_slice() else {
-        eprintln!("usage: herd <base-url> <clients> <lifetime-s> <email> <password>");
+        eprintln!("usage: herd [--storm-only] <base-url> <clients> <lifetime-s> <email> <password>");
         std::process::exit(2);
     };
     let clients: usize = clients.parse().expect("clients");
     let lifetime: u64 = lifetime.parse().expect("lifetime");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, run(base.clone(), clients, lifetime, email.clone(), password.clone()));
+    let rounds = !storm_only;
+    local.block_on(&runtime, run(base.clone(), clients, lifetime, email.clone(), password.clone(), rounds));
 }
 
-async fn run(base: String, clients: usize, lifetime: u64, email: String, password: String) {
-    let transport = Pooled { inner: ReqwestTransport::new(&base), slots: Rc::new(tokio::sync::Semaphore::new(256)) };
+async fn run(base: String, clients: usize, lifetime: u64, email: String, password: String, rounds: bool) {
+    let transport = Pooled {
+        inner: ReqwestTransport::new(&base),
+        slots: Rc::new(tokio::sync::Semaphore::new(256)),
+        refresh_wire_ms: Rc::default(),
+        refresh_path: EnvelopeProtocol::<Value>::default().refresh_request(None).path,
+    };
     // The account the herd's sessions belong to, kept logged in by a client of its own.
     let owner: Client = RefreshClient::builder(EnvelopeProtocol::default(), transport.clone(), SystemClock).build();
     let credentials = serde_json::json!({"email": email, "password": password});
@@ -56,7 +79,8 @@ async fn run(base: String, clients: usize, lifetime: u64, email: String, passwor
     let cpu_start = cpu_seconds();
     let wall = Instant::now();
     let spreading = RefreshMargin::default();
-    for (name, margin) in [("off", spreading.without_spreading()), ("on", spreading)] {
+    let margins = [("off", spreading.without_spreading()), ("on", spreading)];
+    for (name, margin) in margins.into_iter().filter(|_| rounds) {
         let herd = open_herd(&transport, &owner, clients, margin).await;
         let (peak, mean) = refresh_rate(&herd, Duration::from_secs(lifetime * 3)).await;
         println!("jitter_{name}_peak={peak:.1}");
@@ -64,7 +88,7 @@ async fn run(base: String, clients: usize, lifetime: u64, email: String, passwor
         println!("jitter_{name}_ratio={:.2}", peak / mean.max(f64::MIN_POSITIVE));
     }
     let herd = open_herd(&transport, &owner, clients, spreading).await;
-    storm(&herd).await;
+    storm(&herd, &transport).await;
     let cpu = cpu_seconds() - cpu_start;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
     println!("cpu_share={:.2}", cpu / (wall.elapsed().as_secs_f64() * cores));
@@ -144,7 +168,7 @@ async fn refresh_rate(herd: &[Member], span: Duration) -> (f64, f64) {
 }
 
 /// Every token expired at once; every client sends one request.
-async fn storm(herd: &[Member]) {
+async fn storm(herd: &[Member], transport: &Pooled) {
     let now = SystemClock.now_ms();
     for member in herd {
         let mut session = member.client.session().expect("a session");
@@ -152,6 +176,7 @@ async fn storm(herd: &[Member]) {
         member.client.store().save(&session).expect("memory store");
         member.refresh_ms.borrow_mut().clear();
     }
+    transport.refresh_wire_ms.borrow_mut().clear();
     let started = Instant::now();
     let request = Request::get("/api/me");
     let sends = herd.iter().map(|member| {
@@ -166,15 +191,20 @@ async fn storm(herd: &[Member]) {
     let failures = answers.iter().filter(|(a, _)| !matches!(a, Ok(r) if r.is_success())).count();
     let server_errors =
         answers.iter().filter(|(a, _)| matches!(a, Err(ClientError::Api { status, .. }) if *status >= 500)).count();
-    let mut durations: Vec<u64> = herd.iter().flat_map(|m| m.refresh_ms.borrow().clone()).collect();
-    durations.sort_unstable();
-    let p99 = durations.get(durations.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0);
     let logouts: u32 = herd.iter().map(|m| *m.logouts.borrow()).sum();
     println!("storm_last_ms={}", last.as_millis());
-    println!("storm_refresh_p99_ms={p99}");
+    println!("storm_refresh_p99_ms={}", p99(&transport.refresh_wire_ms.borrow()));
+    let seen: Vec<u64> = herd.iter().flat_map(|m| m.refresh_ms.borrow().clone()).collect();
+    println!("storm_client_refresh_p99_ms={}", p99(&seen));
     println!("storm_failures={failures}");
     println!("storm_5xx={server_errors}");
     println!("storm_logouts={logouts}");
+}
+
+fn p99(durations: &[u64]) -> u64 {
+    let mut sorted = durations.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0)
 }
 
 /// This process's user and system CPU time, in seconds (Linux `/proc/self/stat`).
