@@ -60,6 +60,7 @@ pub(crate) struct Scenario {
     port: u16,
     dist: String,
     database: String,
+    access_ttl: &'static str,
     _data: tempfile::TempDir,
     _driver: Chromedriver,
 }
@@ -71,21 +72,31 @@ impl Scenario {
     where
         F: for<'a> FnOnce(&'a mut Scenario) -> futures::future::BoxFuture<'a, anyhow::Result<()>>,
     {
-        let mut scenario = Self::start(name).await;
+        Self::run_with_access_ttl(name, SHORT_ACCESS_TTL, steps).await;
+    }
+
+    /// [`run`](Self::run) with access tokens living `access_ttl` instead of 3 s: for a scenario in which
+    /// the page must not refresh ahead of expiry on its own (a refresh finds a revocation before the
+    /// action under test does).
+    pub(crate) async fn run_with_access_ttl<F>(name: &'static str, access_ttl: &'static str, steps: F)
+    where
+        F: for<'a> FnOnce(&'a mut Scenario) -> futures::future::BoxFuture<'a, anyhow::Result<()>>,
+    {
+        let mut scenario = Self::start(name, access_ttl).await;
         let result = steps(&mut scenario).await;
         scenario.finish(result).await;
     }
 
     /// Starts everything. Without a built SPA the scenario fails, saying why: this suite is built only
     /// on request (`--features e2e`), and a scenario that did not run must never look like a pass.
-    async fn start(name: &'static str) -> Self {
+    async fn start(name: &'static str, access_ttl: &'static str) -> Self {
         let dist = std::env::var("E2E_DIST").ok().filter(|d| PathBuf::from(d).join("index.html").exists());
         let dist = dist.unwrap_or_else(|| {
             panic!("{name}: E2E_DIST does not point at a built SPA (`cargo xtask test` builds one and sets it)")
         });
         let data = tempfile::tempdir().expect("temporary folder");
         let database = format!("sqlite://{}", data.path().join("e2e.db").display());
-        let first = spawn_backend("127.0.0.1:0", &database, &dist);
+        let first = spawn_backend("127.0.0.1:0", &database, &dist, access_ttl);
         let port = first.addr.port();
         let backend = Some(first);
 
@@ -132,6 +143,7 @@ impl Scenario {
             port,
             dist,
             database,
+            access_ttl,
             _data: data,
             _driver: driver,
         }
@@ -176,7 +188,7 @@ impl Scenario {
     /// The same port and database as before the outage: the browser's page must find it again.
     pub(crate) fn restart_backend(&mut self) {
         let bind = format!("127.0.0.1:{}", self.port);
-        self.backend = Some(spawn_backend(&bind, &self.database, &self.dist));
+        self.backend = Some(spawn_backend(&bind, &self.database, &self.dist, self.access_ttl));
     }
 
     pub(crate) async fn metrics(&self) -> anyhow::Result<Metrics> {
@@ -334,9 +346,12 @@ fn backend_binary() -> PathBuf {
     binary
 }
 
-/// The test defaults, plus the built SPA, the demo user and 3-second access tokens.
-fn spawn_backend(bind: &str, database: &str, dist: &str) -> BackendProcess {
+/// Access tokens this short make every scenario cross several lifetimes.
+const SHORT_ACCESS_TTL: &str = "3s";
+
+/// The test defaults, plus the built SPA, the demo user and access tokens living `access_ttl`.
+fn spawn_backend(bind: &str, database: &str, dist: &str, access_ttl: &str) -> BackendProcess {
     let args = ["--bind", bind, "--database-url", database, "--static-dir", dist, "--demo-user", "true"];
-    let args = [&args[..], &["--access-token-ttl", "3s"]].concat();
+    let args = [&args[..], &["--access-token-ttl", access_ttl]].concat();
     BackendProcess::spawn(&backend_binary(), &args).expect("backend starts")
 }

@@ -7,7 +7,10 @@ use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, Scenario};
 
 #[tokio::test]
 async fn revoking_the_browsers_session_elsewhere_sends_it_to_login_with_storage_cleared() {
-    Scenario::run("revocation", |scenario| {
+    // Minute-long tokens: with 3 s ones the page's own refresh ahead of expiry (drawn as early as 0.3 s
+    // after login) can find the revocation before the click, and nothing would test the burst that
+    // meets the refused refresh.
+    Scenario::run_with_access_ttl("revocation", "60s", |scenario| {
         Box::pin(async move {
             scenario.log_in_as_demo().await?;
             // Another device logs in and revokes the browser's session.
