@@ -1,5 +1,6 @@
-//! `herd [--storm-only] <base-url> <clients> <lifetime-s> <email> <password>`: N real `RefreshClient`s (the crate's native
-//! transport, one process, one shared connection pool) on sessions the server opened at one moment.
+//! `herd [--storm-only] <base-url> <clients> <lifetime-s> <email> <password>`: N real `RefreshClient`s
+//! (the crate's native transport, one process, one shared connection pool) on sessions the server opened
+//! at one moment.
 //! Prints, as `key=value` lines that `cargo xtask bench` reads:
 //! - refresh requests per second over three token lifetimes, peak ÷ mean, with the refresh point's
 //!   spreading (a new schedule's spread, then jitter) off and at its defaults;
@@ -15,9 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use silent_refresh::native::{ReqwestTransport, SystemClock};
 use silent_refresh::{
-    ClientError, ClientEvent, Clock as _, Config, EnvelopeProtocol, Protocol as _, RefreshClient, RefreshMargin, Request,
-    Response,
-    Session, TokenGrant, Transport, TransportError,
+    ClientError, ClientEvent, Clock as _, Config, EnvelopeProtocol, Protocol as _, RefreshClient, RefreshMargin,
+    Request, Response, Session, TokenGrant, Transport, TransportError,
 };
 
 type Client = RefreshClient<EnvelopeProtocol<Value>>;
@@ -83,9 +83,9 @@ async fn run(base: String, clients: usize, lifetime: u64, email: String, passwor
     for (name, margin) in margins.into_iter().filter(|_| rounds) {
         let herd = open_herd(&transport, &owner, clients, margin).await;
         let (peak, mean) = refresh_rate(&herd, Duration::from_secs(lifetime * 3)).await;
-        println!("jitter_{name}_peak={peak:.1}");
-        println!("jitter_{name}_mean={mean:.1}");
-        println!("jitter_{name}_ratio={:.2}", peak / mean.max(f64::MIN_POSITIVE));
+        println!("spreading_{name}_peak={peak:.1}");
+        println!("spreading_{name}_mean={mean:.1}");
+        println!("spreading_{name}_ratio={:.2}", peak / mean.max(f64::MIN_POSITIVE));
     }
     let herd = open_herd(&transport, &owner, clients, spreading).await;
     storm(&herd, &transport).await;

@@ -40,7 +40,7 @@ pub(super) fn measure(engine: &str, database_url: &str, sizes: &[usize]) -> Resu
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f64::NAN)
         };
-        let (off, on) = (value("jitter_off_ratio"), value("jitter_on_ratio"));
+        let (off, on) = (value("spreading_off_ratio"), value("spreading_on_ratio"));
         rows.push(row(
             format!("{engine} herd N={clients}: refreshes/s peak ÷ mean, spreading off / on"),
             format!("{off:.2} / {on:.2}"),

@@ -112,9 +112,8 @@ impl<P: Protocol + 'static> RefreshClient<P> {
                 }
                 // A token refreshed late (expired, or refused by the server) may be one of a herd that
                 // lost theirs together; its successor starts a new schedule, spread wider.
-                let on_schedule = reason == RefreshReason::Proactive
-                    && started < stored.access_expires_at
-                    && !self.refused(&stored);
+                let on_schedule =
+                    reason == RefreshReason::Proactive && started < stored.access_expires_at && !self.refused(&stored);
                 let now = inner.clock.now_ms();
                 let session = self.persist(stored.rotated(&grant, now, on_schedule));
                 inner.backoff.set(Backoff::default());
