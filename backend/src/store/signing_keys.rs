@@ -1,5 +1,7 @@
 //! Access-token signing keys, kept in the database so every instance signs and verifies with one set.
 
+use sqlx::AnyConnection;
+
 use crate::clock::Millis;
 
 use super::{Store, StoreError};
@@ -31,26 +33,7 @@ impl Store {
     /// Adds `key`; when `only_if_none`, only into an empty table (the first start), so instances that
     /// start together cannot each add their own.
     pub(crate) async fn add_signing_key(&self, key: KeyRow, only_if_none: bool) -> Result<bool, StoreError> {
-        self.write(move |conn| {
-            Box::pin(async move {
-                let added = sqlx::query(
-                    "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, activates_at)
-                     SELECT $1, $2, $3, $4, $5, $6
-                     WHERE $7 = 0 OR NOT EXISTS (SELECT 1 FROM signing_keys)",
-                )
-                .bind(&key.kid)
-                .bind(&key.algorithm)
-                .bind(&key.private_key)
-                .bind(&key.public_key)
-                .bind(key.created_at)
-                .bind(key.activates_at)
-                .bind(i64::from(only_if_none))
-                .execute(&mut *conn)
-                .await?;
-                Ok(added.rows_affected() == 1)
-            })
-        })
-        .await
+        self.write(move |conn| Box::pin(async move { insert_key(conn, &key, only_if_none).await })).await
     }
 
     /// Gives every key that activated before `successor_activates_at` and has no end yet the end
@@ -74,6 +57,25 @@ impl Store {
         })
         .await
     }
+}
+
+/// Inserts `key`; when `only_if_none`, only into an empty table. True when it was inserted.
+async fn insert_key(conn: &mut AnyConnection, key: &KeyRow, only_if_none: bool) -> Result<bool, sqlx::Error> {
+    let added = sqlx::query(
+        "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, activates_at)
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE $7 = 0 OR NOT EXISTS (SELECT 1 FROM signing_keys)",
+    )
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(&key.private_key)
+    .bind(&key.public_key)
+    .bind(key.created_at)
+    .bind(key.activates_at)
+    .bind(i64::from(only_if_none))
+    .execute(&mut *conn)
+    .await?;
+    Ok(added.rows_affected() == 1)
 }
 
 const ACTIVATE: &str = "UPDATE signing_keys SET activates_at = $1 WHERE kid = $2 AND activates_at > $1";
@@ -145,18 +147,7 @@ impl Store {
                         sqlx::query(ACTIVATE).bind(at).bind(kid).execute(&mut *conn).await?;
                     }
                     Replacement::Add(key) => {
-                        sqlx::query(
-                            "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, activates_at)
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(key.kid)
-                        .bind(key.algorithm)
-                        .bind(key.private_key)
-                        .bind(key.public_key)
-                        .bind(key.created_at)
-                        .bind(key.activates_at)
-                        .execute(&mut *conn)
-                        .await?;
+                        insert_key(conn, &key, false).await?;
                     }
                 }
                 Ok(true)
