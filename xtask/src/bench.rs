@@ -167,6 +167,11 @@ fn engine(name: &str, url: &str, fsyncs: f64, dir: &std::path::Path) -> Result<V
     Ok(rows)
 }
 
+/// The number a measuring program printed as a `key=value` line, if it did.
+fn printed(text: &str, key: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')).and_then(|v| v.parse().ok())
+}
+
 fn row(figure: String, measured: String, target: String, ratio: f64) -> Row {
     Row { figure, measured, target, ratio: Some(ratio) }
 }

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use super::{Row, row};
+use super::{Row, printed, row};
 use crate::{Result, fail, step, target_dir, tools, workspace_root};
 
 pub(super) fn measure() -> Result<Vec<Row>> {
@@ -22,9 +22,7 @@ pub(super) fn measure() -> Result<Vec<Row>> {
         .output()
         .map_err(|e| format!("cannot run the timing scenario: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let value =
-        |key: &str| -> Option<f64> { text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.parse().ok()) };
-    let (Some(client), Some(plain)) = (value("burst_client_ms="), value("burst_plain_ms=")) else {
+    let (Some(client), Some(plain)) = (printed(&text, "burst_client_ms"), printed(&text, "burst_plain_ms")) else {
         return fail(&format!(
             "the timing scenario printed no figures:\n{text}{}",
             String::from_utf8_lossy(&output.stderr)

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use super::{Row, row};
+use super::{Row, printed, row};
 use crate::bench::server::Server;
 use crate::{Result, fail, step, target_dir, tools};
 
@@ -34,12 +34,7 @@ pub(super) fn measure(engine: &str, database_url: &str, sizes: &[usize]) -> Resu
             return fail(&format!("the herd failed: {}", String::from_utf8_lossy(&output.stderr)));
         }
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        let value = |key: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN)
-        };
+        let value = |key: &str| printed(&text, key).unwrap_or(f64::NAN);
         let (off, on) = (value("spreading_off_ratio"), value("spreading_on_ratio"));
         rows.push(row(
             format!("{engine} herd N={clients}: refreshes/s peak ÷ mean, spreading off / on"),
