@@ -22,7 +22,7 @@ use crate::auth::service::{Auth, SessionPolicy};
 use crate::auth::throttle::{Limit, Throttle};
 use crate::auth::tokens::access::{AccessTokens, Signer, TokenPolicy};
 use crate::auth::tokens::key_material::KeyAlgorithm;
-use crate::auth::tokens::key_ring::{KeyError, KeyRing};
+use crate::auth::tokens::key_ring::{KeyError, KeyPolicy, KeyRing};
 use crate::auth::tokens::millis;
 use crate::auth::tokens::refresh_token::RefreshTokens;
 use crate::clock::{SharedClock, SystemClock};
@@ -161,7 +161,10 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         })
         .await?;
     let signer = match key_algorithm(config.jwt_algorithm) {
-        Some(algorithm) => Signer::Ring(KeyRing::load(store.clone(), Arc::clone(&metrics), algorithm, now).await?),
+        Some(algorithm) => {
+            let policy = KeyPolicy { algorithm, activation_delay_ms: millis(config.key_activation_delay) };
+            Signer::Ring(KeyRing::load(store.clone(), Arc::clone(&metrics), policy, now).await?)
+        }
         None => Signer::hs256(&secret),
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -174,6 +177,12 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
                 issuer: config.jwt_issuer.clone(),
                 audience: config.jwt_audience.clone(),
                 default_client_id: config.jwt_client_id.clone(),
+                known_client_ids: config
+                    .client_ids
+                    .iter()
+                    .map(|id| id.trim().to_owned())
+                    .filter(|id| !id.is_empty())
+                    .collect(),
                 ttl: config.access_token_ttl,
                 leeway: config.jwt_leeway,
             },
@@ -186,6 +195,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
             Limit { max: config.login_max_failures, window: config.login_failure_window },
             Limit { max: config.register_max_per_ip, window: config.register_window },
             config.login_queue_timeout,
+            config.ipv6_limit_prefix,
         ),
         metrics,
         sessions: SessionPolicy {

@@ -64,9 +64,15 @@ pub struct Config {
     #[arg(long, env = "JWT_ISSUER", default_value = "http://127.0.0.1:3000", value_parser = parse_issuer)]
     pub jwt_issuer: String,
 
-    /// `client_id` of access tokens whose login named no `appId` (RFC 9068 §2.2).
+    /// `client_id` of access tokens whose login named no `appId` in CLIENT_IDS (RFC 9068 §2.2).
     #[arg(long, env = "JWT_CLIENT_ID", default_value = "silent-refresh-spa")]
     pub jwt_client_id: String,
+
+    /// The applications a login's `appId` may name as its token's `client_id`, as `id,…`. Any other
+    /// `appId` still labels the session but the token carries JWT_CLIENT_ID: a user cannot choose the
+    /// client a resource server sees. None: every token carries JWT_CLIENT_ID.
+    #[arg(long, env = "CLIENT_IDS", value_delimiter = ',')]
+    pub client_ids: Vec<String>,
 
     /// Resource servers that may call `/oauth/introspect`, as `id:secret,…` (secrets of 16 bytes or
     /// more, sent with HTTP Basic). None: introspection answers 401 to everyone.
@@ -152,6 +158,11 @@ pub struct Config {
     #[arg(long, env = "LOGIN_QUEUE_TIMEOUT", default_value = "10s", value_parser = parse_lifetime)]
     pub login_queue_timeout: Duration,
 
+    /// Per-address limits (logins, sign-ups, introspection clients, connections) count an IPv6
+    /// address by this many leading bits, since one IPv6 client holds at least a /64 (RFC 6177, RFC 8981).
+    #[arg(long, env = "IPV6_LIMIT_PREFIX", default_value = "64", value_parser = clap::value_parser!(u8).range(1..=128))]
+    pub ipv6_limit_prefix: u8,
+
     /// How often expired and revoked sessions are deleted.
     #[arg(long, env = "PURGE_INTERVAL", default_value = "1h", value_parser = parse_lifetime)]
     pub purge_interval: Duration,
@@ -178,6 +189,12 @@ pub struct Config {
     /// queue, and the log says so once.
     #[arg(long, env = "MAX_CONNECTIONS", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Connections one client address (an IPv6 address by IPV6_LIMIT_PREFIX) may hold at once; past it
+    /// a new connection from that address is closed at once. Default: a quarter of MAX_CONNECTIONS. Behind
+    /// a proxy that connects from one address, set it to MAX_CONNECTIONS.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: Option<u32>,
 
     /// Maximum database connections in the pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]

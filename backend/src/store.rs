@@ -24,7 +24,7 @@ use sqlx::{AnyConnection, AnyPool};
 
 pub(crate) use revoke_reason::RevokeReason;
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
-pub(crate) use sessions::{NewSession, SessionRecord};
+pub(crate) use sessions::{Liveness, NewSession, SessionRecord};
 pub(crate) use signing_keys::{KeyPolicyRow, KeyRow, Replacement};
 pub(crate) use throttle_attempts::{Reservation, Settlement};
 pub(crate) use token_hash::TokenHash;
@@ -149,11 +149,12 @@ impl Store {
         (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
     }
 
-    /// Sessions neither revoked nor expired at `now`.
-    pub(crate) async fn live_sessions(&self, now: Millis) -> Result<i64, StoreError> {
+    /// Sessions live at `live.now`: neither revoked, expired nor idle.
+    pub(crate) async fn live_sessions(&self, live: Liveness) -> Result<i64, StoreError> {
         let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
-                .bind(now)
+            sqlx::query_as(concat!("SELECT COUNT(*) FROM sessions WHERE ", sessions::live_session!("", "$1", "$2")))
+                .bind(live.now)
+                .bind(live.idle_cutoff)
                 .fetch_one(&self.pool)
                 .await?;
         Ok(count)

@@ -34,7 +34,7 @@ async fn every_algorithm_signs_tokens_the_jwks_alone_verifies() {
 
 #[tokio::test]
 async fn access_tokens_carry_the_rfc_9068_claims_with_the_login_client() {
-    let app = spawn_app_with(&["--jwt-client-id", "default-spa"]).await;
+    let app = spawn_app_with(&["--jwt-client-id", "default-spa", "--client-ids", "mobile-app,desktop-app"]).await;
     let (email, login) = app.new_session().await;
     let claims_of = |login: &LoginResponse| claims(&login.tokens.access_token);
     let plain = claims_of(&login);

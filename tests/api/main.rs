@@ -15,6 +15,7 @@ mod durability;
 mod expiry;
 mod identity;
 mod instances;
+mod interactions;
 mod jose;
 mod key_commands;
 mod keys;

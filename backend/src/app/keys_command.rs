@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
-use crate::auth::tokens::key_ring::{at_once, signer};
+use crate::auth::tokens::key_schedule::{activation_before, at_once, first_gap, signer};
 use crate::auth::tokens::millis;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, ConfigError, DatabaseTarget};
@@ -139,7 +139,7 @@ pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result
         return Err(KeysCommandError::UnknownKey(kid.to_owned()));
     }
     let others: Vec<KeyRow> = valid.into_iter().filter(|r| r.kid != kid).collect();
-    let (replacement, said) = if signing_kid(&others, now).is_some() {
+    let (replacement, mut said) = if signing_kid(&others, now).is_some() {
         (Replacement::AlreadySigning, "another key was already signing".to_owned())
     } else if let Some(standby) = others.first() {
         (
@@ -152,8 +152,34 @@ pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result
         let said = format!("new {} key {} signs from now on", policy.algorithm.jose(), key.kid);
         (Replacement::Add(key), said)
     };
+    // Some key must also sign at every later instant: revoking a rotation's standby key, or the key
+    // that just took over, would leave only retiring keys, and every login and refresh would fail
+    // once they end.
+    let mut after = others;
+    match &replacement {
+        Replacement::AlreadySigning => {}
+        Replacement::Activate { kid, at } => {
+            after.iter_mut().filter(|r| &r.kid == kid).for_each(|r| r.activates_at = *at)
+        }
+        Replacement::Add(key) => after.push(key.clone()),
+    }
+    let successor = match first_gap(&after, now, |r| (r.activates_at, r.retires_at, &r.kid)) {
+        Some(gap) => {
+            let policy = policy(&store, config).await?;
+            let activates_at = activation_before(gap, now, policy.activation_delay_ms);
+            let key = key_material::generate(policy.algorithm, now, activates_at)?;
+            said.push_str(&format!(
+                "\nthe remaining keys all retire: new {} key {} signs in {} s, before the last one ends",
+                policy.algorithm.jose(),
+                key.kid,
+                ((activates_at - now) / 1000).max(0)
+            ));
+            Some(key)
+        }
+        None => None,
+    };
     // Another `keys revoke` of the same key may have won meanwhile.
-    if !store.revoke_signing_key(kid, now, replacement).await? {
+    if !store.revoke_signing_key(kid, now, replacement, successor).await? {
         store.close().await;
         return Err(KeysCommandError::UnknownKey(kid.to_owned()));
     }

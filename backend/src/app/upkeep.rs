@@ -45,7 +45,7 @@ pub(super) fn count_sessions(auth: Auth, period: Duration) -> JoinHandle<()> {
     every(Duration::ZERO, period, move || {
         let auth = auth.clone();
         async move {
-            match auth.store.live_sessions(auth.now()).await {
+            match auth.store.live_sessions(auth.liveness()).await {
                 Ok(count) => auth.metrics.set_sessions_active(count),
                 Err(error) => tracing::warn!(error = %error_chain(&error), "cannot count sessions"),
             }

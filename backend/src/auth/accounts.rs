@@ -80,6 +80,8 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin
     let Credentials { email, password, device, remember } = credentials;
     let user = throttled_password_check(auth, email.as_str(), password, origin.ip).await?;
     let now = auth.now();
+    // Before the session is written, so a login that cannot sign leaves nothing behind.
+    let key = auth.access.signing_key(now).await?;
     let refresh = auth.refresh.generate()?;
     let (expires_at, max_expires_at) = auth.sessions.initial_expiry(now, remember);
     let ip = origin.ip.to_string();
@@ -91,7 +93,7 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin
             device_name: device.name.as_deref(),
             app_id: device.app.as_deref(),
             refresh_hash: &refresh.hash(),
-            now,
+            live: auth.sessions.liveness(now),
             expires_at,
             max_expires_at,
             remembered: remember,
@@ -100,7 +102,8 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin
             max_sessions: auth.sessions.max_sessions,
         })
         .await?;
-    let (access_token, expires_in) = auth.access.issue(subject(&user, &session.id, session.app_id.as_deref()), now)?;
+    let (access_token, expires_in) =
+        auth.access.issue(&key, subject(&user, &session.id, session.app_id.as_deref()), now)?;
     auth.metrics.login(LoginOutcome::Succeeded);
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);
@@ -120,7 +123,8 @@ pub(crate) async fn change_password(
     let PasswordChange { current, new } = change;
     throttled_password_check(auth, &user.email, current, ip).await?;
     let password_hash = auth.passwords.hash(new.expose()).await?;
-    let revoked = auth.store.change_password(&user.id, &password_hash, session_id, auth.now()).await?;
+    let revoked = auth.store.change_password(&user.id, &password_hash, session_id, auth.liveness()).await?;
+    let revoked = revoked.ok_or(AuthError::SessionEnded)?;
     tracing::info!(user_id = %user.id, revoked, "password changed; the other sessions ended");
     Ok(revoked)
 }

@@ -171,6 +171,9 @@ pub(crate) struct PasswordChange {
 
 impl PasswordChange {
     pub(crate) fn parse(body: shared::auth::ChangePasswordRequest) -> Result<Self, AuthError> {
+        if body.new_password == body.current_password {
+            return Err(AuthError::Invalid("newPassword must differ from currentPassword".into()));
+        }
         Ok(Self { current: Password::given(body.current_password)?, new: Password::new_password(body.new_password)? })
     }
 }

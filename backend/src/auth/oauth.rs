@@ -25,14 +25,15 @@ pub(crate) enum Introspection {
 }
 
 /// Checks a resource server's Basic credentials against `INTROSPECTION_CLIENTS`, in constant time,
-/// throttled like a login (per client id and per address).
+/// throttled per address only: client ids are not secret, so a limit per id would let anyone lock the
+/// resource servers out.
 pub(crate) async fn authenticate_client(
     auth: &Auth,
     credentials: Option<(&str, &str)>,
     ip: IpAddr,
 ) -> Result<(), AuthError> {
     let Some((id, secret)) = credentials else { return Err(AuthError::InvalidClient) };
-    let slots = auth.throttle.begin_client_auth(&auth.store, auth.clock.as_ref(), id, ip).await?;
+    let slots = auth.throttle.begin_client_auth(&auth.store, auth.clock.as_ref(), ip).await?;
     let known = auth.introspection_clients.iter().find(|client| client.id == id);
     // An unknown id costs the same comparison as a known one.
     let expected = known.map_or("", |client| client.secret.as_str());
@@ -46,10 +47,16 @@ pub(crate) async fn authenticate_client(
 /// session, or inactive.
 pub(crate) async fn introspect(auth: &Auth, token: &str) -> Result<Introspection, AuthError> {
     if let Some(presented) = RefreshToken::parse(token) {
-        let session = auth.store.live_session_by_refresh_hash(&presented.hash(), auth.now()).await?;
+        let session = auth.store.live_session_by_refresh_hash(&presented.hash(), auth.liveness()).await?;
         return Ok(session.map_or(Introspection::Inactive, Introspection::Refresh));
     }
-    let Ok(claims) = auth.access.verify(token, auth.now()).await else { return Ok(Introspection::Inactive) };
+    let now = auth.now();
+    let Ok(claims) = auth.access.verify(token, now).await else { return Ok(Introspection::Inactive) };
+    // The leeway is for other clocks; on the issuer's own clock a token past `exp` is not active
+    // (RFC 7662 §2.2).
+    if claims.exp.saturating_mul(1000) <= now {
+        return Ok(Introspection::Inactive);
+    }
     match live_session_user(auth, &claims).await {
         Ok(_) => Ok(Introspection::Access(claims)),
         Err(AuthError::SessionEnded) => Ok(Introspection::Inactive),

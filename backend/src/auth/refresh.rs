@@ -16,11 +16,15 @@ pub(crate) async fn refresh(auth: &Auth, raw: &str) -> Result<Issued, AuthError>
         return Err(AuthError::RefreshRefused(RefreshRefusal::Unknown));
     };
     let now = auth.now();
+    // Before the rotation: a token is never consumed by a refresh that could not sign its answer (the
+    // client's retry would then be taken for reuse and end the session).
+    let key = auth.access.signing_key(now).await?;
     let (session, from_grace) = rotate(auth, &presented, now).await?;
     // The new access token carries the user's current name and role, read fresh from the account.
     let user = auth.store.user_by_id(&session.user_id).await?;
     let user = user.ok_or(AuthError::RefreshRefused(RefreshRefusal::AccountGone))?;
-    let (access_token, expires_in) = auth.access.issue(subject(&user, &session.id, session.app_id.as_deref()), now)?;
+    let (access_token, expires_in) =
+        auth.access.issue(&key, subject(&user, &session.id, session.app_id.as_deref()), now)?;
     tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
     let refresh = auth.refresh.successor(&presented);
     let refresh_expires_in = seconds_until(session.expires_at, now);

@@ -10,7 +10,7 @@ use crate::auth::tokens::refresh_token::{RefreshToken, RefreshTokens};
 use crate::clock::{Millis, SharedClock};
 use crate::config::ClientCredentials;
 use crate::metrics::Metrics;
-use crate::store::{Store, UserRecord};
+use crate::store::{Liveness, Store, UserRecord};
 
 /// Cheap to clone: every field is a handle or an `Arc`.
 #[derive(Debug, Clone)]
@@ -32,6 +32,11 @@ impl Auth {
     /// Now, by the clock.
     pub(crate) fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// What "live" means now.
+    pub(crate) fn liveness(&self) -> Liveness {
+        self.sessions.liveness(self.now())
     }
 }
 
@@ -64,6 +69,11 @@ impl SessionPolicy {
     /// Last use at or before this is idle.
     pub(crate) fn idle_cutoff(&self, now: Millis) -> Option<Millis> {
         self.idle_timeout_ms.map(|idle| now.saturating_sub(idle))
+    }
+
+    /// What "live" means at `now`, for every reader that asks.
+    pub(crate) fn liveness(&self, now: Millis) -> Liveness {
+        Liveness { now, idle_cutoff: self.idle_cutoff(now) }
     }
 }
 

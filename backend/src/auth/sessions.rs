@@ -32,17 +32,18 @@ pub(crate) async fn verify_access_token(auth: &Auth, token: &str) -> Result<Acce
 /// once instead of when the access token expires.
 /// Each such check is the session's activity, which the idle timeout measures.
 pub(crate) async fn live_session_user(auth: &Auth, claims: &AccessClaims) -> Result<UserRecord, AuthError> {
-    let now = auth.now();
-    let idle_cutoff = auth.sessions.idle_cutoff(now);
-    let user = auth.store.active_session_user(&claims.sid, &claims.sub, now, idle_cutoff).await?;
+    let live = auth.liveness();
+    let user = auth.store.active_session_user(&claims.sid, &claims.sub, live).await?;
     let user = user.ok_or(AuthError::SessionEnded)?;
-    auth.store.touch_session(&claims.sid, now);
+    auth.store.touch_session(&claims.sid, live.now);
     Ok(user)
 }
 
-/// Ends every session of the user but `keep`; returns how many were live.
+/// Ends every session of the user but `keep`, the caller's; returns how many were live. Refused when
+/// the caller's own session ended meanwhile.
 pub(crate) async fn log_out_others(auth: &Auth, user_id: &str, keep: &str) -> Result<u64, AuthError> {
-    let revoked = auth.store.revoke_other_sessions(user_id, keep, auth.now()).await?;
+    let revoked = auth.store.revoke_other_sessions(user_id, keep, auth.liveness()).await?;
+    let revoked = revoked.ok_or(AuthError::SessionEnded)?;
     tracing::info!(%user_id, revoked, "signed out the other devices");
     Ok(revoked)
 }
@@ -82,5 +83,5 @@ pub(crate) async fn revoke(auth: &Auth, session_id: &str, user_id: &str) -> Resu
 
 /// The user's live sessions.
 pub(crate) async fn list(auth: &Auth, user_id: &str) -> Result<Vec<SessionRecord>, AuthError> {
-    Ok(auth.store.active_sessions(user_id, auth.now()).await?)
+    Ok(auth.store.active_sessions(user_id, auth.liveness()).await?)
 }

@@ -12,7 +12,7 @@
 //! exactly the limit evaluated: the rest are refused once the failures are counted. An attempt waits at
 //! most `LOGIN_QUEUE_TIMEOUT`, then gets 429. Sign-ups are counted, not reserved: each one costs a hash.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,13 +49,33 @@ pub(crate) struct Throttle {
     queue_timeout: Duration,
     /// Woken by every settlement on this instance.
     settled: Arc<Notify>,
+    /// Leading bits of an IPv6 address that name one client.
+    ipv6_prefix: u8,
+}
+
+/// The name one client address goes by in per-address limits: an IPv4 address as it is (an IPv4-mapped
+/// IPv6 address too), an IPv6 address by its first `ipv6_prefix` bits, since one IPv6 client holds a
+/// whole prefix (a /64 at least: RFC 6177, and RFC 8981 has it pick new addresses in it at will).
+pub(crate) fn address_key(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let bits = u32::from(ipv6_prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                format!("{}/{bits}", Ipv6Addr::from(u128::from(v6) & mask))
+            }
+        },
+    }
 }
 
 /// The places a login attempt holds while its password is checked.
 #[derive(Debug)]
 #[must_use = "a reserved attempt must be settled"]
 pub(crate) struct LoginSlots {
-    account_key: String,
+    /// None for a client authentication, which is limited by address alone.
+    account_key: Option<String>,
     ip_key: String,
 }
 
@@ -70,8 +90,12 @@ pub(crate) enum PasswordCheck {
 }
 
 impl Throttle {
-    pub(crate) fn new(login: Limit, register: Limit, queue_timeout: Duration) -> Self {
-        Self { login, register, queue_timeout, settled: Arc::default() }
+    pub(crate) fn new(login: Limit, register: Limit, queue_timeout: Duration, ipv6_prefix: u8) -> Self {
+        Self { login, register, queue_timeout, settled: Arc::default(), ipv6_prefix }
+    }
+
+    fn address(&self, ip: IpAddr) -> String {
+        address_key(ip, self.ipv6_prefix)
     }
 
     /// How far back a counter can still matter (for purging).
@@ -89,29 +113,26 @@ impl Throttle {
         email: &str,
         ip: IpAddr,
     ) -> Result<LoginSlots, AuthError> {
-        self.begin(store, clock, format!("account:{email}"), ip).await
+        let slots =
+            LoginSlots { account_key: Some(format!("account:{email}")), ip_key: format!("ip:{}", self.address(ip)) };
+        self.begin(store, clock, slots).await
     }
 
     /// [`begin_login`](Self::begin_login) for a resource server authenticating to introspection: its
-    /// secret is guessed like a password, so it is throttled like one.
+    /// secret is guessed like a password, so failures count against the address that sent them, and
+    /// never against the client id, which is not secret: other addresses' failures cannot lock a client
+    /// with the right secret out.
     pub(crate) async fn begin_client_auth(
         &self,
         store: &Store,
         clock: &dyn Clock,
-        client_id: &str,
         ip: IpAddr,
     ) -> Result<LoginSlots, AuthError> {
-        self.begin(store, clock, format!("client:{client_id}"), ip).await
+        let slots = LoginSlots { account_key: None, ip_key: format!("client-ip:{}", self.address(ip)) };
+        self.begin(store, clock, slots).await
     }
 
-    async fn begin(
-        &self,
-        store: &Store,
-        clock: &dyn Clock,
-        account_key: String,
-        ip: IpAddr,
-    ) -> Result<LoginSlots, AuthError> {
-        let slots = LoginSlots { account_key, ip_key: format!("ip:{ip}") };
+    async fn begin(&self, store: &Store, clock: &dyn Clock, slots: LoginSlots) -> Result<LoginSlots, AuthError> {
         let ip_max = self.login.max.saturating_mul(IP_ALLOWANCE_FACTOR);
         let give_up = tokio::time::Instant::now() + self.queue_timeout;
         loop {
@@ -119,18 +140,22 @@ impl Throttle {
             tokio::pin!(settled);
             settled.as_mut().enable();
             let now = clock.now();
-            match self.reserve(store, &slots.account_key, self.login.max, now).await? {
+            let account = match &slots.account_key {
+                Some(key) => self.reserve(store, key, self.login.max, now).await?,
+                None => Reservation::Reserved,
+            };
+            match account {
                 Reservation::Refused { window_started_at } => return Err(self.refused(window_started_at, now)),
                 Reservation::Busy => {}
                 Reservation::Reserved => match self.reserve(store, &slots.ip_key, ip_max, now).await {
                     Ok(Reservation::Reserved) => return Ok(slots),
                     Ok(Reservation::Refused { window_started_at }) => {
-                        self.settle(store, &slots.account_key, Settlement::Returned).await?;
+                        self.give_back_account(store, &slots).await?;
                         return Err(self.refused(window_started_at, now));
                     }
-                    Ok(Reservation::Busy) => self.settle(store, &slots.account_key, Settlement::Returned).await?,
+                    Ok(Reservation::Busy) => self.give_back_account(store, &slots).await?,
                     Err(error) => {
-                        self.settle(store, &slots.account_key, Settlement::Returned).await?;
+                        self.give_back_account(store, &slots).await?;
                         return Err(error);
                     }
                 },
@@ -156,15 +181,25 @@ impl Throttle {
             PasswordCheck::Failed => (Settlement::Failed, Settlement::Failed),
             PasswordCheck::Abandoned => (Settlement::Returned, Settlement::Returned),
         };
-        let settled_account = self.settle(store, &slots.account_key, account).await;
+        let settled_account = match &slots.account_key {
+            Some(key) => self.settle(store, key, account).await,
+            None => Ok(()),
+        };
         self.settle(store, &slots.ip_key, ip).await?;
         settled_account
+    }
+
+    async fn give_back_account(&self, store: &Store, slots: &LoginSlots) -> Result<(), AuthError> {
+        match &slots.account_key {
+            Some(key) => self.settle(store, key, Settlement::Returned).await,
+            None => Ok(()),
+        }
     }
 
     /// Takes a sign-up slot for the address, or answers 429. Every sign-up counts: each one costs a hash.
     pub(crate) async fn begin_registration(&self, store: &Store, ip: IpAddr, now: Millis) -> Result<(), AuthError> {
         let window_ms = millis(self.register.window);
-        let window = store.count_attempt(&format!("register:{ip}"), now, now - window_ms).await?;
+        let window = store.count_attempt(&format!("register:{}", self.address(ip)), now, now - window_ms).await?;
         if window.attempts <= i64::from(self.register.max) {
             return Ok(());
         }
@@ -192,4 +227,21 @@ fn retry_after(window_started_at: Millis, window_ms: Millis, now: Millis) -> Aut
     let window_end = window_started_at.saturating_add(window_ms);
     let retry_after = u64::try_from((window_end - now + 999) / 1000).unwrap_or(1).max(1);
     AuthError::RateLimited { retry_after }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_prefix_and_ipv4_is_itself() {
+        let key = |ip: &str, prefix| address_key(ip.parse().unwrap(), prefix);
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb:cccc:dddd:eeee", 64), key("2001:db8:1:2::9", 64));
+        assert_ne!(key("2001:db8:1:3::1", 64), key("2001:db8:1:2::1", 64));
+        assert_eq!(key("2001:db8:1:2::1", 128), "2001:db8:1:2::1/128");
+        assert_eq!(key("2001:db8:ffff::1", 48), "2001:db8:ffff::/48");
+        assert_eq!(key("192.0.2.7", 64), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7", 64), "192.0.2.7", "an IPv4-mapped address is its IPv4 address");
+    }
 }

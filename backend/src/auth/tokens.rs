@@ -7,6 +7,7 @@
 pub(crate) mod access;
 pub(crate) mod key_material;
 pub(crate) mod key_ring;
+pub(crate) mod key_schedule;
 pub(crate) mod refresh_token;
 
 use crate::clock::Millis;

@@ -37,6 +37,7 @@ pub(crate) async fn open_sessions(
     let mut pairs = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     for _ in 0..count {
         let now = auth.now();
+        let key = auth.access.signing_key(now).await.map_err(crate::auth::error::AuthError::from)?;
         let refresh = auth.refresh.generate().map_err(crate::auth::error::AuthError::from)?;
         let (expires_at, max_expires_at) = auth.sessions.initial_expiry(now, true);
         let session = auth
@@ -47,7 +48,7 @@ pub(crate) async fn open_sessions(
                 device_name: Some("herd"),
                 app_id: None,
                 refresh_hash: &refresh.hash(),
-                now,
+                live: auth.sessions.liveness(now),
                 expires_at,
                 max_expires_at,
                 remembered: true,
@@ -59,7 +60,7 @@ pub(crate) async fn open_sessions(
             .map_err(crate::auth::error::AuthError::from)?;
         let (access_token, expires_in) = auth
             .access
-            .issue(subject(&caller.user, &session.id, None), now)
+            .issue(&key, subject(&caller.user, &session.id, None), now)
             .map_err(crate::auth::error::AuthError::from)?;
         pairs.push(TokenPair {
             access_token,

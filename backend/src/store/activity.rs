@@ -47,6 +47,11 @@ impl Activity {
         }
     }
 
+    /// When this instance last recorded activity on `session_id`, written or not.
+    pub(super) fn last_recorded(&self, session_id: &str) -> Option<Millis> {
+        self.recorded.lock().ok()?.get(session_id).copied()
+    }
+
     fn take_pending(&self) -> Vec<(String, Millis)> {
         let Ok(mut pending) = self.pending.lock() else { return Vec::new() };
         let mut batch: Vec<(String, Millis)> = pending.drain().collect();
@@ -99,7 +104,20 @@ impl Store {
         }
     }
 
-    async fn flush_activity(&self) {
+    /// The idle cutoff to ask the database with for `session_id`: none when this instance has recorded
+    /// activity after it that may not be written yet, since the session is then not idle whatever the
+    /// row says.
+    pub(super) fn idle_cutoff_for(&self, session_id: &str, cutoff: Option<Millis>) -> Option<Millis> {
+        let cutoff = cutoff?;
+        match self.activity.last_recorded(session_id) {
+            Some(at) if at > cutoff => None,
+            _ => Some(cutoff),
+        }
+    }
+
+    /// Writes what is gathered now. Readers that judge idleness over many rows (the list, the cap)
+    /// call it first, so what this instance knows is in the rows they read.
+    pub(super) async fn flush_activity(&self) {
         let batch = self.activity.take_pending();
         for chunk in batch.chunks(CHUNK) {
             let chunk = chunk.to_vec();

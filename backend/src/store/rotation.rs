@@ -5,20 +5,23 @@ use sqlx::AnyConnection;
 
 use crate::clock::Millis;
 
+use super::activity::Activity;
 use super::revoke_reason::RevokeReason;
-use super::sessions::SessionRecord;
+use super::sessions::{SessionRecord, live_session};
 use super::token_hash::TokenHash;
 use super::{Store, StoreError};
 
 /// `$4` is the sliding expiry, or NULL to keep the session's: bound on every call, so no edit can shift
 /// the parameters.
-const ROTATE: &str = "UPDATE sessions
+const ROTATE: &str = concat!(
+    "UPDATE sessions
      SET current_hash = $1, previous_hash = $2, rotated_at = $3,
          expires_at = CASE WHEN $4 IS NULL THEN expires_at
                            WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
-     WHERE current_hash = $2 AND revoked_at IS NULL AND expires_at > $3
-       AND ($5 IS NULL OR last_used_at > $5)
-     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent";
+     WHERE current_hash = $2 AND ",
+    live_session!("", "$3", "$5"),
+    " RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent"
+);
 
 /// One refresh attempt, with everything the rules need to decide it.
 #[derive(Debug, Clone, Copy)]
@@ -79,10 +82,12 @@ impl Store {
     /// token already retired and fall through to the grace or reuse rules.
     pub(crate) async fn rotate(&self, request: RotationRequest<'_>) -> Result<Rotation, StoreError> {
         let request = OwnedRotation::from(request);
-        let outcome = self.write(move |conn| Box::pin(async move { rotate_in(conn, &request).await })).await?;
-        if let Rotation::Reused { session_id } = &outcome {
+        let activity = std::sync::Arc::clone(&self.activity);
+        let (outcome, ended) =
+            self.write(move |conn| Box::pin(async move { rotate_in(conn, &request, &activity).await })).await?;
+        if let Some(session_id) = ended {
             // After the commit, so no lookup can refill the cache from the old row.
-            self.sessions.evict(session_id);
+            self.sessions.evict(&session_id);
         }
         Ok(outcome)
     }
@@ -114,34 +119,59 @@ impl From<RotationRequest<'_>> for OwnedRotation {
 
 /// The conditional `UPDATE … WHERE current_hash = presented` is the whole race: of any number of
 /// concurrent callers (on any number of instances) exactly one matches the row, and the rest see the
-/// token already retired and fall through to the grace or reuse rules.
-async fn rotate_in(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
+/// token already retired and fall through to the grace or reuse rules. Also returns the id of a session
+/// this ended (reuse, idle), whose cache entry must go.
+async fn rotate_in(
+    conn: &mut AnyConnection,
+    request: &OwnedRotation,
+    activity: &Activity,
+) -> Result<(Rotation, Option<String>), sqlx::Error> {
+    if let Some(session) = rotate_row(conn, request, request.idle_cutoff).await? {
+        return Ok((Rotation::Rotated(session), None));
+    }
+    let outcome = classify_retired(conn, request, activity).await?;
+    let ended = match &outcome {
+        Rotation::Reused { session_id } => {
+            revoke_in(conn, session_id, request.now, RevokeReason::RefreshTokenReused).await?;
+            Some(session_id.clone())
+        }
+        _ => None,
+    };
+    Ok((outcome, ended))
+}
+
+/// The rotation itself: the live session whose current token was presented moves to the successor.
+async fn rotate_row(
+    conn: &mut AnyConnection,
+    request: &OwnedRotation,
+    idle_cutoff: Option<Millis>,
+) -> Result<Option<SessionRecord>, sqlx::Error> {
     let rotated = sqlx::query_as::<_, SessionRecord>(ROTATE)
         .bind(&request.successor)
         .bind(&request.presented)
         .bind(request.now)
         .bind(request.slide_to)
-        .bind(request.idle_cutoff)
+        .bind(idle_cutoff)
         .fetch_optional(&mut *conn)
         .await?;
-    if let Some(session) = rotated {
+    if let Some(session) = &rotated {
         sqlx::query("INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)")
             .bind(&request.presented)
             .bind(&session.id)
             .bind(request.now)
             .execute(&mut *conn)
             .await?;
-        return Ok(Rotation::Rotated(session));
     }
-    let outcome = classify_retired(conn, request).await?;
-    if let Rotation::Reused { session_id } = &outcome {
-        revoke_in(conn, session_id, request.now, RevokeReason::RefreshTokenReused).await?;
-    }
-    Ok(outcome)
+    Ok(rotated)
 }
 
-/// Says why a presented token did not rotate. Runs inside the rotation's transaction.
-async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> Result<Rotation, sqlx::Error> {
+/// Says why a presented token did not rotate, and rotates it after all when only the row's activity
+/// was behind what this instance has recorded. Runs inside the rotation's transaction.
+async fn classify_retired(
+    conn: &mut AnyConnection,
+    request: &OwnedRotation,
+    activity: &Activity,
+) -> Result<Rotation, sqlx::Error> {
     let chain = sqlx::query_as::<_, ChainRow>(
         "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent,
                 current_hash, rotated_at, revoked_at, revoked_reason
@@ -160,13 +190,17 @@ async fn classify_retired(conn: &mut AnyConnection, request: &OwnedRotation) -> 
         if row.session.expires_at <= request.now {
             return Ok(Rotation::Rejected(Rejection::Expired));
         }
-        if request.idle_cutoff.is_some_and(|cutoff| row.session.last_used_at <= cutoff) {
+        let last_used = row.session.last_used_at.max(activity.last_recorded(&row.session.id).unwrap_or(i64::MIN));
+        if request.idle_cutoff.is_some_and(|cutoff| last_used <= cutoff) {
             revoke_in(conn, &row.session.id, request.now, RevokeReason::Idle).await?;
             return Ok(Rotation::Rejected(Rejection::Idle));
         }
         if row.current_hash == request.presented {
-            // Live, unrevoked and unexpired, yet the update missed: cannot happen inside the write lock.
-            return Ok(Rotation::Rejected(Rejection::Unknown));
+            // Live and, by this instance's unwritten activity, not idle.
+            return Ok(match rotate_row(conn, request, None).await? {
+                Some(session) => Rotation::Rotated(session),
+                None => Rotation::Rejected(Rejection::Unknown),
+            });
         }
         let rotated_at = row.rotated_at.unwrap_or(i64::MIN);
         let in_grace = request.grace_ms > 0 && request.now.saturating_sub(rotated_at) <= request.grace_ms;

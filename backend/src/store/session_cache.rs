@@ -26,7 +26,9 @@ pub(super) struct SessionCache {
 #[derive(Debug)]
 struct Entry {
     user: UserRecord,
-    checked_at: Millis,
+    /// The TTL's end, or the session's expiry when that comes first: a cached answer never outlives
+    /// the session.
+    valid_until: Millis,
 }
 
 impl SessionCache {
@@ -37,7 +39,7 @@ impl SessionCache {
     pub(super) fn get(&self, session_id: &str, user_id: &str, now: Millis) -> Option<UserRecord> {
         let entries = self.entries.lock().ok()?;
         let entry = entries.get(session_id)?;
-        (entry.user.id == user_id && now - entry.checked_at < self.ttl_ms).then(|| entry.user.clone())
+        (entry.user.id == user_id && now < entry.valid_until).then(|| entry.user.clone())
     }
 
     /// What [`put`](Self::put) must be given: the epoch before the database was asked.
@@ -45,7 +47,7 @@ impl SessionCache {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    pub(super) fn put(&self, epoch: u64, session_id: &str, user: UserRecord, now: Millis) {
+    pub(super) fn put(&self, epoch: u64, session_id: &str, user: UserRecord, now: Millis, expires_at: Millis) {
         if self.ttl_ms <= 0 {
             return;
         }
@@ -57,7 +59,8 @@ impl SessionCache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(session_id.to_owned(), Entry { user, checked_at: now });
+        let valid_until = now.saturating_add(self.ttl_ms).min(expires_at);
+        entries.insert(session_id.to_owned(), Entry { user, valid_until });
     }
 
     /// Forgets one session.
@@ -95,10 +98,13 @@ mod tests {
     #[test]
     fn entries_expire_and_belong_to_their_user() {
         let cache = SessionCache::new(1000);
-        cache.put(cache.epoch(), "s1", user("u1"), 10_000);
+        cache.put(cache.epoch(), "s1", user("u1"), 10_000, i64::MAX);
         assert!(cache.get("s1", "u1", 10_999).is_some());
         assert!(cache.get("s1", "u1", 11_000).is_none(), "past the TTL");
         assert!(cache.get("s1", "u2", 10_500).is_none(), "another user's token naming this session");
+        cache.put(cache.epoch(), "s2", user("u1"), 10_000, 10_400);
+        assert!(cache.get("s2", "u1", 10_399).is_some());
+        assert!(cache.get("s2", "u1", 10_400).is_none(), "the session expired within the TTL");
     }
 
     #[test]
@@ -106,7 +112,7 @@ mod tests {
         let cache = SessionCache::new(1000);
         let before = cache.epoch();
         cache.evict("s1"); // revoked while the lookup's query was running
-        cache.put(before, "s1", user("u1"), 0);
+        cache.put(before, "s1", user("u1"), 0, i64::MAX);
         assert!(cache.get("s1", "u1", 1).is_none());
     }
 
@@ -114,9 +120,9 @@ mod tests {
     fn revocations_evict_at_once() {
         let cache = SessionCache::new(1000);
         for session in ["s1", "s2"] {
-            cache.put(cache.epoch(), session, user("u1"), 0);
+            cache.put(cache.epoch(), session, user("u1"), 0, i64::MAX);
         }
-        cache.put(cache.epoch(), "s3", user("u2"), 0);
+        cache.put(cache.epoch(), "s3", user("u2"), 0, i64::MAX);
         cache.evict("s1");
         assert!(cache.get("s1", "u1", 1).is_none());
         cache.evict_user("u1");
@@ -127,7 +133,7 @@ mod tests {
     #[test]
     fn a_zero_ttl_caches_nothing() {
         let cache = SessionCache::new(0);
-        cache.put(cache.epoch(), "s1", user("u1"), 0);
+        cache.put(cache.epoch(), "s1", user("u1"), 0, i64::MAX);
         assert!(cache.get("s1", "u1", 0).is_none());
     }
 }

@@ -8,6 +8,39 @@ use super::revoke_reason::RevokeReason;
 use super::token_hash::TokenHash;
 use super::{Store, StoreError, UserRecord};
 
+/// The one rule for "is this session live", as SQL: not revoked, not expired, and used after the idle
+/// cutoff (a NULL cutoff: no idle timeout). Every reader that answers it (the access check, rotation,
+/// introspection, the session list, the cap and the gauge) builds its `WHERE` from this, with the
+/// table's alias and the placeholders of `now` and the cutoff.
+macro_rules! live_session {
+    ($alias:literal, $now:literal, $idle:literal) => {
+        concat!(
+            "(",
+            $alias,
+            "revoked_at IS NULL AND ",
+            $alias,
+            "expires_at > ",
+            $now,
+            " AND (",
+            $idle,
+            " IS NULL OR ",
+            $alias,
+            "last_used_at > ",
+            $idle,
+            "))"
+        )
+    };
+}
+pub(super) use live_session;
+
+/// When a liveness question is asked: `now`, and the idle cutoff (a session last used at or before it
+/// is idle; `None`: no idle timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Liveness {
+    pub(crate) now: Millis,
+    pub(crate) idle_cutoff: Option<Millis>,
+}
+
 /// A session as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub(crate) struct SessionRecord {
@@ -40,7 +73,7 @@ pub(crate) struct NewSession<'a> {
     pub(crate) device_name: Option<&'a str>,
     pub(crate) app_id: Option<&'a str>,
     pub(crate) refresh_hash: &'a TokenHash,
-    pub(crate) now: Millis,
+    pub(crate) live: Liveness,
     pub(crate) expires_at: Millis,
     pub(crate) max_expires_at: Millis,
     pub(crate) remembered: bool,
@@ -54,56 +87,67 @@ impl Store {
     /// Creates a session. A login from a device that already has a session replaces only that device's
     /// session, in the same transaction, so the user's other devices stay logged in.
     pub(crate) async fn create_session(&self, new: NewSession<'_>) -> Result<SessionRecord, StoreError> {
-        let replaces_device = new.device_id.is_some();
-        let user_id = new.user_id.to_owned();
+        if new.max_sessions > 0 {
+            // The cap ends the least recently used: what this instance has gathered must be written.
+            self.flush_activity().await;
+        }
         let new = OwnedSession::from(new);
-        let session = self.write(move |conn| Box::pin(async move { insert_session(conn, &new).await })).await?;
-        if replaces_device {
-            // The device's previous session was replaced.
-            self.sessions.evict_user(&user_id);
+        let (session, ended) =
+            self.write(move |conn| Box::pin(async move { insert_session(conn, &new).await })).await?;
+        // After the commit, so no lookup can refill the cache from the old rows.
+        for id in &ended {
+            self.sessions.evict(id);
         }
         Ok(session)
     }
 
-    /// The live session behind an access token, with its user; `None` once revoked or expired.
-    /// `idle_cutoff`: a session last used at or before it is idle, so not live (`None`: no idle timeout).
+    /// The live session behind an access token, with its user; `None` once revoked, expired or idle.
+    /// Activity this instance has recorded but not yet written counts (see `activity.rs`).
     pub(crate) async fn active_session_user(
         &self,
         session_id: &str,
         user_id: &str,
-        now: Millis,
-        idle_cutoff: Option<Millis>,
+        live: Liveness,
     ) -> Result<Option<UserRecord>, StoreError> {
-        if let Some(user) = self.sessions.get(session_id, user_id, now) {
+        if let Some(user) = self.sessions.get(session_id, user_id, live.now) {
             return Ok(Some(user));
         }
         let epoch = self.sessions.epoch();
-        let user: Option<UserRecord> = sqlx::query_as(
-            "SELECT u.id, u.username, u.email, u.password_hash, u.role, u.created_at
+        let found: Option<LiveUser> = sqlx::query_as(concat!(
+            "SELECT u.id, u.username, u.email, u.password_hash, u.role, u.created_at, s.expires_at
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
-               AND ($4 IS NULL OR s.last_used_at > $4)",
-        )
+             WHERE s.id = $1 AND s.user_id = $2 AND ",
+            live_session!("s.", "$3", "$4")
+        ))
         .bind(session_id)
         .bind(user_id)
-        .bind(now)
-        .bind(idle_cutoff)
+        .bind(live.now)
+        .bind(self.idle_cutoff_for(session_id, live.idle_cutoff))
         .fetch_optional(&self.pool)
         .await?;
-        if let Some(user) = &user {
-            self.sessions.put(epoch, session_id, user.clone(), now);
-        }
-        Ok(user)
+        Ok(found.map(|LiveUser { user, expires_at }| {
+            self.sessions.put(epoch, session_id, user.clone(), live.now, expires_at);
+            user
+        }))
     }
 
-    pub(crate) async fn active_sessions(&self, user_id: &str, now: Millis) -> Result<Vec<SessionRecord>, StoreError> {
-        Ok(sqlx::query_as(
+    /// The user's live sessions, most recently used first.
+    pub(crate) async fn active_sessions(
+        &self,
+        user_id: &str,
+        live: Liveness,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        // What this instance has gathered must be in the rows the idle rule reads.
+        self.flush_activity().await;
+        Ok(sqlx::query_as(concat!(
             "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent
-             FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-             ORDER BY last_used_at DESC, id",
-        )
+             FROM sessions WHERE user_id = $1 AND ",
+            live_session!("", "$2", "$3"),
+            " ORDER BY last_used_at DESC, id"
+        ))
         .bind(user_id)
-        .bind(now)
+        .bind(live.now)
+        .bind(live.idle_cutoff)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -157,14 +201,17 @@ impl Store {
     pub(crate) async fn live_session_by_refresh_hash(
         &self,
         hash: &TokenHash,
-        now: Millis,
+        live: Liveness,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(sqlx::query_as(
+        self.flush_activity().await;
+        Ok(sqlx::query_as(concat!(
             "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent
-             FROM sessions WHERE current_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
+             FROM sessions WHERE current_hash = $1 AND ",
+            live_session!("", "$2", "$3")
+        ))
         .bind(hash.as_str())
-        .bind(now)
+        .bind(live.now)
+        .bind(live.idle_cutoff)
         .fetch_optional(&self.pool)
         .await?)
     }
@@ -205,7 +252,7 @@ struct OwnedSession {
     device_name: Option<String>,
     app_id: Option<String>,
     refresh_hash: String,
-    now: Millis,
+    live: Liveness,
     expires_at: Millis,
     max_expires_at: Millis,
     remembered: bool,
@@ -222,7 +269,7 @@ impl From<NewSession<'_>> for OwnedSession {
             device_name: new.device_name.map(str::to_owned),
             app_id: new.app_id.map(str::to_owned),
             refresh_hash: new.refresh_hash.as_str().to_owned(),
-            now: new.now,
+            live: new.live,
             expires_at: new.expires_at,
             max_expires_at: new.max_expires_at,
             remembered: new.remembered,
@@ -233,23 +280,39 @@ impl From<NewSession<'_>> for OwnedSession {
     }
 }
 
+/// A session row's user, and when the session expires (a cache entry must not outlive it).
+#[derive(sqlx::FromRow)]
+struct LiveUser {
+    #[sqlx(flatten)]
+    user: UserRecord,
+    expires_at: Millis,
+}
+
 /// A login from a device that already has a session replaces only that device's session, in the same
-/// transaction, so the user's other devices stay logged in.
-async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<SessionRecord, sqlx::Error> {
+/// transaction, so the user's other devices stay logged in. Returns the new session and the ids of
+/// every session the login ended (the device's previous one, those past the cap).
+async fn insert_session(
+    conn: &mut AnyConnection,
+    new: &OwnedSession,
+) -> Result<(SessionRecord, Vec<String>), sqlx::Error> {
+    let now = new.live.now;
     // Locks the user's row (PostgreSQL; SQLite's writer runs one transaction at a time anyway), so
     // parallel logins of one user take turns and the session cap below counts every live session.
     sqlx::query("UPDATE users SET id = id WHERE id = $1").bind(&new.user_id).execute(&mut *conn).await?;
+    let mut ended = Vec::new();
     if let Some(device_id) = &new.device_id {
-        sqlx::query(
+        let replaced: Vec<(String,)> = sqlx::query_as(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $4
-             WHERE user_id = $2 AND device_id = $3 AND revoked_at IS NULL",
+             WHERE user_id = $2 AND device_id = $3 AND revoked_at IS NULL
+             RETURNING id",
         )
-        .bind(new.now)
+        .bind(now)
         .bind(&new.user_id)
         .bind(device_id)
         .bind(RevokeReason::Replaced.as_str())
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
+        ended.extend(replaced.into_iter().map(|(id,)| id));
     }
     let session = sqlx::query_as::<_, SessionRecord>(INSERT_SESSION)
         .bind(uuid::Uuid::new_v4().to_string())
@@ -257,7 +320,7 @@ async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<
         .bind(&new.device_id)
         .bind(&new.device_name)
         .bind(&new.app_id)
-        .bind(new.now)
+        .bind(now)
         .bind(new.expires_at)
         .bind(new.max_expires_at)
         .bind(&new.refresh_hash)
@@ -267,7 +330,9 @@ async fn insert_session(conn: &mut AnyConnection, new: &OwnedSession) -> Result<
         .fetch_one(&mut *conn)
         .await?;
     if new.max_sessions > 0 {
-        super::session_controls::enforce_cap(conn, &new.user_id, &session.id, new.max_sessions, new.now).await?;
+        let capped =
+            super::session_controls::enforce_cap(conn, &new.user_id, &session.id, new.max_sessions, new.live).await?;
+        ended.extend(capped);
     }
-    Ok(session)
+    Ok((session, ended))
 }

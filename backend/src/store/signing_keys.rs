@@ -18,22 +18,38 @@ pub(crate) struct KeyRow {
     pub(crate) retires_at: Option<Millis>,
 }
 
+const VALID_KEYS: &str = "SELECT kid, algorithm, private_key, public_key, created_at, activates_at, retires_at
+     FROM signing_keys WHERE retires_at IS NULL OR retires_at > $1 ORDER BY activates_at, kid";
+
 impl Store {
     /// Every key not yet retired at `now`.
     pub(crate) async fn signing_keys(&self, now: Millis) -> Result<Vec<KeyRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT kid, algorithm, private_key, public_key, created_at, activates_at, retires_at
-             FROM signing_keys WHERE retires_at IS NULL OR retires_at > $1 ORDER BY activates_at, kid",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(VALID_KEYS).bind(now).fetch_all(&self.pool).await?)
     }
 
     /// Adds `key`; when `only_if_none`, only into an empty table (the first start), so instances that
     /// start together cannot each add their own.
     pub(crate) async fn add_signing_key(&self, key: KeyRow, only_if_none: bool) -> Result<bool, StoreError> {
         self.write(move |conn| Box::pin(async move { insert_key(conn, &key, only_if_none).await })).await
+    }
+
+    /// Adds `key` if `still_needed` says so of the keys not yet retired at `key.created_at`, read inside
+    /// the same write (so instances that decide at once add one key between them).
+    pub(crate) async fn add_signing_key_if(
+        &self,
+        key: KeyRow,
+        still_needed: impl Fn(&[KeyRow]) -> bool + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let rows: Vec<KeyRow> = sqlx::query_as(VALID_KEYS).bind(key.created_at).fetch_all(&mut *conn).await?;
+                if !still_needed(&rows) {
+                    return Ok(false);
+                }
+                insert_key(conn, &key, false).await
+            })
+        })
+        .await
     }
 
     /// Gives every key that activated before `successor_activates_at` and has no end yet the end
@@ -119,13 +135,15 @@ impl Store {
     }
 
     /// Ends `kid` at `now` (a compromised key): its tokens are refused from then on. The replacement
-    /// lands in the same transaction, so a server reloading meanwhile never finds the ring without a
-    /// signing key. False (and nothing written) when no such key is still valid.
+    /// (what signs now) and the successor (what signs once the remaining keys retire) land in the same
+    /// transaction, so a server reloading meanwhile never finds the ring without a signing key. False
+    /// (and nothing written) when no such key is still valid.
     pub(crate) async fn revoke_signing_key(
         &self,
         kid: &str,
         now: Millis,
         replacement: Replacement,
+        successor: Option<KeyRow>,
     ) -> Result<bool, StoreError> {
         let kid = kid.to_owned();
         self.write(move |conn| {
@@ -149,6 +167,9 @@ impl Store {
                     Replacement::Add(key) => {
                         insert_key(conn, &key, false).await?;
                     }
+                }
+                if let Some(key) = successor {
+                    insert_key(conn, &key, false).await?;
                 }
                 Ok(true)
             })

@@ -60,6 +60,11 @@ pub(crate) struct Subject<'a> {
     pub(crate) client_id: Option<&'a str>,
 }
 
+/// The key a token will be signed with, taken before the work that the token answers (`None`: the
+/// shared secret).
+#[derive(Debug, Clone)]
+pub(crate) struct SigningKey(Option<std::sync::Arc<super::key_material::Key>>);
+
 /// What signs: the shared secret (HS256), or the database's key ring.
 #[derive(Clone)]
 pub(crate) enum Signer {
@@ -93,6 +98,7 @@ pub(crate) struct AccessTokens {
     issuer: String,
     audience: String,
     default_client_id: String,
+    known_client_ids: Vec<String>,
     ttl: Duration,
     leeway: Duration,
 }
@@ -103,6 +109,8 @@ pub(crate) struct TokenPolicy {
     pub(crate) issuer: String,
     pub(crate) audience: String,
     pub(crate) default_client_id: String,
+    /// The `appId`s a token's `client_id` may take; any other gets `default_client_id`.
+    pub(crate) known_client_ids: Vec<String>,
     pub(crate) ttl: Duration,
     pub(crate) leeway: Duration,
 }
@@ -134,8 +142,8 @@ impl AccessTokens {
                 validation
             })
             .collect();
-        let TokenPolicy { issuer, audience, default_client_id, ttl, leeway } = policy;
-        Self { signer, validations, issuer, audience, default_client_id, ttl, leeway }
+        let TokenPolicy { issuer, audience, default_client_id, known_client_ids, ttl, leeway } = policy;
+        Self { signer, validations, issuer, audience, default_client_id, known_client_ids, ttl, leeway }
     }
 
     /// `iss` of every token.
@@ -143,15 +151,30 @@ impl AccessTokens {
         &self.issuer
     }
 
-    /// `client_id` of tokens whose session named no client.
-    pub(crate) fn default_client_id(&self) -> &str {
-        &self.default_client_id
+    /// The `client_id` a session opened by `app_id` gets: the app when it is a configured client, else
+    /// the default, so a user cannot choose the client a resource server sees.
+    pub(crate) fn client_id<'a>(&'a self, app_id: Option<&'a str>) -> &'a str {
+        app_id.filter(|app| self.known_client_ids.iter().any(|known| known == app)).unwrap_or(&self.default_client_id)
     }
 
-    /// Signs a token for `subject`, valid from `now` for the configured lifetime. Returns it with its
-    /// lifetime in seconds.
-    pub(crate) fn issue(&self, subject: Subject<'_>, now: Millis) -> Result<(String, u64), SignError> {
-        self.issue_until(subject, now, now..now + millis(self.ttl))
+    /// The key that will sign at `now`, found (and the ring repaired if need be) before anything is
+    /// written: a refresh must not consume a token it cannot answer.
+    pub(crate) async fn signing_key(&self, now: Millis) -> Result<SigningKey, SignError> {
+        match &self.signer {
+            Signer::Hs256 { .. } => Ok(SigningKey(None)),
+            Signer::Ring(ring) => Ok(SigningKey(Some(ring.current_signer(now).await?))),
+        }
+    }
+
+    /// Signs a token for `subject` with `key`, valid from `now` for the configured lifetime. Returns it
+    /// with its lifetime in seconds.
+    pub(crate) fn issue(
+        &self,
+        key: &SigningKey,
+        subject: Subject<'_>,
+        now: Millis,
+    ) -> Result<(String, u64), SignError> {
+        self.sign(key, subject, now, now..now + millis(self.ttl))
     }
 
     /// The signer, for the JWKS route and the key reloader.
@@ -162,8 +185,19 @@ impl AccessTokens {
     /// Signs, with the key that signs at `now`, a token whose `iat` and `exp` are `validity`'s ends,
     /// which may lie in the past (the demo's "expire my token"). Also returns its lifetime in seconds
     /// as `expires_in` reports it: from `now` to the end, 0 when that is already past.
-    pub(crate) fn issue_until(
+    pub(crate) async fn issue_until(
         &self,
+        subject: Subject<'_>,
+        now: Millis,
+        validity: std::ops::Range<Millis>,
+    ) -> Result<(String, u64), SignError> {
+        let key = self.signing_key(now).await?;
+        self.sign(&key, subject, now, validity)
+    }
+
+    fn sign(
+        &self,
+        key: &SigningKey,
         subject: Subject<'_>,
         now: Millis,
         validity: std::ops::Range<Millis>,
@@ -179,16 +213,16 @@ impl AccessTokens {
             exp: expires_at / 1000,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            client_id: subject.client_id.unwrap_or(&self.default_client_id).to_owned(),
+            client_id: self.client_id(subject.client_id).to_owned(),
         };
         let header = |algorithm| Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(algorithm) };
-        let token = match &self.signer {
-            Signer::Hs256 { encoding, .. } => jsonwebtoken::encode(&header(Algorithm::HS256), &claims, encoding)?,
-            Signer::Ring(ring) => {
-                let key = ring.signing_key(now)?;
+        let token = match (&self.signer, &key.0) {
+            (Signer::Hs256 { encoding, .. }, _) => jsonwebtoken::encode(&header(Algorithm::HS256), &claims, encoding)?,
+            (Signer::Ring(_), Some(key)) => {
                 let header = Header { kid: Some(key.kid.clone()), ..header(key.algorithm.jwt()) };
                 jsonwebtoken::encode(&header, &claims, &key.encoding)?
             }
+            (Signer::Ring(_), None) => return Err(SignError::Key(KeyError::NoneActive)),
         };
         Ok((token, super::seconds_until(expires_at, now)))
     }

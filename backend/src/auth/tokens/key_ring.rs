@@ -10,10 +10,11 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::key_material::{Key, KeyAlgorithm, MaterialError};
+use super::key_material::{self, Key, KeyAlgorithm, MaterialError};
+use super::key_schedule::{activation_before, at_once, first_gap, signer};
 use crate::clock::Millis;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{KeyRow, Store, StoreError};
 
 /// A token naming an unknown key makes the ring ask the database again, at most this often.
 const RELOAD_ON_MISS_MS: i64 = 1_000;
@@ -28,35 +29,6 @@ pub enum KeyError {
     NoneActive,
 }
 
-/// How far back a key that must sign at once is dated. Instances judge "active" by their own clocks, and
-/// a request may take its `now` before a reload swaps the ring: a key activated exactly at the
-/// command's `now` would leave such an instance with no signing key for a moment (or for its clock's
-/// lag). `activates_at` only picks the signer, so dating it back costs nothing.
-const AT_ONCE_BACKDATE_MS: Millis = 60_000;
-
-/// The activation time of a key that signs at once: see [`AT_ONCE_BACKDATE_MS`].
-pub(crate) fn at_once(now: Millis) -> Millis {
-    now - AT_ONCE_BACKDATE_MS
-}
-
-/// The key that signs at `now`, given each key's activation, end and `kid`: the one that activated
-/// last, ties broken by `kid`, so every instance and `backend keys` pick the same.
-pub(crate) fn signer<'a, K>(
-    keys: impl IntoIterator<Item = &'a K>,
-    now: Millis,
-    times: impl Fn(&K) -> (Millis, Option<Millis>, &String),
-) -> Option<&'a K> {
-    keys.into_iter()
-        .filter(|k| {
-            let (activates_at, retires_at, _) = times(k);
-            activates_at <= now && retires_at.is_none_or(|end| end > now)
-        })
-        .max_by(|a, b| {
-            let ((a_at, _, a_kid), (b_at, _, b_kid)) = (times(a), times(b));
-            (a_at, a_kid).cmp(&(b_at, b_kid))
-        })
-}
-
 /// The keys this instance knows, shared by its clones.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRing {
@@ -68,19 +40,49 @@ pub(crate) struct KeyRing {
     /// Held for a reload and for the check before it: one reload at a time, and a token that names an
     /// unknown key during a reload waits for that reload instead of starting another.
     reloading: Arc<tokio::sync::Mutex<()>>,
+    /// What a key this instance adds to close a gap is made with.
+    policy: KeyPolicy,
+}
+
+/// The servers' own key settings, for the keys an instance adds itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyPolicy {
+    pub(crate) algorithm: KeyAlgorithm,
+    pub(crate) activation_delay_ms: Millis,
+}
+
+/// Makes sure some key signs at every instant from `now` on: when the keys in the database leave a
+/// gap (the last signers all retire, as after the revocation of a rotation's standby key, or two
+/// commands raced), adds a key that starts signing before the gap opens. The check is repeated inside
+/// the write, so instances repairing at once add one key, not one each. Returns the new key's kid.
+pub(crate) async fn close_gap(store: &Store, policy: KeyPolicy, now: Millis) -> Result<Option<String>, KeyError> {
+    let rows = store.signing_keys(now).await?;
+    let Some(gap) = first_gap(&rows, now, row_times) else { return Ok(None) };
+    let key = key_material::generate(policy.algorithm, now, activation_before(gap, now, policy.activation_delay_ms))?;
+    let kid = key.kid.clone();
+    let added = store.add_signing_key_if(key, move |rows| first_gap(rows, now, row_times).is_some()).await?;
+    if added {
+        tracing::warn!(%kid, gap_at = gap, "the signing keys left a gap; added a key to close it");
+    }
+    Ok(added.then_some(kid))
+}
+
+fn row_times(row: &KeyRow) -> (Millis, Option<Millis>, &String) {
+    (row.activates_at, row.retires_at, &row.kid)
 }
 
 impl KeyRing {
-    /// Loads the keys, creating the first one (active at once) on a first start.
+    /// Loads the keys, creating the first one (active at once) on a first start, and closing any gap in
+    /// the ring.
     pub(crate) async fn load(
         store: Store,
         metrics: Arc<Metrics>,
-        algorithm: KeyAlgorithm,
+        policy: KeyPolicy,
         now: Millis,
     ) -> Result<Self, KeyError> {
         let rows = store.signing_keys(now).await?;
         if rows.is_empty() {
-            store.add_signing_key(super::key_material::generate(algorithm, now, at_once(now))?, true).await?;
+            store.add_signing_key(key_material::generate(policy.algorithm, now, at_once(now))?, true).await?;
         } else if let Some(earliest) = rows.first().filter(|_| rows.iter().all(|r| r.activates_at > now)) {
             // Only keys standing by (a rotation ran before the first start): there is nothing to overlap
             // with, so the earliest signs now rather than leaving the servers without a key.
@@ -92,15 +94,37 @@ impl KeyRing {
             metrics,
             last_reload: Arc::new(AtomicI64::new(0)),
             reloading: Arc::default(),
+            policy,
         };
         ring.reload(now).await?;
         Ok(ring)
     }
 
-    /// Reads the keys again (another instance, or `backend keys rotate`, may have added one).
+    /// Reads the keys again (another instance, or `backend keys rotate`, may have added one), and
+    /// repairs a ring that would leave some future instant without a signer.
     pub(crate) async fn reload(&self, now: Millis) -> Result<(), KeyError> {
         let _turn = self.reloading.lock().await;
-        self.read_keys(now).await
+        self.read_keys(now).await?;
+        let gap = {
+            let keys = self.keys.read().map_err(|_| KeyError::NoneActive)?;
+            first_gap(&keys, now, |k| (k.activates_at, k.retires_at, &k.kid))
+        };
+        if gap.is_some() && close_gap(&self.store, self.policy, now).await?.is_some() {
+            self.read_keys(now).await?;
+        }
+        Ok(())
+    }
+
+    /// The key that signs at `now`; when there is none, the ring is read (and repaired) at once rather
+    /// than at the next reload, so a gap costs one slow answer, not an outage.
+    pub(crate) async fn current_signer(&self, now: Millis) -> Result<Arc<Key>, KeyError> {
+        match self.signing_key(now) {
+            Ok(key) => Ok(key),
+            Err(_) => {
+                self.reload(now).await?;
+                self.signing_key(now)
+            }
+        }
     }
 
     /// One read of the key table; the caller holds `reloading`.

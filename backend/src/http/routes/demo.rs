@@ -104,6 +104,7 @@ async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> 
             now,
             expired_at - 1000..expired_at,
         )
+        .await
         .map_err(AuthError::from)?;
     Ok(reply(StatusCode::OK, "ok", ExpiredToken { access_token: token }))
 }

@@ -100,7 +100,7 @@ async fn introspect(
         Found::Refresh(session) => Introspection {
             active: true,
             sub: Some(session.user_id),
-            client_id: Some(session.app_id.unwrap_or_else(|| state.auth.access.default_client_id().to_owned())),
+            client_id: Some(state.auth.access.client_id(session.app_id.as_deref()).to_owned()),
             username: None,
             token_type: Some("refresh_token".into()),
             exp: Some(session.expires_at / 1000),

@@ -9,6 +9,7 @@ fn policy(audience: &str, leeway: Duration) -> TokenPolicy {
         issuer: "iss".into(),
         audience: audience.into(),
         default_client_id: "spa".into(),
+        known_client_ids: vec!["mobile".into()],
         ttl: Duration::from_secs(60),
         leeway,
     }
@@ -33,7 +34,7 @@ fn now() -> Millis {
 
 #[test]
 fn a_fresh_token_round_trips_with_all_claims() {
-    let (token, expires_in) = tokens(KEY).issue(SUBJECT, now()).unwrap();
+    let (token, expires_in) = tokens(KEY).issue(&SigningKey(None), SUBJECT, now()).unwrap();
     let claims = verify(&tokens(KEY), &token).unwrap();
     assert_eq!((claims.sub.as_str(), claims.sid.as_str(), claims.username.as_str()), ("u1", "s1", "ann"));
     assert_eq!(claims.role, "user");
@@ -44,7 +45,7 @@ fn a_fresh_token_round_trips_with_all_claims() {
 #[test]
 fn an_expired_token_is_reported_as_expired() {
     let past = now() - 120_000;
-    let (token, expires_in) = tokens(KEY).issue_until(SUBJECT, now(), past..past + 1000).unwrap();
+    let (token, expires_in) = tokens(KEY).sign(&SigningKey(None), SUBJECT, now(), past..past + 1000).unwrap();
     assert_eq!(expires_in, 0, "no lifetime left");
     assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Expired));
 }
@@ -54,7 +55,7 @@ fn expiry_is_judged_by_the_given_now_with_the_leeway() {
     let secret: Secret = KEY.parse().unwrap();
     let tokens = AccessTokens::new(Signer::hs256(&secret), policy("aud", Duration::from_secs(5)));
     let issued = 1_000_000_000_000;
-    let (token, _) = tokens.issue(SUBJECT, issued).unwrap();
+    let (token, _) = tokens.issue(&SigningKey(None), SUBJECT, issued).unwrap();
     let at = |offset_ms: i64| futures::executor::block_on(tokens.verify(&token, issued + offset_ms));
     assert!(at(65_999).is_ok(), "within lifetime plus leeway");
     assert_eq!(at(66_000), Err(AccessError::Expired));
@@ -64,13 +65,13 @@ fn expiry_is_judged_by_the_given_now_with_the_leeway() {
 
 #[test]
 fn a_token_signed_with_another_key_is_invalid() {
-    let (token, _) = tokens("another-key-another-key-another-key").issue(SUBJECT, now()).unwrap();
+    let (token, _) = tokens("another-key-another-key-another-key").issue(&SigningKey(None), SUBJECT, now()).unwrap();
     assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Invalid));
 }
 
 #[test]
 fn alg_none_is_invalid() {
-    let (token, _) = tokens(KEY).issue(SUBJECT, now()).unwrap();
+    let (token, _) = tokens(KEY).issue(&SigningKey(None), SUBJECT, now()).unwrap();
     let payload = token.split('.').nth(1).unwrap();
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
     assert_eq!(verify(&tokens(KEY), &format!("{header}.{payload}.")), Err(AccessError::Invalid));
@@ -78,7 +79,7 @@ fn alg_none_is_invalid() {
 
 #[test]
 fn a_plain_jwt_without_the_access_typ_is_invalid() {
-    let claims = verify(&tokens(KEY), &tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
+    let claims = verify(&tokens(KEY), &tokens(KEY).issue(&SigningKey(None), SUBJECT, now()).unwrap().0).unwrap();
     let plain =
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(KEY.as_bytes()))
             .unwrap();
@@ -87,7 +88,7 @@ fn a_plain_jwt_without_the_access_typ_is_invalid() {
 
 #[test]
 fn a_token_with_a_crit_header_is_invalid_though_signed_by_us() {
-    let claims = verify(&tokens(KEY), &tokens(KEY).issue(SUBJECT, now()).unwrap().0).unwrap();
+    let claims = verify(&tokens(KEY), &tokens(KEY).issue(&SigningKey(None), SUBJECT, now()).unwrap().0).unwrap();
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
     let signed_with = |header: &[u8]| {
         use hmac::Mac as _;
@@ -106,7 +107,7 @@ fn a_token_with_a_crit_header_is_invalid_though_signed_by_us() {
 fn a_token_for_another_audience_is_invalid() {
     let secret: Secret = KEY.parse().unwrap();
     let other = AccessTokens::new(Signer::hs256(&secret), policy("other", Duration::ZERO));
-    let (token, _) = other.issue(SUBJECT, now()).unwrap();
+    let (token, _) = other.issue(&SigningKey(None), SUBJECT, now()).unwrap();
     assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Invalid));
 }
 
