@@ -104,6 +104,11 @@ impl App {
                 header_read: config.header_read_timeout,
                 idle: config.idle_timeout,
                 max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+                per_address: usize::try_from(
+                    config.max_connections_per_address.unwrap_or(config.max_connections.div_ceil(4)),
+                )
+                .unwrap_or(usize::MAX),
+                ipv6_prefix: config.ipv6_limit_prefix,
             },
         })
     }

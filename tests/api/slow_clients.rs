@@ -121,11 +121,149 @@ async fn a_request_over_its_deadline_gets_408() {
 
 #[tokio::test]
 async fn past_the_connection_cap_new_connections_wait_and_are_served_when_one_closes() {
-    let app = spawn_app_with(&["--max-connections", "2", "--header-read-timeout", "2s"]).await;
+    let app = spawn_app_with(&[
+        "--max-connections",
+        "2",
+        "--max-connections-per-address",
+        "2",
+        "--header-read-timeout",
+        "2s",
+    ])
+    .await;
     let held = [connect(app.addr).await, connect(app.addr).await];
     let started = Instant::now();
     // Served once a held connection's head deadline closes it.
     health_is_served(&app).await;
     assert!(started.elapsed() >= Duration::from_millis(1500), "served past the cap at once");
     drop(held);
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// An HTTP/2 frame: 9-byte header (length, type, flags, stream) and the payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut frame = vec![length[1], length[2], length[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A cleartext HTTP/2 connection (prior knowledge) that has sent its preface and empty SETTINGS.
+async fn h2_connect(addr: SocketAddr) -> TcpStream {
+    let mut stream = connect(addr).await;
+    stream.write_all(H2_PREFACE).await.unwrap();
+    stream.write_all(&h2_frame(0x4, 0, 0, &[])).await.unwrap();
+    stream
+}
+
+/// Sends a PING every `every` until the server closes the connection or `within` passes; how long
+/// the connection lasted, if it was closed.
+async fn ping_until_closed(mut stream: TcpStream, every: Duration, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < within {
+        if stream.write_all(&h2_frame(0x6, 0, 0, &[7; 8])).await.is_err() {
+            return Some(started.elapsed());
+        }
+        match tokio::time::timeout(every, stream.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    None
+}
+
+fn h2_client() -> reqwest::Client {
+    reqwest::Client::builder().http2_prior_knowledge().build().unwrap()
+}
+
+#[tokio::test]
+async fn an_http2_connection_that_only_pings_is_closed_after_the_header_timeout() {
+    let app = spawn_app_with(SHORT).await;
+    let pinging = h2_connect(app.addr).await;
+    let lasted = ping_until_closed(pinging, Duration::from_millis(200), Duration::from_secs(10)).await;
+    let lasted = lasted.expect("PINGs held the connection open");
+    assert!(lasted < Duration::from_secs(5), "closed late: {lasted:?}");
+    // A real HTTP/2 client is served meanwhile, and a request longer than the idle deadline is work.
+    let response = h2_client().get(app.url(paths::HEALTH)).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    expect_status(response, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn an_http2_request_longer_than_the_idle_deadline_is_served() {
+    let app = spawn_app_with(&["--idle-timeout", "1s", "--header-read-timeout", "1s"]).await;
+    let (_, login) = app.new_session().await;
+    let echo = format!("{}?delay_ms=2500", paths::DEMO_ECHO);
+    let response = h2_client().get(app.url(&echo)).bearer_auth(&login.tokens.access_token).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    expect_status(response, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn http2_headers_trickled_byte_by_byte_are_cut_off() {
+    let app = spawn_app_with(SHORT).await;
+    let mut slow = h2_connect(app.addr).await;
+    // A HEADERS frame for stream 1 whose 120-byte block would take 26 s at 5 bytes a second.
+    let headers = h2_frame(0x1, 0x4 | 0x1, 1, &[0x82; 120]);
+    let started = Instant::now();
+    let sending = trickle(&mut slow, &headers, Duration::from_millis(200));
+    tokio::time::timeout(Duration::from_secs(40), sending).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the trickle went on for {:?}", started.elapsed());
+    health_is_served(&app).await;
+}
+
+/// Two connections that only PING hold both places; an HTTP/1.1 client waits for the head deadline
+/// to free one, not forever.
+#[tokio::test]
+async fn http2_pings_cannot_hold_the_connection_cap_against_http1_clients() {
+    let app = spawn_app_with(&[
+        "--max-connections",
+        "2",
+        "--max-connections-per-address",
+        "2",
+        "--header-read-timeout",
+        "1s",
+        "--idle-timeout",
+        "60s",
+    ])
+    .await;
+    let pingers: Vec<_> = [h2_connect(app.addr).await, h2_connect(app.addr).await]
+        .into_iter()
+        .map(|stream| tokio::spawn(ping_until_closed(stream, Duration::from_millis(100), Duration::from_secs(20))))
+        .collect();
+    let served = tokio::time::timeout(Duration::from_secs(10), app.client.get(app.url(paths::HEALTH)).send()).await;
+    let served = served.expect("an HTTP/1.1 client waited behind PINGs").unwrap();
+    expect_status(served, StatusCode::OK).await;
+    for pinger in pingers {
+        assert!(pinger.await.unwrap().is_some(), "a PING-only connection stayed open");
+    }
+}
+
+/// One address may hold its share of the connections, not all of them: past it its new connections
+/// are closed at once, while another address is served.
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let app = spawn_app_with(&[
+        "--max-connections",
+        "4",
+        "--max-connections-per-address",
+        "2",
+        "--header-read-timeout",
+        "5s",
+    ])
+    .await;
+    let from = |address: &str| {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(address.parse().unwrap(), 0)).unwrap();
+        socket.connect(app.addr)
+    };
+    let _held = [from("127.0.0.2").await.unwrap(), from("127.0.0.2").await.unwrap()];
+    let mut third = from("127.0.0.2").await.unwrap();
+    let (_, closed) = read_until_closed(&mut third, Duration::from_secs(2)).await;
+    assert!(closed.is_some(), "a third connection from one address was kept");
+    let started = Instant::now();
+    health_is_served(&app).await;
+    assert!(started.elapsed() < Duration::from_secs(2), "another address waited {:?}", started.elapsed());
 }

@@ -1,17 +1,21 @@
-//! The accept loop, with the limits `axum::serve` does not have: hyper's header timeout (which needs a
-//! timer), a deadline for the first byte and for idleness, and a cap on connections. A slow or silent
-//! client is disconnected; everyone else is served meanwhile.
+//! The accept loop, with the limits `axum::serve` does not have, the same for HTTP/1 and HTTP/2: a
+//! deadline for a request to arrive once bytes do (hyper's own header timeout needs a timer and covers
+//! HTTP/1 only), an idle deadline that only requests reset (so HTTP/2 PINGs or stray frames hold
+//! nothing), a cap on connections, and a share of it per client address. A slow or silent client is
+//! disconnected; everyone else is served meanwhile.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -21,15 +25,25 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::auth::throttle::address_key;
+
 /// The per-connection limits of one listener.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnectionLimits {
-    /// For the request head, and for the first byte of a new connection.
+    /// From a connection's first byte with no request in progress (or from its opening) to a request.
     pub(crate) header_read: Duration,
-    /// No request in progress and no bytes moving.
+    /// No request in progress and none started or finished.
     pub(crate) idle: Duration,
     pub(crate) max_connections: usize,
+    /// Connections one client address may hold; past it a new one is closed at once.
+    pub(crate) per_address: usize,
+    /// Leading bits of an IPv6 address that name one client.
+    pub(crate) ipv6_prefix: u8,
 }
+
+/// HTTP/2 streams one connection may have open at once, and the largest header block it may send.
+const H2_MAX_STREAMS: u32 = 128;
+const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
 pub(crate) async fn serve(
@@ -40,8 +54,13 @@ pub(crate) async fn serve(
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let shares = Shares::default();
     let graceful = GracefulShutdown::new();
     let at_capacity = Arc::new(AtomicBool::new(false));
     tokio::pin!(shutdown);
@@ -79,6 +98,10 @@ pub(crate) async fn serve(
         if permits.available_permits() > limits.max_connections / 10 {
             at_capacity.store(false, Ordering::Relaxed);
         }
+        let Some(share) = shares.take(address_key(remote.ip(), limits.ipv6_prefix), limits.per_address) else {
+            tracing::debug!(%remote, "closed a connection past its address's share");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Watched { inner: stream, activity: Arc::clone(&activity) });
@@ -93,10 +116,10 @@ pub(crate) async fn serve(
                     }
                 }
                 () = activity.expired(limits) => {
-                    tracing::debug!(%remote, "closed a silent or idle connection");
+                    tracing::debug!(%remote, "closed a slow, silent or idle connection");
                 }
             }
-            drop(permit);
+            drop((permit, share));
         });
     }
     drop(listener);
@@ -111,13 +134,54 @@ pub(crate) async fn serve(
 /// How long a shutdown waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// What a connection has done, for its watchdog.
+/// Open connections per client address.
+#[derive(Debug, Clone, Default)]
+struct Shares(Arc<Mutex<HashMap<String, usize>>>);
+
+/// One connection's place in its address's share, given back on drop.
+struct Share {
+    shares: Shares,
+    address: String,
+}
+
+impl Shares {
+    fn take(&self, address: String, per_address: usize) -> Option<Share> {
+        let mut open = self.0.lock().ok()?;
+        let count = open.entry(address.clone()).or_insert(0);
+        if *count >= per_address {
+            return None;
+        }
+        *count += 1;
+        Some(Share { shares: self.clone(), address })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.shares.0.lock()
+            && let Some(count) = open.get_mut(&self.address)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// No time recorded.
+const NEVER: u64 = u64::MAX;
+
+/// What a connection has done, for its watchdog. Only requests count as use: bytes that start no
+/// request (a trickled head, HTTP/2 PINGs or SETTINGS) start the head deadline instead.
 #[derive(Debug)]
 struct Activity {
     opened: Instant,
-    /// Milliseconds after `opened` of the last byte read or written.
-    last_progress_ms: AtomicU64,
-    bytes_read: AtomicU64,
+    /// Milliseconds after `opened` of the last request's start or end.
+    last_request_ms: AtomicU64,
+    /// Milliseconds after `opened` of the first byte read since then while no request was in progress
+    /// (`NEVER`: none); a new connection starts at 0, so it must send a request in time too.
+    waiting_since_ms: AtomicU64,
     requests_in_progress: AtomicUsize,
 }
 
@@ -125,43 +189,66 @@ impl Activity {
     fn new() -> Self {
         Self {
             opened: Instant::now(),
-            last_progress_ms: AtomicU64::new(0),
-            bytes_read: AtomicU64::new(0),
+            last_request_ms: AtomicU64::new(0),
+            waiting_since_ms: AtomicU64::new(0),
             requests_in_progress: AtomicUsize::new(0),
         }
     }
 
-    fn progressed(&self) {
-        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_progress_ms.store(now, Ordering::Relaxed);
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
-    /// Resolves when the connection has sent nothing within the header timeout of opening, or has
-    /// been idle (no request in progress, no bytes moving) for the idle timeout. Sleeps until the next
-    /// moment either could be true, so a quiet connection costs a wake-up per timeout, not a poll.
+    /// Bytes arrived: with no request in progress, a request must now begin within the head deadline.
+    fn bytes_read(&self) {
+        if self.requests_in_progress.load(Ordering::Relaxed) == 0
+            && self.waiting_since_ms.load(Ordering::Relaxed) == NEVER
+        {
+            let _ =
+                self.waiting_since_ms.compare_exchange(NEVER, self.elapsed_ms(), Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    fn request_started(&self) {
+        self.requests_in_progress.fetch_add(1, Ordering::Relaxed);
+        self.waiting_since_ms.store(NEVER, Ordering::Relaxed);
+        self.last_request_ms.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    fn request_ended(&self) {
+        self.last_request_ms.store(self.elapsed_ms(), Ordering::Relaxed);
+        self.requests_in_progress.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Resolves when, with no request in progress, bytes have waited the head deadline for a request
+    /// (a new connection included), or nothing has started or ended a request for the idle deadline.
+    /// Sleeps until the next moment either could be true, so a quiet connection costs a wake-up per
+    /// deadline, not a poll.
     async fn expired(&self, limits: ConnectionLimits) {
+        let (head_ms, idle_ms) = (millis(limits.header_read), millis(limits.idle));
         loop {
-            let age = self.opened.elapsed();
-            let next_check = if self.bytes_read.load(Ordering::Relaxed) == 0 {
-                if age > limits.header_read {
-                    return;
-                }
-                limits.header_read - age
-            } else if self.requests_in_progress.load(Ordering::Relaxed) > 0 {
-                limits.idle
+            let next_check_ms = if self.requests_in_progress.load(Ordering::Relaxed) > 0 {
+                idle_ms
             } else {
-                let quiet = age.saturating_sub(Duration::from_millis(self.last_progress_ms.load(Ordering::Relaxed)));
-                if quiet > limits.idle {
+                let now = self.elapsed_ms();
+                let waiting = self.waiting_since_ms.load(Ordering::Relaxed);
+                let head_left = if waiting == NEVER { u64::MAX } else { (waiting + head_ms).saturating_sub(now) };
+                let idle_left = (self.last_request_ms.load(Ordering::Relaxed) + idle_ms).saturating_sub(now);
+                if head_left == 0 || idle_left == 0 {
                     return;
                 }
-                limits.idle - quiet
+                head_left.min(idle_left)
             };
-            tokio::time::sleep(next_check + Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(next_check_ms) + Duration::from_millis(10)).await;
         }
     }
 }
 
-/// The socket, noting every read and write that moves bytes.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX / 2)
+}
+
+/// The socket, telling the watchdog when bytes arrive.
 struct Watched {
     inner: TcpStream,
     activity: Arc<Activity>,
@@ -171,10 +258,8 @@ impl AsyncRead for Watched {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let read = buf.filled().len() - before;
-        if read > 0 {
-            self.activity.bytes_read.fetch_add(read as u64, Ordering::Relaxed);
-            self.activity.progressed();
+        if buf.filled().len() > before {
+            self.activity.bytes_read();
         }
         polled
     }
@@ -182,13 +267,7 @@ impl AsyncRead for Watched {
 
 impl AsyncWrite for Watched {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
-        if let Poll::Ready(Ok(written)) = &polled
-            && *written > 0
-        {
-            self.activity.progressed();
-        }
-        polled
+        Pin::new(&mut self.inner).poll_write(cx, data)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -204,13 +283,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(written)) = &polled
-            && *written > 0
-        {
-            self.activity.progressed();
-        }
-        polled
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -218,8 +291,8 @@ impl AsyncWrite for Watched {
     }
 }
 
-/// The router for one connection: it knows the peer's address and counts requests in progress, so a
-/// long request is never mistaken for an idle connection.
+/// The router for one connection: it knows the peer's address and counts requests in progress until
+/// their answers' bodies are sent, so a long request or a stream is never mistaken for idleness.
 #[derive(Clone)]
 struct Tracked {
     inner: Router,
@@ -241,9 +314,14 @@ impl tower::Service<hyper::Request<Incoming>> for Tracked {
         let in_progress = InProgress::start(Arc::clone(&self.activity));
         let answer = tower::Service::call(&mut self.inner, request.map(axum::body::Body::new));
         Box::pin(async move {
-            let answer = answer.await;
-            drop(in_progress);
-            answer
+            let response = answer.await?;
+            // The request stays in progress until its body is sent or dropped.
+            Ok(response.map(|body| {
+                axum::body::Body::new(body.map_frame(move |frame| {
+                    let _still_sending = &in_progress;
+                    frame
+                }))
+            }))
         })
     }
 }
@@ -253,14 +331,13 @@ struct InProgress(Arc<Activity>);
 
 impl InProgress {
     fn start(activity: Arc<Activity>) -> Self {
-        activity.requests_in_progress.fetch_add(1, Ordering::Relaxed);
+        activity.request_started();
         Self(activity)
     }
 }
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        self.0.requests_in_progress.fetch_sub(1, Ordering::Relaxed);
-        self.0.progressed();
+        self.0.request_ended();
     }
 }
