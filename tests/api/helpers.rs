@@ -111,6 +111,11 @@ pub(crate) async fn spawn_app_with_manual_clock(overrides: &[&str]) -> (TestApp,
     (app, clock)
 }
 
+/// Starts a server on an existing database with the test's manual clock (a restart that keeps time).
+pub(crate) async fn spawn_app_on_manual_clock(db: TestDatabase, overrides: &[&str], clock: ManualClock) -> TestApp {
+    spawn_app_on_clock(db, overrides, Arc::new(clock)).await
+}
+
 /// Starts a server on an existing database (a restart, when the previous one was stopped).
 pub(crate) async fn spawn_app_on(db: TestDatabase, overrides: &[&str]) -> TestApp {
     spawn_app_on_clock(db, overrides, Arc::new(SystemClock)).await

@@ -19,6 +19,7 @@ mod interactions;
 mod jose;
 mod key_commands;
 mod keys;
+mod lifecycle_model;
 mod logging;
 mod native_client;
 mod oauth;
