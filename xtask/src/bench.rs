@@ -3,6 +3,7 @@
 //! on a number. SQLite always; PostgreSQL too when `BENCH_DATABASE_URL` names a server on which it may
 //! create a database.
 
+mod bare;
 mod browser_burst;
 mod herd;
 mod probe;
@@ -31,11 +32,11 @@ struct Row {
 }
 
 pub(crate) fn run() -> Result {
-    tools::ensure_debian(&[("wrk", "wrk"), ("curl", "curl")])?;
+    tools::ensure_debian(&[("wrk", "wrk"), ("curl", "curl"), ("h2load", "nghttp2-client")])?;
     tools::ensure_wasm_tools()?;
     crate::spa::build_release()?;
     step("building the backend (release)");
-    tools::run("cargo", &["build", "--release", "--quiet", "--package", "backend"])?;
+    tools::run("cargo", &["build", "--release", "--quiet", "--package", "backend", "--bin", "backend", "--example", "bare_health"])?;
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     std::fs::write(dir.join("rotate.lua"), ROTATE_SCRIPT).map_err(|e| e.to_string())?;
@@ -113,6 +114,8 @@ fn engine(name: &str, url: &str, fsyncs: f64, dir: &std::path::Path) -> Result<V
 
     let (access, _) = server.session("me@example.com", "me")?;
     let bearer = format!("Authorization: Bearer {access}");
+    step(&format!("{name}: /api/health beside a minimal axum server, HTTP/1.1 and HTTP/2"));
+    rows.extend(bare::measure(&server)?);
     let health = wrk(&server.base, "/api/health", 2, 64, &[], None)?;
     let me = wrk(&server.base, "/api/me", 2, 64, &[&bearer], None)?;
     rows.push(row(

@@ -13,6 +13,12 @@ pub(crate) fn post_json(url: &str, body: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// GETs `url` and returns the answer's body, whatever its status.
+pub(crate) fn get(url: &str) -> Result<String> {
+    let output = Command::new("curl").args(["-s", url]).output().map_err(|e| format!("cannot run curl: {e}"))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// The string value of `"key":"…"` in a JSON text (tokens hold no escapes).
 pub(crate) fn json_string(json: &str, key: &str) -> Option<String> {
     let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;

@@ -35,6 +35,8 @@ impl Server {
             .env("REGISTER_MAX_PER_IP", "1000000")
             // The login storm opens thousands of sessions for one user; the cap would end the probe's.
             .env("MAX_SESSIONS_PER_USER", "0")
+            // Every benchmark client connects from 127.0.0.1.
+            .env("MAX_CONNECTIONS_PER_ADDRESS", "4096")
             .env("RUST_LOG", "warn,backend=info")
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
