@@ -217,6 +217,8 @@ impl Activity {
 
     fn request_ended(&self) {
         self.last_request_ms.store(self.elapsed_ms(), Ordering::Relaxed);
+        // A byte noted as the request started is not a new head waiting.
+        self.waiting_since_ms.store(NEVER, Ordering::Relaxed);
         self.requests_in_progress.fetch_sub(1, Ordering::Relaxed);
     }
 
