@@ -38,6 +38,8 @@ pub enum ErrorCode {
     InvalidCredentials,
     ValidationFailed,
     EmailTaken,
+    /// A password change whose new password is the current one.
+    PasswordUnchanged,
     RefreshTokenMissing,
     RefreshTokenInvalid,
     RefreshTokenReused,

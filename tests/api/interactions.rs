@@ -251,5 +251,9 @@ async fn a_password_cannot_be_changed_to_itself() {
     let (_, login) = app.new_session().await;
     let body = json!({"currentPassword": PASSWORD, "newPassword": PASSWORD});
     let request = app.client.post(app.url(paths::CHANGE_PASSWORD)).bearer_auth(&login.tokens.access_token);
-    expect_error(request.json(&body).send().await.unwrap(), StatusCode::BAD_REQUEST, "validation_failed").await;
+    expect_error(request.json(&body).send().await.unwrap(), StatusCode::CONFLICT, "password_unchanged").await;
+    // A wrong current password is refused as such first: the rule tells a guesser nothing.
+    let body = json!({"currentPassword": "not-the-password", "newPassword": "not-the-password"});
+    let request = app.client.post(app.url(paths::CHANGE_PASSWORD)).bearer_auth(&login.tokens.access_token);
+    expect_error(request.json(&body).send().await.unwrap(), StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }

@@ -99,6 +99,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         InvalidCredentials,
         ValidationFailed,
         EmailTaken,
+        PasswordUnchanged,
         RefreshTokenMissing,
         RefreshTokenInvalid,
         RefreshTokenReused,
@@ -116,9 +117,9 @@ fn every_error_code() -> Vec<ErrorCode> {
     for code in &all {
         match code {
             MissingToken | InvalidToken | TokenExpired | InvalidCredentials | ValidationFailed | EmailTaken
-            | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | SessionIdle | CsrfRejected
-            | RateLimited | PayloadTooLarge | RequestTimeout | InvalidClient | InvalidRequest | NotFound
-            | MethodNotAllowed | Internal | Unknown => {}
+            | PasswordUnchanged | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | SessionIdle
+            | CsrfRejected | RateLimited | PayloadTooLarge | RequestTimeout | InvalidClient | InvalidRequest
+            | NotFound | MethodNotAllowed | Internal | Unknown => {}
         }
     }
     all

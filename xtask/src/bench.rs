@@ -31,12 +31,36 @@ struct Row {
     ratio: Option<f64>,
 }
 
+const LOAD_TOOLS: &[(&str, &str)] = &[("wrk", "wrk"), ("curl", "curl"), ("h2load", "nghttp2-client")];
+
+fn build_servers() -> Result {
+    step("building the backend and the minimal axum server (release)");
+    let args =
+        ["build", "--release", "--quiet", "--package", "backend", "--bin", "backend", "--example", "bare_health"];
+    tools::run("cargo", &args)
+}
+
+/// `cargo xtask bench limits`: only the price of the connection limits, on SQLite.
+pub(crate) fn run_limits() -> Result {
+    tools::ensure_debian(LOAD_TOOLS)?;
+    build_servers()?;
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let db = dir.join(format!("limits-{}.db", std::process::id()));
+    let server = Server::start(&format!("sqlite://{}", db.display()), &[])?;
+    step("/api/health beside a minimal axum server, HTTP/1.1 and HTTP/2");
+    let rows = bare::measure(&server)?;
+    drop(server);
+    let _ = std::fs::remove_file(&db);
+    print_rows(&rows);
+    Ok(())
+}
+
 pub(crate) fn run() -> Result {
-    tools::ensure_debian(&[("wrk", "wrk"), ("curl", "curl"), ("h2load", "nghttp2-client")])?;
+    tools::ensure_debian(LOAD_TOOLS)?;
     tools::ensure_wasm_tools()?;
     crate::spa::build_release()?;
-    step("building the backend (release)");
-    tools::run("cargo", &["build", "--release", "--quiet", "--package", "backend", "--bin", "backend", "--example", "bare_health"])?;
+    build_servers()?;
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     std::fs::write(dir.join("rotate.lua"), ROTATE_SCRIPT).map_err(|e| e.to_string())?;

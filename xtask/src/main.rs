@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Some("test") => return suite::run_all(),
         Some("size") => spa::build_release(),
         Some("dev") => run_dev(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("limits") => bench::run_limits(),
         Some("bench") => bench::run(),
         Some("fuzz") => fuzz::api_fuzz().and_then(|(passed, _, failures)| match failures.as_slice() {
             [] => {
@@ -47,6 +48,9 @@ fn main() -> ExitCode {
             eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
             eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
             eprintln!("       cargo xtask bench  measure every performance figure side by side (benchmark)");
+            eprintln!(
+                "       cargo xtask bench limits  only /api/health beside a minimal axum server, HTTP/1.1 and HTTP/2"
+            );
             eprintln!("       cargo xtask fuzz   fuzz the API from its OpenAPI document (schemathesis; part of test)");
             eprintln!(
                 "       cargo xtask interop  check tokens and OAuth endpoints with third-party libraries (part of test)"

@@ -121,7 +121,12 @@ pub(crate) async fn change_password(
     ip: IpAddr,
 ) -> Result<u64, AuthError> {
     let PasswordChange { current, new } = change;
+    // Compared only once the current password is proved, so the answer tells a guesser nothing.
+    let unchanged = current.same_as(&new);
     throttled_password_check(auth, &user.email, current, ip).await?;
+    if unchanged {
+        return Err(AuthError::PasswordUnchanged);
+    }
     let password_hash = auth.passwords.hash(new.expose()).await?;
     let revoked = auth.store.change_password(&user.id, &password_hash, session_id, auth.liveness()).await?;
     let revoked = revoked.ok_or(AuthError::SessionEnded)?;

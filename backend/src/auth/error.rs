@@ -13,6 +13,8 @@ pub(crate) enum AuthError {
     InvalidCredentials,
     #[error("an account with this email already exists")]
     EmailTaken,
+    #[error("the new password is the current one")]
+    PasswordUnchanged,
     #[error("too many attempts; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("access token is invalid")]

@@ -100,6 +100,11 @@ impl Password {
     pub(crate) fn expose(self) -> String {
         self.0
     }
+
+    /// True when both are the same password.
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
 }
 
 /// A sign-up.
@@ -171,9 +176,6 @@ pub(crate) struct PasswordChange {
 
 impl PasswordChange {
     pub(crate) fn parse(body: shared::auth::ChangePasswordRequest) -> Result<Self, AuthError> {
-        if body.new_password == body.current_password {
-            return Err(AuthError::Invalid("newPassword must differ from currentPassword".into()));
-        }
         Ok(Self { current: Password::given(body.current_password)?, new: Password::new_password(body.new_password)? })
     }
 }

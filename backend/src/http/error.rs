@@ -23,6 +23,8 @@ pub(crate) enum ApiError {
     Validation(String),
     #[error("an account with this email already exists")]
     EmailTaken,
+    #[error("the new password is the current one")]
+    PasswordUnchanged,
     #[error("refresh token is required")]
     RefreshTokenMissing,
     #[error("{0}")]
@@ -60,6 +62,7 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid(message) => Self::Validation(message),
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::EmailTaken => Self::EmailTaken,
+            AuthError::PasswordUnchanged => Self::PasswordUnchanged,
             AuthError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             AuthError::InvalidToken => Self::InvalidToken,
             AuthError::TokenExpired => Self::TokenExpired,
@@ -92,6 +95,7 @@ impl ApiError {
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
             Self::Validation(_) => (StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed),
             Self::EmailTaken => (StatusCode::CONFLICT, ErrorCode::EmailTaken),
+            Self::PasswordUnchanged => (StatusCode::CONFLICT, ErrorCode::PasswordUnchanged),
             Self::RefreshTokenMissing => (StatusCode::BAD_REQUEST, ErrorCode::RefreshTokenMissing),
             Self::RefreshTokenInvalid(_) => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenInvalid),
             Self::RefreshTokenReused => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenReused),

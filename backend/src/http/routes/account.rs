@@ -55,6 +55,7 @@ async fn get_me(caller: Caller) -> Response {
         (status = 400, description = "`validation_failed`: a new password outside the sign-up rules", body = Failure),
         (status = 401, description = "`invalid_credentials` (a wrong current password), or the caller's token \
             refused", body = Failure),
+        (status = 409, description = "`password_unchanged`: the new password is the current one", body = Failure),
         (status = 429, description = "`rate_limited`: too many wrong passwords; see `Retry-After`", body = Failure,
             headers(("Retry-After" = u64, description = "Seconds until the throttle lifts"))),
         (status = "default", response = OtherFailure),
