@@ -81,7 +81,7 @@ impl App {
     pub async fn build_with_clock(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
         let auth = auth(config, clock).await?;
         let state = AppState {
-            auth,
+            auth: Arc::new(auth),
             trust_forwarded_for: config.trust_forwarded_for,
             cors_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
             // Verifiers may cache the key set for half the activation delay, so a standby key reaches
@@ -124,7 +124,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let auth = &self.state.auth;
+        let auth: &Auth = &self.state.auth;
         let purge = upkeep::purge(auth.clone(), self.purge_every);
         let reload = upkeep::reload_keys(auth.clone(), self.key_reload);
         let counting = upkeep::count_sessions(auth.clone(), SESSION_GAUGE_EVERY);

@@ -81,6 +81,38 @@ pub(crate) struct Store {
     activity: std::sync::Arc<activity::Activity>,
     /// SQLite's single writer; `None` on PostgreSQL, where row locks order the writers.
     writer: Option<writer::Writer>,
+    last_ping: std::sync::Arc<LastPing>,
+}
+
+/// How long a successful ping stands for the database's health.
+const PING_FRESH: Duration = Duration::from_secs(1);
+
+/// When a ping last succeeded, in milliseconds after `since` (0: never).
+#[derive(Debug)]
+struct LastPing {
+    since: std::time::Instant,
+    at_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for LastPing {
+    fn default() -> Self {
+        Self { since: std::time::Instant::now(), at_ms: std::sync::atomic::AtomicU64::new(0) }
+    }
+}
+
+impl LastPing {
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    fn is_fresh(&self) -> bool {
+        let at = self.at_ms.load(std::sync::atomic::Ordering::Relaxed);
+        at != 0 && self.elapsed_ms().saturating_sub(at) < u64::try_from(PING_FRESH.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn succeeded(&self) {
+        self.at_ms.store(self.elapsed_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Store {
@@ -110,7 +142,8 @@ impl Store {
         let ttl_ms = i64::try_from(settings.session_cache_ttl.as_millis()).unwrap_or(i64::MAX);
         let (pool, engine) = store;
         let sessions = std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms));
-        let mut store = Self { pool, engine, sessions, activity: Default::default(), writer: None };
+        let mut store =
+            Self { pool, engine, sessions, activity: Default::default(), writer: None, last_ping: Default::default() };
         store.migrate().await?;
         if engine == Engine::Sqlite {
             store.writer = Some(writer::Writer::start(&store.pool).await?);
@@ -160,9 +193,14 @@ impl Store {
         Ok(count)
     }
 
-    /// Round-trips to the database, for the health probe.
+    /// Round-trips to the database, for the health probe, at most once per [`PING_FRESH`]: a success
+    /// that recent answers at once, so a flood of health checks costs the database nothing.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        if self.last_ping.is_fresh() {
+            return Ok(());
+        }
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        self.last_ping.succeeded();
         Ok(())
     }
 

@@ -7,7 +7,8 @@ use crate::auth::service::Auth;
 /// Cheap to clone: every field is a handle or an `Arc`.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
-    pub(crate) auth: Auth,
+    /// Behind an `Arc`: the state is cloned for every request, and the rules' handles are not all cheap.
+    pub(crate) auth: Arc<Auth>,
     /// Whether the client address comes from `X-Forwarded-For` (behind a trusted proxy).
     pub(crate) trust_forwarded_for: bool,
     /// Origins besides this server's own that may make cookie-mode requests (`CORS_ORIGINS`).
