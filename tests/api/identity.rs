@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shared::paths;
 
-use crate::helpers::{PASSWORD, expect_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, expect_error, expect_status, spawn_app, spawn_app_with};
 
 /// Each hidden character the attack used, inside the address.
 const HIDDEN: &[char] = &[
@@ -103,4 +103,63 @@ async fn nul_in_any_field_or_path_is_a_clean_4xx_and_costs_nothing() {
     // The limits were never touched.
     app.register("after@example.com").await;
     app.login(&email, None).await;
+}
+
+/// One password typed in composed and in decomposed Unicode (macOS and Windows keyboards) is one
+/// password (RFC 8265 OpaqueString, NIST SP 800-63B §5.1.1.2); a non-ASCII space is a space.
+#[tokio::test]
+async fn a_password_is_compared_in_its_normalised_form() {
+    let app = spawn_app().await;
+    let composed = "p\u{e4}ssw\u{f6}rd-ist-lang";
+    let decomposed = "pa\u{308}sswo\u{308}rd-ist-lang";
+    let body = json!({"username": "ann", "email": "umlaut@example.com", "password": decomposed});
+    expect_status(app.post_json(paths::REGISTER, &body).await, StatusCode::CREATED).await;
+    for typed in [composed, decomposed] {
+        let login = json!({"email": "umlaut@example.com", "password": typed});
+        expect_status(app.post_json(paths::LOGIN, &login).await, StatusCode::OK).await;
+    }
+    let spaced = json!({"username": "ann", "email": "nbsp@example.com", "password": "correct\u{a0}horse battery"});
+    expect_status(app.post_json(paths::REGISTER, &spaced).await, StatusCode::CREATED).await;
+    let login = json!({"email": "nbsp@example.com", "password": "correct horse battery"});
+    expect_status(app.post_json(paths::LOGIN, &login).await, StatusCode::OK).await;
+    let control = json!({"username": "ann", "email": "ctl@example.com", "password": "bell\u{7}bell-bell"});
+    expect_error(app.post_json(paths::REGISTER, &control).await, StatusCode::BAD_REQUEST, "validation_failed").await;
+}
+
+/// A hash an earlier release wrote of the password exactly as typed (decomposed here) still logs in,
+/// with that spelling, and is then rewritten in the normalised form, so the composed spelling works too.
+#[tokio::test]
+async fn a_hash_of_the_password_as_typed_keeps_working_and_is_rewritten() {
+    use argon2::PasswordHasher as _;
+    let app = spawn_app().await;
+    app.register("legacy@example.com").await;
+    let decomposed = "pa\u{308}sswo\u{308}rd-ist-lang";
+    let salt = argon2::password_hash::SaltString::encode_b64(b"fixed-salt-16byt").unwrap();
+    let legacy = argon2::Argon2::default().hash_password(decomposed.as_bytes(), &salt).unwrap().to_string();
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.db.url).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
+        .bind(&legacy)
+        .bind("legacy@example.com")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let composed = "p\u{e4}ssw\u{f6}rd-ist-lang";
+    let login = |password: &str| json!({"email": "legacy@example.com", "password": password});
+    expect_status(app.post_json(paths::LOGIN, &login(decomposed)).await, StatusCode::OK).await;
+    let (stored,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE email = $1")
+        .bind("legacy@example.com")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_ne!(stored, legacy, "the hash was rewritten");
+    for typed in [composed, decomposed] {
+        expect_status(app.post_json(paths::LOGIN, &login(typed)).await, StatusCode::OK).await;
+    }
+    expect_error(
+        app.post_json(paths::LOGIN, &login("not-the-password")).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
 }

@@ -16,7 +16,7 @@ use crate::store::{NewSession, NewUser, UserRecord};
 pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Result<UserRecord, AuthError> {
     let now = auth.now();
     auth.throttle.begin_registration(&auth.store, ip, now).await?;
-    let password_hash = auth.passwords.hash(account.password.expose()).await?;
+    let password_hash = auth.passwords.hash(account.password.for_hashing()).await?;
     let new = NewUser {
         username: &account.username,
         email: account.email.as_str(),
@@ -30,11 +30,26 @@ pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Re
 }
 
 /// The account, if `password` is its password. An unknown e-mail costs the same hash as a known one.
+/// The normalised form is compared first; a hash written before passwords were normalised may hold the
+/// form as typed, which is tried next and, when it matches, replaced by a hash of the normalised form.
 async fn check_password(auth: &Auth, email: &str, password: Password) -> Result<Option<UserRecord>, AuthError> {
     let user = auth.store.user_by_email(email).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = auth.passwords.verify(password.expose(), stored_hash).await?;
-    Ok(user.filter(|_| matches))
+    let normalized = password.normalized();
+    let raw = password.expose();
+    let first = normalized.clone().unwrap_or_else(|| raw.clone());
+    if auth.passwords.verify(first, stored_hash.clone()).await? {
+        return Ok(user);
+    }
+    let Some(normalized) = normalized.filter(|n| *n != raw) else { return Ok(None) };
+    // Asked whether or not the account exists, so the second hash tells nobody that it does.
+    let matches_as_typed = auth.passwords.verify(raw, stored_hash).await?;
+    let Some(user) = user.filter(|_| matches_as_typed) else { return Ok(None) };
+    let rehashed = auth.passwords.hash(normalized).await?;
+    if auth.store.replace_password_hash(&user.id, &user.password_hash, &rehashed).await? {
+        tracing::info!(user_id = %user.id, "password hash rewritten in its normalised form");
+    }
+    Ok(Some(user))
 }
 
 /// Reserves the throttle places before the password is checked (so parallel guesses cannot outrun the
@@ -127,7 +142,7 @@ pub(crate) async fn change_password(
     if unchanged {
         return Err(AuthError::PasswordUnchanged);
     }
-    let password_hash = auth.passwords.hash(new.expose()).await?;
+    let password_hash = auth.passwords.hash(new.for_hashing()).await?;
     let revoked = auth.store.change_password(&user.id, &password_hash, session_id, auth.liveness()).await?;
     let revoked = revoked.ok_or(AuthError::SessionEnded)?;
     tracing::info!(user_id = %user.id, revoked, "password changed; the other sessions ended");

@@ -13,7 +13,7 @@
 use std::fmt;
 
 use precis_core::profile::PrecisFastInvocation;
-use precis_profiles::{Nickname, UsernameCaseMapped};
+use precis_profiles::{Nickname, OpaqueString, UsernameCaseMapped};
 use shared::auth::limits::{
     MAX_DEVICE_FIELD_CHARS, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_NEW_PASSWORD_CHARS,
 };
@@ -69,7 +69,12 @@ impl Email {
     }
 }
 
-/// A password within the accepted length. Its `Debug` never shows it.
+/// A password within the accepted length, as typed. Its `Debug` never shows it.
+///
+/// What is hashed and compared is its RFC 8265 OpaqueString form (non-ASCII spaces mapped to a space,
+/// NFC), so one password typed in composed or decomposed Unicode (macOS and Windows keyboards) is one
+/// password (NIST SP 800-63B §5.1.1.2). A new password must have that form; a password given at login
+/// may not (an old one), and is then compared as typed only.
 pub(crate) struct Password(String);
 
 impl fmt::Debug for Password {
@@ -79,9 +84,23 @@ impl fmt::Debug for Password {
 }
 
 impl Password {
-    /// A new password: 8 to 128 characters.
+    /// A new password: 8 to 128 characters, in a form RFC 8265's OpaqueString accepts.
     fn new_password(raw: String) -> Result<Self, AuthError> {
-        Self::within(raw, MIN_NEW_PASSWORD_CHARS)
+        let password = Self::within(raw, MIN_NEW_PASSWORD_CHARS)?;
+        if password.normalized().is_none() {
+            return Err(AuthError::Invalid("password contains a control or unassigned character".into()));
+        }
+        Ok(password)
+    }
+
+    /// The form that is hashed and compared (RFC 8265 §4.2), or `None` when the profile refuses it.
+    pub(crate) fn normalized(&self) -> Option<String> {
+        OpaqueString::enforce(self.0.as_str()).ok().map(std::borrow::Cow::into_owned)
+    }
+
+    /// The form a new password is hashed in; a new password always has one.
+    pub(crate) fn for_hashing(self) -> String {
+        self.normalized().unwrap_or(self.0)
     }
 
     /// A password someone logs in with: anything up to 128 characters but nothing.
@@ -103,7 +122,7 @@ impl Password {
 
     /// True when both are the same password.
     pub(crate) fn same_as(&self, other: &Self) -> bool {
-        self.0 == other.0
+        self.0 == other.0 || self.normalized().is_some_and(|mine| Some(mine) == other.normalized())
     }
 }
 

@@ -75,6 +75,24 @@ impl Store {
         Ok(sqlx::query_as(sql).bind(email).fetch_optional(&self.pool).await?)
     }
 
+    /// Replaces the user's password hash if it is still `old` (a password change meanwhile wins). True
+    /// when it was replaced.
+    pub(crate) async fn replace_password_hash(&self, user_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+        let (user, old, new) = (user_id.to_owned(), old.to_owned(), new.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let replaced = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                    .bind(new)
+                    .bind(user)
+                    .bind(old)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(replaced.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
     pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = "SELECT id, username, email, password_hash, role, created_at FROM users WHERE id = $1";
         Ok(sqlx::query_as(sql).bind(id).fetch_optional(&self.pool).await?)
