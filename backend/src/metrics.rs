@@ -17,7 +17,7 @@ struct RouteLabels {
     /// The route template (`/api/sessions/{id}`), never the concrete path.
     route: String,
     /// `2xx`, `4xx`, …
-    status: String,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -188,7 +188,14 @@ impl Metrics {
     /// Counts and times one answered request, by its route template (`/api/sessions/{id}`, never the
     /// concrete path, so ids never become label values).
     pub(crate) fn observe_request(&self, route: String, status: u16, elapsed: Duration) {
-        let labels = RouteLabels { route, status: format!("{}xx", status / 100) };
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        };
+        let labels = RouteLabels { route, status: class };
         self.requests.get_or_create(&labels).inc();
         self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }

@@ -3,6 +3,7 @@
 //! the answer must be ready within `REQUEST_TIMEOUT`. The connection-level limits (the head's own
 //! timeout, idleness, the connection cap) are in `app/serve.rs`.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -31,6 +32,10 @@ pub(crate) async fn enforce(State(limits): State<RequestLimits>, request: Reques
         return refused.into_response();
     }
     let (parts, body) = request.into_parts();
+    // Most requests (every GET) have no body: nothing to read, no deadline to arm.
+    if hyper::body::Body::is_end_stream(&body) {
+        return within_deadline(deadline, next.run(Request::from_parts(parts, body))).await;
+    }
     let read = tokio::time::timeout(limits.body_read, Limited::new(body, MAX_BODY_BYTES).collect());
     let body = match read.await {
         Err(_) => return ApiError::RequestTimeout.into_response(),
@@ -40,8 +45,11 @@ pub(crate) async fn enforce(State(limits): State<RequestLimits>, request: Reques
         }
         Ok(Err(_)) => return ApiError::Validation("cannot read the request body".into()).into_response(),
     };
-    let request = Request::from_parts(parts, Body::from(body));
-    match tokio::time::timeout_at(deadline, next.run(request)).await {
+    within_deadline(deadline, next.run(Request::from_parts(parts, Body::from(body)))).await
+}
+
+async fn within_deadline(deadline: tokio::time::Instant, answer: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout_at(deadline, answer).await {
         Ok(response) => response,
         Err(_) => ApiError::RequestTimeout.into_response(),
     }
