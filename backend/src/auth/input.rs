@@ -73,8 +73,8 @@ impl Email {
 ///
 /// What is hashed and compared is its RFC 8265 OpaqueString form (non-ASCII spaces mapped to a space,
 /// NFC), so one password typed in composed or decomposed Unicode (macOS and Windows keyboards) is one
-/// password (NIST SP 800-63B §5.1.1.2). A new password must have that form; a password given at login
-/// may not (an old one), and is then compared as typed only.
+/// password (NIST SP 800-63B §5.1.1.2). A password the profile refuses (a control or unassigned
+/// character) is kept as typed rather than refused: nobody is turned away for what they can type.
 pub(crate) struct Password(String);
 
 impl fmt::Debug for Password {
@@ -84,13 +84,9 @@ impl fmt::Debug for Password {
 }
 
 impl Password {
-    /// A new password: 8 to 128 characters, in a form RFC 8265's OpaqueString accepts.
+    /// A new password: 8 to 128 characters.
     fn new_password(raw: String) -> Result<Self, AuthError> {
-        let password = Self::within(raw, MIN_NEW_PASSWORD_CHARS)?;
-        if password.normalized().is_none() {
-            return Err(AuthError::Invalid("password contains a control or unassigned character".into()));
-        }
-        Ok(password)
+        Self::within(raw, MIN_NEW_PASSWORD_CHARS)
     }
 
     /// The form that is hashed and compared (RFC 8265 §4.2), or `None` when the profile refuses it.
@@ -98,7 +94,7 @@ impl Password {
         OpaqueString::enforce(self.0.as_str()).ok().map(std::borrow::Cow::into_owned)
     }
 
-    /// The form a new password is hashed in; a new password always has one.
+    /// The form a new password is hashed in: normalised, or as typed when the profile refuses it.
     pub(crate) fn for_hashing(self) -> String {
         self.normalized().unwrap_or(self.0)
     }
