@@ -47,9 +47,11 @@ impl Activity {
         }
     }
 
-    /// When this instance last recorded activity on `session_id`, written or not.
-    pub(super) fn last_recorded(&self, session_id: &str) -> Option<Millis> {
-        self.recorded.lock().ok()?.get(session_id).copied()
+    /// True when this instance recorded activity on `session_id` after `cutoff`, written or not: the
+    /// session is then not idle, whatever its row says.
+    pub(super) fn active_after(&self, session_id: &str, cutoff: Millis) -> bool {
+        let Ok(recorded) = self.recorded.lock() else { return false };
+        recorded.get(session_id).is_some_and(|at| *at > cutoff)
     }
 
     fn take_pending(&self) -> Vec<(String, Millis)> {
@@ -108,11 +110,7 @@ impl Store {
     /// activity after it that may not be written yet, since the session is then not idle whatever the
     /// row says.
     pub(super) fn idle_cutoff_for(&self, session_id: &str, cutoff: Option<Millis>) -> Option<Millis> {
-        let cutoff = cutoff?;
-        match self.activity.last_recorded(session_id) {
-            Some(at) if at > cutoff => None,
-            _ => Some(cutoff),
-        }
+        cutoff.filter(|cutoff| !self.activity.active_after(session_id, *cutoff))
     }
 
     /// Writes what is gathered now. Readers that judge idleness over many rows (the list, the cap)

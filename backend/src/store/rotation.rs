@@ -190,8 +190,10 @@ async fn classify_retired(
         if row.session.expires_at <= request.now {
             return Ok(Rotation::Rejected(Rejection::Expired));
         }
-        let last_used = row.session.last_used_at.max(activity.last_recorded(&row.session.id).unwrap_or(i64::MIN));
-        if request.idle_cutoff.is_some_and(|cutoff| last_used <= cutoff) {
+        let idle = request.idle_cutoff.is_some_and(|cutoff| {
+            row.session.last_used_at <= cutoff && !activity.active_after(&row.session.id, cutoff)
+        });
+        if idle {
             revoke_in(conn, &row.session.id, request.now, RevokeReason::Idle).await?;
             return Ok(Rotation::Rejected(Rejection::Idle));
         }
