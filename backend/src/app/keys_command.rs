@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
-use crate::auth::tokens::key_schedule::{activation_before, at_once, first_gap, signer};
+use crate::auth::tokens::key_schedule::{activation_before, at_once, first_gap, row_times, signer};
 use crate::auth::tokens::millis;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, ConfigError, DatabaseTarget};
@@ -163,7 +163,7 @@ pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result
         }
         Replacement::Add(key) => after.push(key.clone()),
     }
-    let successor = match first_gap(&after, now, |r| (r.activates_at, r.retires_at, &r.kid)) {
+    let successor = match first_gap(&after, now, row_times) {
         Some(gap) => {
             let policy = policy(&store, config).await?;
             let activates_at = activation_before(gap, now, policy.activation_delay_ms);
@@ -192,7 +192,7 @@ pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result
 
 /// The key that signs at `now`, by the servers' own rule.
 fn signing_kid(rows: &[KeyRow], now: Millis) -> Option<&str> {
-    signer(rows, now, |r| (r.activates_at, r.retires_at, &r.kid)).map(|r| r.kid.as_str())
+    signer(rows, now, row_times).map(|r| r.kid.as_str())
 }
 
 fn time(at: Millis) -> String {

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::key_material::{self, Key, KeyAlgorithm, MaterialError};
-use super::key_schedule::{activation_before, at_once, first_gap, signer};
+use super::key_schedule::{activation_before, at_once, first_gap, row_times, signer};
 use crate::clock::Millis;
 use crate::metrics::Metrics;
-use crate::store::{KeyRow, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A token naming an unknown key makes the ring ask the database again, at most this often.
 const RELOAD_ON_MISS_MS: i64 = 1_000;
@@ -65,10 +65,6 @@ pub(crate) async fn close_gap(store: &Store, policy: KeyPolicy, now: Millis) -> 
         tracing::warn!(%kid, gap_at = gap, "the signing keys left a gap; added a key to close it");
     }
     Ok(added.then_some(kid))
-}
-
-fn row_times(row: &KeyRow) -> (Millis, Option<Millis>, &String) {
-    (row.activates_at, row.retires_at, &row.kid)
 }
 
 impl KeyRing {

@@ -3,6 +3,12 @@
 //! of rotations, revocations and reloads led here.
 
 use crate::clock::Millis;
+use crate::store::KeyRow;
+
+/// A stored key's activation, end and `kid`, as [`signer`] and [`first_gap`] read them.
+pub(crate) fn row_times(row: &KeyRow) -> (Millis, Option<Millis>, &String) {
+    (row.activates_at, row.retires_at, &row.kid)
+}
 
 /// How far back a key that must sign at once is dated. Instances judge "active" by their own clocks, and
 /// a request may take its `now` before a reload swaps the ring: a key activated exactly at the
