@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::body::Bytes;
 use serve::ConnectionLimits;
 use tokio::net::TcpListener;
 
@@ -27,7 +27,8 @@ use crate::auth::tokens::millis;
 use crate::auth::tokens::refresh_token::RefreshTokens;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError, JwtAlgorithm, MetricsExposure, RefreshExpiry};
-use crate::http::router::RouterError;
+use crate::http::limits::RequestLimits;
+use crate::http::router::{AppService, RouterError};
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::store::{KeyPolicyRow, PoolSettings, Store, StoreError};
@@ -59,7 +60,8 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct App {
     state: AppState,
-    router: Router,
+    router: AppService,
+    request_limits: RequestLimits,
     route_paths: Vec<String>,
     purge_every: std::time::Duration,
     key_reload: std::time::Duration,
@@ -88,6 +90,7 @@ impl App {
             // them before it signs anything.
             jwks_max_age: (config.key_activation_delay.as_secs() / 2).min(3600),
             echoes_in_flight: Arc::default(),
+            openapi: Bytes::new(),
         };
         if config.demo_user_enabled() {
             demo_user::seed(&state.auth).await?;
@@ -96,6 +99,7 @@ impl App {
         Ok(Self {
             state,
             router,
+            request_limits: RequestLimits::of(config),
             route_paths,
             purge_every: config.purge_interval,
             key_reload: config.key_reload_interval,
@@ -129,7 +133,9 @@ impl App {
         let reload = upkeep::reload_keys(auth.clone(), self.key_reload);
         let counting = upkeep::count_sessions(auth.clone(), SESSION_GAUGE_EVERY);
         let metrics = match self.metrics {
-            MetricsExposure::Separate(addr) => Some(serve_metrics(self.state.clone(), addr, self.limits).await?),
+            MetricsExposure::Separate(addr) => {
+                Some(serve_metrics(self.state.clone(), addr, self.limits, self.request_limits).await?)
+            }
             MetricsExposure::Same | MetricsExposure::Off => None,
         };
         let served = serve::serve(listener, self.router, self.limits, shutdown).await;
@@ -231,11 +237,12 @@ async fn serve_metrics(
     state: AppState,
     addr: SocketAddr,
     limits: ConnectionLimits,
+    request_limits: RequestLimits,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!("metrics on http://{bound}/metrics");
-    let router = crate::http::router::metrics_only(state);
+    let router = crate::http::router::metrics_only(state, request_limits);
     Ok(tokio::spawn(async move {
         if let Err(error) = serve::serve(listener, router, limits, std::future::pending()).await {
             tracing::error!(error = %error_chain(&error), "the metrics listener stopped");

@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::ConnectInfo;
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -26,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::auth::throttle::address_key;
+use crate::http::router::AppService;
 
 /// The per-connection limits of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -48,12 +47,14 @@ const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: AppService,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+    // No hyper header timer for HTTP/1: the watchdog's head deadline covers both versions, and a
+    // second timer armed for every request cost more than the route it guarded.
+    builder.http1().header_read_timeout(None);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -297,34 +298,76 @@ impl AsyncWrite for Watched {
 /// their answers' bodies are sent, so a long request or a stream is never mistaken for idleness.
 #[derive(Clone)]
 struct Tracked {
-    inner: Router,
+    inner: AppService,
     remote: SocketAddr,
     activity: Arc<Activity>,
 }
 
 impl tower::Service<hyper::Request<Incoming>> for Tracked {
-    type Response = axum::response::Response;
+    type Response = hyper::Response<InProgressBody>;
     type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = Answering<<AppService as tower::Service<axum::extract::Request>>::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::<hyper::Request<Incoming>>::poll_ready(&mut self.inner, cx)
+        tower::Service::<axum::extract::Request>::poll_ready(&mut self.inner, cx)
     }
 
     fn call(&mut self, mut request: hyper::Request<Incoming>) -> Self::Future {
         request.extensions_mut().insert(ConnectInfo(self.remote));
-        let in_progress = InProgress::start(Arc::clone(&self.activity));
-        let answer = tower::Service::call(&mut self.inner, request.map(axum::body::Body::new));
-        Box::pin(async move {
-            let response = answer.await?;
-            // The request stays in progress until its body is sent or dropped.
-            Ok(response.map(|body| {
-                axum::body::Body::new(body.map_frame(move |frame| {
-                    let _still_sending = &in_progress;
-                    frame
-                }))
-            }))
-        })
+        let in_progress = Some(InProgress::start(Arc::clone(&self.activity)));
+        Answering { answer: tower::Service::call(&mut self.inner, request.map(axum::body::Body::new)), in_progress }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The router's answer; the request stays in progress until its body is sent or dropped.
+    struct Answering<F> {
+        #[pin]
+        answer: F,
+        in_progress: Option<InProgress>,
+    }
+}
+
+impl<F> Future for Answering<F>
+where
+    F: Future<Output = Result<axum::response::Response, std::convert::Infallible>>,
+{
+    type Output = Result<hyper::Response<InProgressBody>, std::convert::Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.answer.poll(cx))?;
+        let in_progress = this.in_progress.take();
+        Poll::Ready(Ok(response.map(|body| InProgressBody { body, _in_progress: in_progress })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An answer's body, holding its request in progress.
+    struct InProgressBody {
+        #[pin]
+        body: axum::body::Body,
+        _in_progress: Option<InProgress>,
+    }
+}
+
+impl hyper::body::Body for InProgressBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -1,18 +1,17 @@
 //! Per-request limits, for every route and the SPA alike: a request head must name its host exactly
 //! once (RFC 9112 §3.2), the body must arrive within `BODY_READ_TIMEOUT` and be at most 64 KiB, and
-//! the answer must be ready within `REQUEST_TIMEOUT`. The connection-level limits (the head's own
+//! the answer must be ready within `REQUEST_TIMEOUT`; `envelope.rs` applies them. The connection-level limits (the head's own
 //! timeout, idleness, the connection cap) are in `app/serve.rs`.
 
 use std::future::Future;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Version, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 
+use crate::config::Config;
 use crate::http::error::ApiError;
 
 /// The largest request body read.
@@ -24,39 +23,39 @@ pub(crate) struct RequestLimits {
     pub(crate) whole_request: Duration,
 }
 
-/// Refuses a request without exactly one `Host`, reads its body under the body deadline, and answers
-/// 408 when the whole request outlives its deadline.
-pub(crate) async fn enforce(State(limits): State<RequestLimits>, request: Request, next: Next) -> Response {
-    let deadline = tokio::time::Instant::now() + limits.whole_request;
-    if let Err(refused) = check_host(request.version(), request.headers()) {
-        return refused.into_response();
+impl RequestLimits {
+    pub(crate) fn of(config: &Config) -> Self {
+        Self { body_read: config.body_read_timeout, whole_request: config.request_timeout }
     }
-    let (parts, body) = request.into_parts();
-    // Most requests (every GET) have no body: nothing to read, no deadline to arm.
-    if hyper::body::Body::is_end_stream(&body) {
-        return within_deadline(deadline, next.run(Request::from_parts(parts, body))).await;
-    }
-    let read = tokio::time::timeout(limits.body_read, Limited::new(body, MAX_BODY_BYTES).collect());
-    let body = match read.await {
-        Err(_) => return ApiError::RequestTimeout.into_response(),
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            return ApiError::PayloadTooLarge.into_response();
-        }
-        Ok(Err(_)) => return ApiError::Validation("cannot read the request body".into()).into_response(),
-    };
-    within_deadline(deadline, next.run(Request::from_parts(parts, Body::from(body)))).await
 }
 
-async fn within_deadline(deadline: tokio::time::Instant, answer: impl Future<Output = Response>) -> Response {
+/// Reads a whole body under the body deadline and the size limit.
+pub(crate) async fn read_body(body: Body, deadline: Duration) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(deadline, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Err(_) => Err(ApiError::RequestTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::PayloadTooLarge),
+        Ok(Err(_)) => Err(ApiError::Validation("cannot read the request body".into())),
+    }
+}
+
+/// The answer, or 408 if it is not ready by `deadline`.
+pub(crate) async fn within_deadline(
+    deadline: tokio::time::Instant,
+    answer: impl Future<Output = Response>,
+) -> Response {
     match tokio::time::timeout_at(deadline, answer).await {
         Ok(response) => response,
-        Err(_) => ApiError::RequestTimeout.into_response(),
+        Err(_) => timed_out(),
     }
+}
+
+pub(crate) fn timed_out() -> Response {
+    ApiError::RequestTimeout.into_response()
 }
 
 /// HTTP/1.1 requires exactly one `Host`; no version may send two.
-fn check_host(version: Version, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get_all(header::HOST).iter().count() {
         0 if version == Version::HTTP_11 => Err(ApiError::Validation("the request has no Host header".into())),
         0 | 1 => Ok(()),

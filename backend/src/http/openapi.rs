@@ -2,8 +2,7 @@
 //! wire types as the routers are assembled, so a route cannot exist without its entry (see
 //! `tests/api/openapi.rs`). Served at `/api/openapi.json`.
 
-use axum::Extension;
-use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use shared::ErrorCode;
@@ -12,6 +11,8 @@ use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi, Ref, RefOr};
 use utoipa::{IntoParams, Modify, PartialSchema, ToResponse, ToSchema};
+
+use crate::http::state::AppState;
 
 use shared::auth::REFRESH_COOKIE;
 
@@ -217,10 +218,6 @@ pub(crate) struct Jwk {
     use_: String,
 }
 
-/// The finished document, serialised once.
-#[derive(Debug, Clone)]
-pub(crate) struct Document(pub(crate) Bytes);
-
 /// Serves the document this router was built with.
 #[utoipa::path(
     get,
@@ -228,7 +225,7 @@ pub(crate) struct Document(pub(crate) Bytes);
     tag = "ops",
     responses((status = 200, description = "This document", content_type = "application/json"))
 )]
-pub(crate) async fn get_openapi(Extension(document): Extension<Document>) -> Response {
+pub(crate) async fn get_openapi(State(state): State<AppState>) -> Response {
     let json = HeaderValue::from_static("application/json");
-    ([(header::CONTENT_TYPE, json)], document.0).into_response()
+    ([(header::CONTENT_TYPE, json)], state.openapi.clone()).into_response()
 }

@@ -4,24 +4,17 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::http::{HeaderName, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::config::{Config, MetricsExposure};
+use crate::http::envelope::Envelope;
 use crate::http::error::ApiError;
-use crate::http::limits::{self, MAX_BODY_BYTES, RequestLimits};
-use crate::http::openapi::Document;
+use crate::http::limits::RequestLimits;
 use crate::http::routes;
 use crate::http::spa::{self, SpaError};
 use crate::http::state::AppState;
-use crate::http::track::track;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::http::track::{Caching, TrackLayer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
@@ -33,14 +26,18 @@ pub enum RouterError {
     OpenApi(#[source] serde_json::Error),
 }
 
+/// The whole application as one service: the router inside the envelope (a service around it rather
+/// than a `Router::layer`, which would wrap, and clone for every request, each route on its own).
+pub(crate) type AppService = Envelope<Router>;
+
 /// The application, and the path template of every route it registered (for the OpenAPI coverage
 /// test).
-pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<String>), RouterError> {
-    // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
-    let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+pub(crate) fn router(mut state: AppState, config: &Config) -> Result<(AppService, Vec<String>), RouterError> {
     let metrics = Arc::clone(&state.auth.metrics);
     let (api, api_paths) = routes::api(config.demo_routes_enabled()).merge(routes::oauth()).into_parts();
-    let mut api = api.layer(no_store);
+    // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
+    // Only matched routes are counted, under their template (so ids never become label values).
+    let mut api = api.route_layer(TrackLayer::new(Arc::clone(&metrics), Caching::NoStore));
     let mut paths = api_paths;
     let mut extra = routes::well_known();
     if config.metrics == MetricsExposure::Same {
@@ -48,9 +45,7 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<St
     }
     let (extra, extra_paths) = extra.into_parts();
     paths.extend(extra_paths);
-    api = api.merge(extra);
-    // Only matched routes are counted, under their template (so ids never become label values).
-    let api = api.route_layer(axum::middleware::from_fn_with_state(metrics, track));
+    api = api.merge(extra.route_layer(TrackLayer::new(metrics, Caching::RoutesOwn)));
     #[cfg(feature = "e2e")]
     let api = {
         use crate::http::test_sessions;
@@ -60,9 +55,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<St
         crate::http::fault::with_refresh_outage_switch(api)
     };
     let (api, document) = api.split_for_parts();
-    let document = Document(document.to_json().map_err(RouterError::OpenApi)?.into());
-    let mut app =
-        api.method_not_allowed_fallback(routes::method_not_allowed).layer(axum::Extension(document)).with_state(state);
+    state.openapi = document.to_json().map_err(RouterError::OpenApi)?.into();
+    let mut app = api.method_not_allowed_fallback(routes::method_not_allowed).with_state(state);
     if config.static_dir.is_dir() {
         app = app.merge(spa::router(&config.static_dir, &config.csp_connect_src)?);
     } else {
@@ -72,66 +66,15 @@ pub(crate) fn router(state: AppState, config: &Config) -> Result<(Router, Vec<St
     if !cors_origins.is_empty() {
         app = app.layer(cors(cors_origins)?);
     }
-    let limits = RequestLimits { body_read: config.body_read_timeout, whole_request: config.request_timeout };
-    let app = app.layer(axum::middleware::from_fn_with_state(limits, limits::enforce));
-    Ok((with_middleware(app), paths))
-}
-
-/// Outermost first: an id is assigned, the request is traced under it, and the id is echoed back;
-/// every answer gets the security headers.
-fn with_middleware(app: Router) -> Router {
-    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).layer(
-        tower::ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(|request: &Request<_>| {
-                        let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                        // Only method and path: headers and bodies carry tokens and passwords.
-                        tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
-                    })
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            // On every response: no MIME sniffing, no framing (clickjacking), no referrer leaks.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            )),
-    )
-}
-
-/// Request ids: this process's random prefix and a counter. Unique like a UUID per request, without a
-/// `getrandom` system call on every request.
-#[derive(Debug, Clone)]
-struct RequestIds {
-    prefix: std::sync::Arc<str>,
-    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> Self {
-        let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        Self { prefix: prefix.into(), next: std::sync::Arc::default() }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
-    }
+    // No `DefaultBodyLimit`: the envelope reads every body whole, at most `MAX_BODY_BYTES`, before
+    // any extractor sees it.
+    Ok((Envelope::new(app, RequestLimits::of(config)), paths))
 }
 
 /// `/metrics` alone, for a listener of its own.
-pub(crate) fn metrics_only(state: AppState) -> Router {
+pub(crate) fn metrics_only(state: AppState, limits: RequestLimits) -> AppService {
     let (router, _) = routes::metrics().into_parts();
-    router.with_state(state).into()
+    Envelope::new(router.with_state(state).into(), limits)
 }
 
 fn cors(origins: &[String]) -> Result<CorsLayer, RouterError> {

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+
 use crate::auth::service::Auth;
 
 /// Cheap to clone: every field is a handle or an `Arc`.
@@ -17,4 +19,6 @@ pub(crate) struct AppState {
     pub(crate) jwks_max_age: u64,
     /// Demo echo calls in progress, which each echo reports (overlap, seen from the server).
     pub(crate) echoes_in_flight: Arc<std::sync::atomic::AtomicU32>,
+    /// The OpenAPI document, serialised once the router that it describes is built.
+    pub(crate) openapi: Bytes,
 }

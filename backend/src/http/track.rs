@@ -1,19 +1,107 @@
-//! The request metrics middleware: every request that matched a route, counted and timed by its
-//! template.
+//! The one per-route layer: every request that matched a route is counted and timed by its template,
+//! and its answer gets the route's caching rule. A route layer, so it runs after routing has set
+//! `MatchedPath`; one hand-written layer (no `from_fn`, no stack of layers), because axum clones a
+//! route's whole stack of services for every request.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use tower::{Layer, Service};
 
 use crate::metrics::Metrics;
 
-pub(crate) async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.observe_request(route, response.status().as_u16(), started.elapsed());
-    response
+/// What a route's answers say about caching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caching {
+    /// `Cache-Control: no-store`, whatever the handler set.
+    NoStore,
+    /// Whatever the handler set (the JWKS and the metadata have their own lifetimes).
+    RoutesOwn,
+}
+
+#[derive(Clone)]
+pub(crate) struct TrackLayer {
+    metrics: Arc<Metrics>,
+    caching: Caching,
+}
+
+impl TrackLayer {
+    pub(crate) fn new(metrics: Arc<Metrics>, caching: Caching) -> Self {
+        Self { metrics, caching }
+    }
+}
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner, metrics: Arc::clone(&self.metrics), caching: self.caching }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Track<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+    caching: Caching,
+}
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route =
+            request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched").to_owned();
+        Tracked {
+            answer: self.inner.call(request),
+            metrics: Arc::clone(&self.metrics),
+            route,
+            caching: self.caching,
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub(crate) struct Tracked<F> {
+        #[pin]
+        answer: F,
+        metrics: Arc<Metrics>,
+        route: String,
+        caching: Caching,
+        started: Instant,
+    }
+}
+
+impl<F> Future for Tracked<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.answer.poll(cx))?;
+        if *this.caching == Caching::NoStore {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        this.metrics.observe_request(std::mem::take(this.route), response.status().as_u16(), this.started.elapsed());
+        Poll::Ready(Ok(response))
+    }
 }
