@@ -38,8 +38,9 @@ pub struct Config {
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// HS256 signing key, at least 32 bytes. Required unless the embedded default database is used,
-    /// where a key is generated once and kept in DATA_DIR with mode 0600.
+    /// The server's secret, at least 32 bytes: refresh-token successors are derived from it, and with
+    /// JWT_ALGORITHM=hs256 it also signs access tokens. Required unless the embedded default database
+    /// is used, where one is generated once and kept in DATA_DIR with mode 0600.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use shared::auth::Me;
 use shared::demo::ExpiredToken;
 use shared::paths;
 use silent_refresh::native::{Driver, FileStore, ReqwestTransport, SystemClock};
@@ -80,7 +81,8 @@ async fn a_restarted_program_resumes_from_its_file_store() {
     let path = folder.path().join("session.json");
     let first = client(&app, Some(FileStore::new(&path)));
     logged_in(&app, &first).await;
-    let me: Value = first.fetch(&Request::get(paths::ME)).await.unwrap();
+    let me: Me = first.fetch(&Request::get(paths::ME)).await.unwrap();
+    assert!(!me.user.email.is_empty() && !me.session_id.is_empty(), "{me:?}");
     drop(first);
     #[cfg(unix)]
     {
@@ -90,8 +92,9 @@ async fn a_restarted_program_resumes_from_its_file_store() {
     }
     let restarted = client(&app, Some(FileStore::new(&path)));
     assert!(restarted.session().is_some(), "the session survived the restart");
-    let again: Value = restarted.fetch(&Request::get(paths::ME)).await.unwrap();
-    assert_eq!(again["user"], me["user"]);
+    // Typed, so a field that is not there fails to decode instead of comparing two nulls.
+    let again: Me = restarted.fetch(&Request::get(paths::ME)).await.unwrap();
+    assert_eq!(again, me, "the same user on the same session after the restart");
     restarted.logout().await;
     assert!(!path.exists(), "logging out removes the file");
 }

@@ -125,6 +125,28 @@ fn every_error_code() -> Vec<ErrorCode> {
     all
 }
 
+/// README's list of error codes: the backticked words between "Failures add" and the next sentence
+/// about 401s.
+fn readme_error_codes() -> BTreeSet<String> {
+    let readme = include_str!("../../README.md");
+    let start = readme.find("Failures add").expect("README lists the error codes after \"Failures add\"");
+    let list = &readme[start..];
+    let list = &list[..list.find("Every 401").expect("the list ends before \"Every 401\"")];
+    list.split('`').skip(1).step_by(2).filter(|word| !word.contains('"')).map(str::to_owned).collect()
+}
+
+#[test]
+fn the_readme_lists_every_error_code_and_no_other() {
+    let codes: BTreeSet<String> = every_error_code()
+        .into_iter()
+        .map(|code| serde_json::to_value(code).unwrap().as_str().unwrap().to_owned())
+        .collect();
+    let listed = readme_error_codes();
+    let missing: Vec<_> = codes.difference(&listed).collect();
+    let unknown: Vec<_> = listed.difference(&codes).collect();
+    assert!(missing.is_empty() && unknown.is_empty(), "README misses {missing:?} and lists unknown {unknown:?}");
+}
+
 #[tokio::test]
 async fn the_document_names_every_error_code_both_delivery_modes_and_both_security_schemes() {
     let app = crate::helpers::spawn_app_with(EVERYTHING).await;
