@@ -185,9 +185,14 @@ async fn non_api_paths_serve_the_spa_with_index_html_as_fallback() {
 async fn responses_carry_a_request_id() {
     let app = spawn_app().await;
     let response = app.client.get(app.url(paths::HEALTH)).send().await.unwrap();
-    let id = response.headers().get("x-request-id").expect("x-request-id header");
+    let id = response.headers().get("x-request-id").expect("x-request-id header").clone();
     assert!(!id.is_empty());
     let _: Value = response.json().await.unwrap();
+    let next = app.client.get(app.url(paths::HEALTH)).send().await.unwrap();
+    assert_ne!(next.headers().get("x-request-id"), Some(&id), "each request gets its own id");
+    // A proxy's id is kept, so one request can be followed across both logs.
+    let given = app.client.get(app.url(paths::HEALTH)).header("x-request-id", "edge-42").send().await.unwrap();
+    assert_eq!(given.headers().get("x-request-id").unwrap(), "edge-42");
 }
 
 #[tokio::test]
