@@ -73,6 +73,32 @@ struct Connections {
     state: &'static str,
 }
 
+/// One route's and status class's counter and histogram, cheap to keep: each is a handle on the series
+/// the registry renders.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestSeries {
+    count: Counter,
+    duration: Histogram,
+}
+
+impl RequestSeries {
+    pub(crate) fn observe(&self, elapsed: Duration) {
+        self.count.inc();
+        self.duration.observe(elapsed.as_secs_f64());
+    }
+}
+
+/// `2xx`, `4xx`, …: what a status adds to its route's labels.
+pub(crate) fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
 pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RouteLabels, Counter>,
@@ -187,17 +213,13 @@ impl Metrics {
 
     /// Counts and times one answered request, by its route template (`/api/sessions/{id}`, never the
     /// concrete path, so ids never become label values).
-    pub(crate) fn observe_request(&self, route: String, status: u16, elapsed: Duration) {
-        let class = match status / 100 {
-            1 => "1xx",
-            2 => "2xx",
-            3 => "3xx",
-            4 => "4xx",
-            _ => "5xx",
-        };
-        let labels = RouteLabels { route, status: class };
-        self.requests.get_or_create(&labels).inc();
-        self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    /// The series of one route template and one status's class (`2xx`, …), to count answers with.
+    pub(crate) fn request_series(&self, route: &str, status: u16) -> RequestSeries {
+        let labels = RouteLabels { route: route.to_owned(), status: status_class(status) };
+        RequestSeries {
+            count: self.requests.get_or_create(&labels).clone(),
+            duration: self.durations.get_or_create(&labels).clone(),
+        }
     }
 
     /// Everything, in Prometheus's text format, with the pool's state as of now.

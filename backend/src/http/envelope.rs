@@ -1,5 +1,5 @@
 //! The outermost layer, one service for what every request and answer gets: a request id (kept from
-//! the client's `X-Request-Id` or made here) in a span and on the answer, the limits of `limits.rs`,
+//! the client's `X-Request-Id` or made here) in every log line of the request and on the answer, the limits of `limits.rs`,
 //! the security headers, and one access line per answer.
 //!
 //! It is one hand-written service, not a stack of tower layers and `from_fn` closures, because on a
@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tower::Service;
-use tracing::Span;
 
 use crate::http::limits::{self, RequestLimits};
+use crate::telemetry::{self, RequestContext};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -66,12 +66,8 @@ where
             None => self.ids.next(),
         };
         // Only method and path: headers and bodies carry tokens and passwords.
-        let span = tracing::info_span!(
-            "request",
-            id = %id.to_str().unwrap_or("-"),
-            method = %request.method().as_str(),
-            path = %request.uri().path(),
-        );
+        let context =
+            Arc::new(RequestContext { id, method: request.method().clone(), uri: request.uri().clone() });
         let deadline = tokio::time::Instant::now() + self.limits.whole_request;
         let answer = if let Err(refused) = limits::check_host(request.version(), request.headers()) {
             Answer::Ready { response: Some(refused.into_response()) }
@@ -101,7 +97,7 @@ where
                 }),
             }
         };
-        Enveloped { answer, span, id: Some(id), started: Instant::now() }
+        Enveloped { answer, context, started: Instant::now() }
     }
 }
 
@@ -119,8 +115,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Enveloped<F> {
         #[pin]
         answer: Answer<F>,
-        span: Span,
-        id: Option<HeaderValue>,
+        context: Arc<RequestContext>,
         started: Instant,
     }
 }
@@ -133,37 +128,37 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
-        let mut response = match this.answer.project() {
-            AnswerProj::Ready { response } => response.take().unwrap_or_else(limits::timed_out),
-            AnswerProj::Routed { answer } => match ready!(answer.poll(cx)) {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_elapsed) => limits::timed_out(),
-            },
-            AnswerProj::Reading { answer } => ready!(answer.as_mut().poll(cx)),
-        };
-        finish(response.headers_mut(), this.id.take());
-        tracing::info!(
-            target: "access",
-            status = response.status().as_u16(),
-            latency_us = u64::try_from(this.started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            "answered"
-        );
-        Poll::Ready(Ok(response))
+        let (answer, context, started) = (this.answer, &*this.context, *this.started);
+        telemetry::in_request(context, || {
+            let mut response = match answer.project() {
+                AnswerProj::Ready { response } => response.take().unwrap_or_else(limits::timed_out),
+                AnswerProj::Routed { answer } => match ready!(answer.poll(cx)) {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_elapsed) => limits::timed_out(),
+                },
+                AnswerProj::Reading { answer } => ready!(answer.as_mut().poll(cx)),
+            };
+            finish(response.headers_mut(), context.id.clone());
+            tracing::info!(
+                target: "access",
+                status = response.status().as_u16(),
+                latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "answered"
+            );
+            Poll::Ready(Ok(response))
+        })
     }
 }
 
-fn finish(headers: &mut HeaderMap, id: Option<HeaderValue>) {
+fn finish(headers: &mut HeaderMap, id: HeaderValue) {
     headers.reserve(SECURITY_HEADERS.len() + 1);
     for (name, value) in SECURITY_HEADERS {
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    if let Some(id) = id {
-        headers.insert(REQUEST_ID, id);
-    }
+    headers.insert(REQUEST_ID, id);
 }
 
 /// Request ids: this process's random prefix and a counter. Unique like a UUID per request, without a
@@ -181,7 +176,36 @@ impl RequestIds {
     }
 
     fn next(&self) -> HeaderValue {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::try_from(format!("{}-{n}", self.prefix)).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        let mut n = self.next.fetch_add(1, Ordering::Relaxed);
+        // `prefix-n`, with the digits written by hand: `format!` cost more than the rest of the id.
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut id = Vec::with_capacity(self.prefix.len() + 1 + digits.len() - start);
+        id.extend_from_slice(self.prefix.as_bytes());
+        id.push(b'-');
+        id.extend_from_slice(&digits[start..]);
+        HeaderValue::from_maybe_shared(Bytes::from(id)).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_prefix_and_a_counter() {
+        let ids = RequestIds { prefix: "abc".into(), next: Arc::new(AtomicU64::new(0)) };
+        assert_eq!(ids.next(), "abc-0");
+        assert_eq!(ids.next(), "abc-1");
+        ids.next.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(ids.next(), format!("abc-{}", u64::MAX).as_str());
     }
 }

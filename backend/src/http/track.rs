@@ -8,14 +8,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tower::{Layer, Service};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RequestSeries};
 
 /// What a route's answers say about caching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +43,29 @@ impl<S> Layer<S> for TrackLayer {
     type Service = Track<S>;
 
     fn layer(&self, inner: S) -> Track<S> {
-        Track { inner, metrics: Arc::clone(&self.metrics), caching: self.caching }
+        let series = Arc::new(RouteSeries { metrics: Arc::clone(&self.metrics), by_class: Default::default() });
+        Track { inner, series, caching: self.caching }
+    }
+}
+
+/// The series of the one route a `Track` wraps, by status class, looked up in the registry once each
+/// (the route template is known from the first request; every later one has the same).
+struct RouteSeries {
+    metrics: Arc<Metrics>,
+    by_class: [OnceLock<RequestSeries>; 5],
+}
+
+impl RouteSeries {
+    fn observe(&self, route: &str, status: u16, elapsed: Duration) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.by_class[class].get_or_init(|| self.metrics.request_series(route, status)).observe(elapsed);
     }
 }
 
 #[derive(Clone)]
 pub(crate) struct Track<S> {
     inner: S,
-    metrics: Arc<Metrics>,
+    series: Arc<RouteSeries>,
     caching: Caching,
 }
 
@@ -66,11 +82,10 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let route =
-            request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched").to_owned();
+        let route = request.extensions().get::<MatchedPath>().cloned();
         Tracked {
             answer: self.inner.call(request),
-            metrics: Arc::clone(&self.metrics),
+            series: Arc::clone(&self.series),
             route,
             caching: self.caching,
             started: Instant::now(),
@@ -82,8 +97,8 @@ pin_project_lite::pin_project! {
     pub(crate) struct Tracked<F> {
         #[pin]
         answer: F,
-        metrics: Arc<Metrics>,
-        route: String,
+        series: Arc<RouteSeries>,
+        route: Option<MatchedPath>,
         caching: Caching,
         started: Instant,
     }
@@ -101,7 +116,8 @@ where
         if *this.caching == Caching::NoStore {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
-        this.metrics.observe_request(std::mem::take(this.route), response.status().as_u16(), this.started.elapsed());
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        this.series.observe(route, response.status().as_u16(), this.started.elapsed());
         Poll::Ready(Ok(response))
     }
 }
