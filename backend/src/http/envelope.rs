@@ -1,6 +1,6 @@
 //! The outermost layer, one service for what every request and answer gets: a request id (kept from
-//! the client's `X-Request-Id` or made here) in every log line of the request and on the answer, the limits of `limits.rs`,
-//! the security headers, and one access line per answer.
+//! the client's `X-Request-Id` or made here) in every log line of the request and on the answer, the
+//! limits of `limits.rs`, the security headers, and one access line per answer.
 //!
 //! It is one hand-written service, not a stack of tower layers and `from_fn` closures, because on a
 //! cheap route the stack cost more than the route: each layer boxed a future or cloned a service per
@@ -111,7 +111,8 @@ pin_project_lite::pin_project! {
 }
 
 pin_project_lite::pin_project! {
-    /// The answer, in the request's span, with the envelope's headers added when it is ready.
+    /// The answer, polled with its request as the log's current one, with the envelope's headers added
+    /// when it is ready.
     pub(crate) struct Enveloped<F> {
         #[pin]
         answer: Answer<F>,
