@@ -1,5 +1,5 @@
-//! The whole application as one `Router`: the API, the well-known documents, optionally `/metrics`,
-//! the built SPA, and the middleware stack around them.
+//! The whole application as one service: the API, the well-known documents, optionally `/metrics`
+//! and the built SPA in one `Router`, each route with its `Track` layer, inside the `Envelope`.
 
 use std::sync::Arc;
 
