@@ -75,7 +75,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Tracked<S::Future>;
+    type Future = TrackedAnswer<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -83,7 +83,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
-        Tracked {
+        TrackedAnswer {
             answer: self.inner.call(request),
             series: Arc::clone(&self.series),
             route,
@@ -94,7 +94,7 @@ where
 }
 
 pin_project_lite::pin_project! {
-    pub(crate) struct Tracked<F> {
+    pub(crate) struct TrackedAnswer<F> {
         #[pin]
         answer: F,
         series: Arc<RouteSeries>,
@@ -104,7 +104,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F> Future for Tracked<F>
+impl<F> Future for TrackedAnswer<F>
 where
     F: Future<Output = Result<Response, Infallible>>,
 {
