@@ -166,9 +166,9 @@ async fn ping_until_closed(mut stream: TcpStream, every: Duration, within: Durat
         if stream.write_all(&h2_frame(0x6, 0, 0, &[7; 8])).await.is_err() {
             return Some(started.elapsed());
         }
-        match tokio::time::timeout(every, stream.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
-            Ok(Ok(_)) | Err(_) => {}
+        // Closed (or failed) is the answer; a timeout or bytes mean the connection is still open.
+        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(every, stream.read(&mut buffer)).await {
+            return Some(started.elapsed());
         }
     }
     None

@@ -42,8 +42,8 @@ pub(crate) fn signer<'a, K>(
 /// The first instant at or after `now` at which no key signs, given each key's activation, end and
 /// `kid`; `None` when some key signs at every instant from `now` on. Which keys sign can only change
 /// where a key starts or ends, so those instants (and `now`) are the only ones to check.
-pub(crate) fn first_gap<'a, K>(
-    keys: &'a [K],
+pub(crate) fn first_gap<K>(
+    keys: &[K],
     now: Millis,
     times: impl Fn(&K) -> (Millis, Option<Millis>, &String) + Copy,
 ) -> Option<Millis> {
