@@ -66,8 +66,7 @@ where
             None => self.ids.next(),
         };
         // Only method and path: headers and bodies carry tokens and passwords.
-        let context =
-            Arc::new(RequestContext { id, method: request.method().clone(), uri: request.uri().clone() });
+        let context = Arc::new(RequestContext { id, method: request.method().clone(), uri: request.uri().clone() });
         let deadline = tokio::time::Instant::now() + self.limits.whole_request;
         let answer = if let Err(refused) = limits::check_host(request.version(), request.headers()) {
             Answer::Ready { response: Some(refused.into_response()) }
