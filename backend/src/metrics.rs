@@ -88,15 +88,12 @@ impl RequestSeries {
     }
 }
 
-/// `2xx`, `4xx`, …: what a status adds to its route's labels.
-pub(crate) fn status_class(status: u16) -> &'static str {
-    match status / 100 {
-        1 => "1xx",
-        2 => "2xx",
-        3 => "3xx",
-        4 => "4xx",
-        _ => "5xx",
-    }
+/// What a status adds to its route's labels, indexed by [`status_class`].
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// A status's class as an index into the five classes (anything past 5xx counts as 5xx).
+pub(crate) fn status_class(status: u16) -> usize {
+    usize::from(status / 100).clamp(1, 5) - 1
 }
 
 pub(crate) struct Metrics {
@@ -213,9 +210,10 @@ impl Metrics {
 
     /// Counts and times one answered request, by its route template (`/api/sessions/{id}`, never the
     /// concrete path, so ids never become label values).
-    /// The series of one route template and one status's class (`2xx`, …), to count answers with.
-    pub(crate) fn request_series(&self, route: &str, status: u16) -> RequestSeries {
-        let labels = RouteLabels { route: route.to_owned(), status: status_class(status) };
+    /// The series of one route template and one status class (an index from [`status_class`]), to
+    /// count answers with.
+    pub(crate) fn request_series(&self, route: &str, class: usize) -> RequestSeries {
+        let labels = RouteLabels { route: route.to_owned(), status: STATUS_CLASSES[class.min(4)] };
         RequestSeries {
             count: self.requests.get_or_create(&labels).clone(),
             duration: self.durations.get_or_create(&labels).clone(),

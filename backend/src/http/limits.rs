@@ -1,7 +1,7 @@
 //! Per-request limits, for every route and the SPA alike: a request head must name its host exactly
 //! once (RFC 9112 §3.2), the body must arrive within `BODY_READ_TIMEOUT` and be at most 64 KiB, and
-//! the answer must be ready within `REQUEST_TIMEOUT`; `envelope.rs` applies them. The connection-level limits (the head's own
-//! timeout, idleness, the connection cap) are in `app/serve.rs`.
+//! the answer must be ready within `REQUEST_TIMEOUT`; `envelope.rs` applies them. The connection-level
+//! limits (the head's own timeout, idleness, the connection cap) are in `app/serve.rs`.
 
 use std::future::Future;
 use std::time::Duration;

@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tower::{Layer, Service};
 
-use crate::metrics::{Metrics, RequestSeries};
+use crate::metrics::{Metrics, RequestSeries, status_class};
 
 /// What a route's answers say about caching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +57,8 @@ struct RouteSeries {
 
 impl RouteSeries {
     fn observe(&self, route: &str, status: u16, elapsed: Duration) {
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.by_class[class].get_or_init(|| self.metrics.request_series(route, status)).observe(elapsed);
+        let class = status_class(status);
+        self.by_class[class].get_or_init(|| self.metrics.request_series(route, class)).observe(elapsed);
     }
 }
 
