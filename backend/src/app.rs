@@ -2,6 +2,7 @@
 //! the `keys` command. Nothing imports this module but `lib.rs`.
 
 mod demo_user;
+mod identities;
 mod keys_command;
 mod serve;
 mod shutdown;
@@ -15,7 +16,8 @@ use axum::body::Bytes;
 use serve::ConnectionLimits;
 use tokio::net::TcpListener;
 
-pub use keys_command::{KeysCommandError, list_keys, revoke_key, rotate_keys};
+pub use identities::account_conflicts;
+pub use keys_command::{CommandError, list_keys, revoke_key, rotate_keys};
 
 use crate::auth::passwords::{PasswordError, Passwords};
 use crate::auth::service::{Auth, SessionPolicy};
@@ -159,6 +161,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         session_cache_ttl: config.session_cache_ttl,
     };
     let store = Store::connect(&config.database()?, pool).await?;
+    identities::key_accounts(&store).await?;
     let metrics = Arc::new(Metrics::default());
     let now = clock.now();
     // Written at every start, so `backend keys rotate` follows the servers' settings.

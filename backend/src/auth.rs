@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod error;
+pub(crate) mod identity;
 pub(crate) mod input;
 pub(crate) mod oauth;
 pub(crate) mod passwords;

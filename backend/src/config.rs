@@ -12,7 +12,8 @@ use clap::Parser;
 
 pub use secret::Secret;
 pub use values::{
-    ClientCredentials, Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure, RefreshExpiry,
+    AccountsCommand, ClientCredentials, Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure,
+    RefreshExpiry,
 };
 use values::{parse_duration, parse_issuer, parse_lifetime};
 

@@ -19,7 +19,7 @@ mod metrics;
 mod store;
 pub mod telemetry;
 
-pub use app::{App, KeysCommandError, StartError, list_keys, revoke_key, rotate_keys, run};
+pub use app::{App, CommandError, StartError, account_conflicts, list_keys, revoke_key, rotate_keys, run};
 pub use auth::passwords::PasswordError;
 pub use auth::tokens::key_material::MaterialError;
 pub use auth::tokens::key_ring::KeyError;

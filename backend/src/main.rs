@@ -7,13 +7,16 @@ async fn main() -> ExitCode {
         Err(exit) => return exit,
     };
     backend::telemetry::init();
-    if let Some(backend::config::Command::Keys { action }) = &config.command {
-        use backend::config::KeysCommand;
+    if let Some(command) = &config.command {
+        use backend::config::{AccountsCommand, Command, KeysCommand};
         let clock = backend::clock::SystemClock;
-        let done = match action {
-            KeysCommand::Rotate { create } => backend::rotate_keys(&config, &clock, *create).await,
-            KeysCommand::List => backend::list_keys(&config, &clock).await,
-            KeysCommand::Revoke { kid } => backend::revoke_key(&config, &clock, kid).await,
+        let done = match command {
+            Command::Keys { action: KeysCommand::Rotate { create } } => {
+                backend::rotate_keys(&config, &clock, *create).await
+            }
+            Command::Keys { action: KeysCommand::List } => backend::list_keys(&config, &clock).await,
+            Command::Keys { action: KeysCommand::Revoke { kid } } => backend::revoke_key(&config, &clock, kid).await,
+            Command::Accounts { action: AccountsCommand::Conflicts } => backend::account_conflicts(&config).await,
         };
         return match done {
             Ok(done) => {

@@ -5,6 +5,7 @@
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
 mod activity;
+mod identity_keys;
 mod revoke_reason;
 mod rotation;
 mod session_cache;
@@ -22,13 +23,14 @@ use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 
+pub(crate) use identity_keys::Collision;
 pub(crate) use revoke_reason::RevokeReason;
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
 pub(crate) use sessions::{Liveness, NewSession, SessionRecord};
 pub(crate) use signing_keys::{KeyPolicyRow, KeyRow, Replacement};
 pub(crate) use throttle_attempts::{Reservation, Settlement};
 pub(crate) use token_hash::TokenHash;
-pub(crate) use users::{NewUser, UserRecord};
+pub(crate) use users::{Created, NewUser, UserRecord};
 
 use crate::clock::Millis;
 use crate::config::DatabaseTarget;

@@ -12,7 +12,7 @@ use crate::config::{Config, ConfigError, DatabaseTarget};
 use crate::store::{KeyPolicyRow, KeyRow, PoolSettings, Replacement, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeysCommandError {
+pub enum CommandError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot read or write the signing keys")]
@@ -36,13 +36,13 @@ struct Policy {
 }
 
 /// Opens the database the configuration names; a missing SQLite file is an error unless `create`.
-async fn open(config: &Config, create: bool) -> Result<Store, KeysCommandError> {
+pub(super) async fn open(config: &Config, create: bool) -> Result<Store, CommandError> {
     let target = config.database()?;
     if let DatabaseTarget::Sqlite { path, .. } = &target
         && !create
         && !path.exists()
     {
-        return Err(KeysCommandError::NoDatabase(path.clone()));
+        return Err(CommandError::NoDatabase(path.clone()));
     }
     let pool = PoolSettings {
         max_connections: 2,
@@ -53,16 +53,16 @@ async fn open(config: &Config, create: bool) -> Result<Store, KeysCommandError> 
 }
 
 /// The servers' settings if one has started on this database, else this command's own.
-async fn policy(store: &Store, config: &Config) -> Result<Policy, KeysCommandError> {
+async fn policy(store: &Store, config: &Config) -> Result<Policy, CommandError> {
     match store.key_policy().await? {
         Some(KeyPolicyRow { algorithm, activation_delay_ms, access_token_ttl_ms, leeway_ms, .. }) => Ok(Policy {
-            algorithm: KeyAlgorithm::from_jose(&algorithm).ok_or(KeysCommandError::SharedSecret)?,
+            algorithm: KeyAlgorithm::from_jose(&algorithm).ok_or(CommandError::SharedSecret)?,
             activation_delay_ms,
             overlap_ms: access_token_ttl_ms + leeway_ms,
             source: "the servers' settings",
         }),
         None => Ok(Policy {
-            algorithm: crate::app::key_algorithm(config.jwt_algorithm).ok_or(KeysCommandError::SharedSecret)?,
+            algorithm: crate::app::key_algorithm(config.jwt_algorithm).ok_or(CommandError::SharedSecret)?,
             activation_delay_ms: millis(config.key_activation_delay),
             overlap_ms: millis(config.access_token_ttl) + millis(config.jwt_leeway),
             source: "this command's settings (no server has started on this database yet)",
@@ -73,7 +73,7 @@ async fn policy(store: &Store, config: &Config) -> Result<Policy, KeysCommandErr
 /// Adds a key that signs after the activation delay and gives the keys before it an end (the new key's
 /// start plus one access-token lifetime and the leeway); on an empty ring the key signs at once.
 /// Returns what to print.
-pub async fn rotate_keys(config: &Config, clock: &dyn Clock, create: bool) -> Result<String, KeysCommandError> {
+pub async fn rotate_keys(config: &Config, clock: &dyn Clock, create: bool) -> Result<String, CommandError> {
     let store = open(config, create).await?;
     let policy = policy(&store, config).await?;
     let now = clock.now();
@@ -98,7 +98,7 @@ pub async fn rotate_keys(config: &Config, clock: &dyn Clock, create: bool) -> Re
 }
 
 /// Every key with its algorithm, state and times, one line each.
-pub async fn list_keys(config: &Config, clock: &dyn Clock) -> Result<String, KeysCommandError> {
+pub async fn list_keys(config: &Config, clock: &dyn Clock) -> Result<String, CommandError> {
     let store = open(config, false).await?;
     let rows = store.all_signing_keys().await?;
     store.close().await;
@@ -130,13 +130,13 @@ pub async fn list_keys(config: &Config, clock: &dyn Clock) -> Result<String, Key
 }
 
 /// Ends `kid` now and makes sure another key signs: a standing-by one at once, or a new one.
-pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result<String, KeysCommandError> {
+pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result<String, CommandError> {
     let store = open(config, false).await?;
     let now = clock.now();
     let valid = store.signing_keys(now).await?;
     if !valid.iter().any(|r| r.kid == kid) {
         store.close().await;
-        return Err(KeysCommandError::UnknownKey(kid.to_owned()));
+        return Err(CommandError::UnknownKey(kid.to_owned()));
     }
     let others: Vec<KeyRow> = valid.into_iter().filter(|r| r.kid != kid).collect();
     let (replacement, mut said) = if signing_kid(&others, now).is_some() {
@@ -181,7 +181,7 @@ pub async fn revoke_key(config: &Config, clock: &dyn Clock, kid: &str) -> Result
     // Another `keys revoke` of the same key may have won meanwhile.
     if !store.revoke_signing_key(kid, now, replacement, successor).await? {
         store.close().await;
-        return Err(KeysCommandError::UnknownKey(kid.to_owned()));
+        return Err(CommandError::UnknownKey(kid.to_owned()));
     }
     store.close().await;
     Ok(format!(

@@ -5,35 +5,64 @@ use std::net::IpAddr;
 use shared::auth::DEFAULT_ROLE;
 
 use crate::auth::error::AuthError;
+use crate::auth::identity::{self, Lookup};
 use crate::auth::input::{Credentials, NewAccount, Origin, Password, PasswordChange};
 use crate::auth::service::{Auth, Issued, subject};
 use crate::auth::throttle::PasswordCheck;
 use crate::auth::tokens::seconds_until;
 use crate::metrics::LoginOutcome;
-use crate::store::{NewSession, NewUser, UserRecord};
+use crate::store::{Created, NewSession, NewUser, UserRecord};
 
 /// Throttles by address, hashes the password (on the sign-up pool), and creates the account.
 pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Result<UserRecord, AuthError> {
     let now = auth.now();
     auth.throttle.begin_registration(&auth.store, ip, now).await?;
     let password_hash = auth.passwords.hash(account.password.for_hashing()).await?;
+    let email = account.email.identity();
     let new = NewUser {
         username: &account.username,
-        email: account.email.as_str(),
+        email: &email.stored,
+        email_key: &email.key,
+        email_skeleton: &email.skeleton,
+        identity_rule: identity::RULE_VERSION,
         password_hash: &password_hash,
         role: DEFAULT_ROLE,
         now,
     };
-    let user = auth.store.create_user(new).await?.ok_or(AuthError::EmailTaken)?;
-    tracing::info!(user_id = %user.id, "account created");
-    Ok(user)
+    match auth.store.create_user(new).await? {
+        Created::Created(user) => {
+            tracing::info!(user_id = %user.id, "account created");
+            Ok(user)
+        }
+        Created::Taken => Err(AuthError::EmailTaken),
+        Created::LooksLike => Err(AuthError::Invalid(
+            "email looks like the address of an existing account (a character from another script in place of \
+             a Latin one?); use another address"
+                .into(),
+        )),
+    }
 }
 
-/// The account, if `password` is its password. An unknown e-mail costs the same hash as a known one.
+/// The account a login's address names: the only one with its key, or, where accounts from before the
+/// identity rule share one, the one stored with exactly this spelling, else the one that holds the key.
+async fn find_account(auth: &Auth, lookup: &Lookup) -> Result<Option<UserRecord>, AuthError> {
+    let mut candidates = auth.store.users_by_email_key(&lookup.key).await?;
+    if candidates.len() > 1 {
+        let exact = candidates.iter().position(|(user, _)| lookup.spellings.contains(&user.email));
+        let holder = candidates.iter().position(|(_, holds)| *holds);
+        return Ok(exact.or(holder).map(|at| candidates.swap_remove(at).0));
+    }
+    Ok(candidates.pop().map(|(user, _)| user))
+}
+
+/// The account, if `password` is its password. No account costs the same hash as one.
 /// The normalised form is compared first; a hash written before passwords were normalised may hold the
 /// form as typed, which is tried next and, when it matches, replaced by a hash of the normalised form.
-async fn check_password(auth: &Auth, email: &str, password: Password) -> Result<Option<UserRecord>, AuthError> {
-    let user = auth.store.user_by_email(email).await?;
+async fn check_password(
+    auth: &Auth,
+    user: Option<UserRecord>,
+    password: Password,
+) -> Result<Option<UserRecord>, AuthError> {
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let normalized = password.normalized();
     let raw = password.expose();
@@ -59,24 +88,50 @@ async fn check_password(auth: &Auth, email: &str, password: Password) -> Result<
 /// places until the lease lapses).
 async fn throttled_password_check(
     auth: &Auth,
-    email: &str,
+    account: Account,
     password: Password,
     ip: IpAddr,
 ) -> Result<UserRecord, AuthError> {
-    let (auth, email) = (auth.clone(), email.to_owned());
-    let checking = tokio::spawn(async move { check_and_settle(&auth, &email, password, ip).await });
+    let auth = auth.clone();
+    let checking = tokio::spawn(async move { check_and_settle(&auth, account, password, ip).await });
     checking.await.map_err(|_| AuthError::Interrupted)?
 }
 
-async fn check_and_settle(auth: &Auth, email: &str, password: Password, ip: IpAddr) -> Result<UserRecord, AuthError> {
-    let slots = match auth.throttle.begin_login(&auth.store, auth.clock.as_ref(), email, ip).await {
+/// Whose password is checked: an address to look up, or an account already known.
+enum Account {
+    Named(Lookup),
+    Known(UserRecord),
+}
+
+async fn check_and_settle(
+    auth: &Auth,
+    account: Account,
+    password: Password,
+    ip: IpAddr,
+) -> Result<UserRecord, AuthError> {
+    // Failures count against the identity key, so every spelling of one address shares one limit.
+    let throttle_key = match &account {
+        Account::Named(lookup) => lookup.key.clone(),
+        Account::Known(user) => identity::of_stored(&user.email).0,
+    };
+    let slots = match auth.throttle.begin_login(&auth.store, auth.clock.as_ref(), &throttle_key, ip).await {
         Err(throttled @ AuthError::RateLimited { .. }) => {
             auth.metrics.login(LoginOutcome::Throttled);
             return Err(throttled);
         }
         slots => slots?,
     };
-    let checked = check_password(auth, email, password).await;
+    let checked = match account {
+        Account::Named(lookup) => match find_account(auth, &lookup).await {
+            Ok(user) => check_password(auth, user, password).await,
+            Err(error) => Err(error),
+        },
+        // Read again: the password may have changed since this request's account was read.
+        Account::Known(user) => match auth.store.user_by_id(&user.id).await {
+            Ok(fresh) => check_password(auth, fresh, password).await,
+            Err(error) => Err(error.into()),
+        },
+    };
     let outcome = match &checked {
         Ok(Some(_)) => PasswordCheck::Succeeded,
         Ok(None) => PasswordCheck::Failed,
@@ -93,7 +148,7 @@ async fn check_and_settle(auth: &Auth, email: &str, password: Password, ip: IpAd
 /// from; past the per-user cap, the least recently used session ends.
 pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin) -> Result<Issued, AuthError> {
     let Credentials { email, password, device, remember } = credentials;
-    let user = throttled_password_check(auth, email.as_str(), password, origin.ip).await?;
+    let user = throttled_password_check(auth, Account::Named(email), password, origin.ip).await?;
     let now = auth.now();
     // Before the session is written, so a login that cannot sign leaves nothing behind.
     let key = auth.access.signing_key(now).await?;
@@ -138,7 +193,7 @@ pub(crate) async fn change_password(
     let PasswordChange { current, new } = change;
     // Compared only once the current password is proved, so the answer tells a guesser nothing.
     let unchanged = current.same_as(&new);
-    throttled_password_check(auth, &user.email, current, ip).await?;
+    throttled_password_check(auth, Account::Known(user.clone()), current, ip).await?;
     if unchanged {
         return Err(AuthError::PasswordUnchanged);
     }

@@ -2,71 +2,39 @@
 //! flows behind them (`accounts.rs`) take only these, so nothing malformed costs a throttle slot or a
 //! hash, or reaches the database.
 //!
-//! One identity rule, from the PRECIS framework (RFC 8264): an e-mail address is enforced with the
-//! UsernameCaseMapped profile of RFC 8265 (full-width forms mapped to their ordinary ones, lower case,
-//! NFC; control, invisible, format, symbol and space characters refused), and the result is both what
-//! is stored and what is compared, so look-alikes of one address (NFC and NFD, full-width, with a
-//! zero-width or bidi character) are one account or are refused. A username, which people read but
-//! nothing compares, is enforced with the Nickname profile of RFC 8266 (NFKC, spaces folded, controls
-//! and invisible characters refused). Device fields refuse control characters.
+//! An e-mail address follows the identity rule of `auth/identity.rs`. A username, which people read but
+//! nothing compares, is enforced with the PRECIS Nickname profile of RFC 8266 (NFKC, spaces folded,
+//! controls and invisible characters refused). Device fields refuse control characters.
 
 use std::fmt;
 
 use precis_core::profile::PrecisFastInvocation;
-use precis_profiles::{Nickname, OpaqueString, UsernameCaseMapped};
-use shared::auth::limits::{
-    MAX_DEVICE_FIELD_CHARS, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_NEW_PASSWORD_CHARS,
-};
+use precis_profiles::{Nickname, OpaqueString};
+use shared::auth::limits::{MAX_DEVICE_FIELD_CHARS, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_NEW_PASSWORD_CHARS};
 use shared::auth::{LoginRequest, RegisterRequest};
 
 use crate::auth::error::AuthError;
+use crate::auth::identity::{self, Identity, Lookup};
 
-/// An email address, trimmed and lower-cased, so `Ann@Example.com` and `ann@example.com` are one account.
+/// The address of a new account, by the identity rule (`auth/identity.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Email(String);
+pub(crate) struct Email(Identity);
 
 impl Email {
-    /// A well-formed address, as sign-up requires.
+    /// An address sign-up accepts, or a `validation_failed` that names the reason.
     pub(crate) fn parse(raw: &str) -> Result<Self, AuthError> {
-        let email = Self::normalize(raw)?;
-        let invalid = || AuthError::Invalid("email address is invalid".into());
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid());
-        }
-        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-        let domain_ok = domain.contains('.')
-            && !domain.contains('@')
-            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
-        if local.is_empty() || !domain_ok {
-            return Err(invalid());
-        }
-        Ok(Self(email))
+        identity::for_sign_up(raw).map(Self).map_err(|refusal| AuthError::Invalid(refusal.to_string()))
     }
 
-    /// Whatever someone logs in with: an address of another shape simply matches no account.
-    fn for_login(raw: &str) -> Result<Self, AuthError> {
-        Self::normalize(raw).map(Self)
-    }
-
-    fn normalize(raw: &str) -> Result<String, AuthError> {
-        let raw = raw.trim();
-        if raw.is_empty() || raw.chars().count() > MAX_EMAIL_CHARS {
-            return Err(AuthError::Invalid(format!("email must be 1 to {MAX_EMAIL_CHARS} characters")));
-        }
-        let email = UsernameCaseMapped::enforce(raw).map_err(|_| {
-            AuthError::Invalid(
-                "email contains a character that is not allowed (control, invisible, symbol or space)".into(),
-            )
-        })?;
-        if email.chars().count() > MAX_EMAIL_CHARS {
-            return Err(AuthError::Invalid(format!("email must be 1 to {MAX_EMAIL_CHARS} characters")));
-        }
-        Ok(email.into_owned())
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
+    pub(crate) fn identity(&self) -> &Identity {
         &self.0
     }
+}
+
+/// What a login looks its account up by: any address of the right length (one of another shape simply
+/// matches no account).
+fn lookup(raw: &str) -> Result<Lookup, AuthError> {
+    identity::for_login(raw).map_err(|refusal| AuthError::Invalid(refusal.to_string()))
 }
 
 /// A password within the accepted length, as typed. Its `Debug` never shows it.
@@ -154,7 +122,7 @@ impl NewAccount {
 /// A login: who, with what, from which device.
 #[derive(Debug)]
 pub(crate) struct Credentials {
-    pub(crate) email: Email,
+    pub(crate) email: Lookup,
     pub(crate) password: Password,
     pub(crate) device: Device,
     /// "Remember me" (absent: yes).
@@ -214,7 +182,7 @@ impl Credentials {
             app: optional_field("appId", body.app_id.as_deref())?,
         };
         Ok(Self {
-            email: Email::for_login(&body.email)?,
+            email: lookup(&body.email)?,
             password: Password::given(body.password)?,
             device,
             remember: body.remember.unwrap_or(true),

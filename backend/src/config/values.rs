@@ -40,6 +40,17 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Accounts under the identity rule for e-mail addresses.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsCommand,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum AccountsCommand {
+    /// Lists accounts from before the identity rule that share an address under it, or look alike.
+    Conflicts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]

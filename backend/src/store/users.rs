@@ -20,20 +20,41 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct KeyedUser {
+    #[sqlx(flatten)]
+    user: UserRecord,
+    email_claim: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NewUser<'a> {
     pub(crate) username: &'a str,
-    /// Already normalised (trimmed, lower-cased) by the caller.
+    /// As typed, trimmed and lower-cased by the caller.
     pub(crate) email: &'a str,
+    /// The identity key and skeleton, and the rule that made them (`auth/identity.rs`).
+    pub(crate) email_key: &'a str,
+    pub(crate) email_skeleton: &'a str,
+    pub(crate) identity_rule: i64,
     pub(crate) password_hash: &'a str,
     pub(crate) role: &'a str,
     pub(crate) now: Millis,
 }
 
+/// What a sign-up came to.
+#[derive(Debug)]
+pub(crate) enum Created {
+    Created(UserRecord),
+    /// An account holds this address or its key.
+    Taken,
+    /// An account holds this address's look-alike skeleton.
+    LooksLike,
+}
+
 impl Store {
-    /// Inserts the account; `None` when the email is already taken (decided by the unique index, so two
-    /// racing registrations cannot both win).
-    pub(crate) async fn create_user(&self, new: NewUser<'_>) -> Result<Option<UserRecord>, StoreError> {
+    /// Inserts the account holding its key and skeleton. The unique indexes decide, so two racing
+    /// sign-ups cannot both win.
+    pub(crate) async fn create_user(&self, new: NewUser<'_>) -> Result<Created, StoreError> {
         let user = UserRecord {
             id: uuid::Uuid::new_v4().to_string(),
             username: new.username.to_owned(),
@@ -42,12 +63,14 @@ impl Store {
             role: new.role.to_owned(),
             created_at: new.now,
         };
+        let (key, skeleton, rule) = (new.email_key.to_owned(), new.email_skeleton.to_owned(), new.identity_rule);
         let inserted = self
             .write(move |conn| {
                 Box::pin(async move {
                     let inserted = sqlx::query(
-                        "INSERT INTO users (id, username, email, password_hash, role, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO users (id, username, email, password_hash, role, created_at,
+                                            email_key, email_skeleton, email_claim, skeleton_claim, identity_rule)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $8, $9)",
                     )
                     .bind(&user.id)
                     .bind(&user.username)
@@ -55,6 +78,9 @@ impl Store {
                     .bind(&user.password_hash)
                     .bind(&user.role)
                     .bind(user.created_at)
+                    .bind(key)
+                    .bind(skeleton)
+                    .bind(rule)
                     .execute(&mut *conn)
                     .await;
                     // A taken email is an answer, not a failure: the unique index decides, so two racing
@@ -67,12 +93,25 @@ impl Store {
                 })
             })
             .await?;
-        Ok(inserted)
+        if let Some(user) = inserted {
+            return Ok(Created::Created(user));
+        }
+        // Which index refused it only chooses the message, so a read after the write is enough.
+        let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1 OR email_claim = $2")
+            .bind(new.email)
+            .bind(new.email_key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(if taken > 0 { Created::Taken } else { Created::LooksLike })
     }
 
-    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        let sql = "SELECT id, username, email, password_hash, role, created_at FROM users WHERE email = $1";
-        Ok(sqlx::query_as(sql).bind(email).fetch_optional(&self.pool).await?)
+    /// Every account whose identity key is `key`, oldest first, each with whether it holds the key (only
+    /// accounts from before the rule can share one).
+    pub(crate) async fn users_by_email_key(&self, key: &str) -> Result<Vec<(UserRecord, bool)>, StoreError> {
+        let sql = "SELECT id, username, email, password_hash, role, created_at, email_claim FROM users
+                   WHERE email_key = $1 ORDER BY created_at, id";
+        let rows: Vec<KeyedUser> = sqlx::query_as(sql).bind(key).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|row| (row.user, row.email_claim.is_some())).collect())
     }
 
     /// Replaces the user's password hash if it is still `old` (a password change meanwhile wins). True
