@@ -3,6 +3,7 @@
 
 mod demo_user;
 mod identities;
+mod issuer;
 mod keys_command;
 mod serve;
 mod shutdown;
@@ -164,6 +165,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
     identities::key_accounts(&store).await?;
     let metrics = Arc::new(Metrics::default());
     let now = clock.now();
+    let (issuer, previous_issuer) = issuer::settle(&store, config, now).await?;
     // Written at every start, so `backend keys rotate` follows the servers' settings.
     store
         .put_key_policy(KeyPolicyRow {
@@ -188,7 +190,8 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         access: AccessTokens::new(
             signer,
             TokenPolicy {
-                issuer: config.jwt_issuer.clone(),
+                issuer,
+                previous_issuer,
                 audience: config.jwt_audience.clone(),
                 default_client_id: config.jwt_client_id.clone(),
                 known_client_ids: config

@@ -42,6 +42,11 @@ impl ManualClock {
         Self { now: Arc::new(AtomicI64::new(SystemClock.now())) }
     }
 
+    /// Starts at `at` (Unix milliseconds): a database written at that time is opened as if just after.
+    pub fn starting_at(at: Millis) -> Self {
+        Self { now: Arc::new(AtomicI64::new(at)) }
+    }
+
     /// Moves time forward by `by`.
     pub fn advance(&self, by: Duration) {
         self.now.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);

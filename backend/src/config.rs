@@ -15,6 +15,7 @@ pub use values::{
     AccountsCommand, ClientCredentials, Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure,
     RefreshExpiry,
 };
+pub use values::{KeySetting, is_url_issuer};
 use values::{parse_duration, parse_issuer, parse_lifetime};
 
 use secret::MIN_SECRET_BYTES;
@@ -26,6 +27,11 @@ pub struct Config {
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// The key settings this process was given by flag or environment, not by default (the `keys`
+    /// commands refuse to act on ones that disagree with the servers').
+    #[arg(skip)]
+    pub explicit_key_settings: Vec<KeySetting>,
 
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:3000")]
@@ -62,9 +68,12 @@ pub struct Config {
     pub key_reload_interval: Duration,
 
     /// `iss` of issued access tokens and this server's identifier in its OAuth metadata (RFC 8414): the
-    /// https URL it is reached at, without query or fragment. Every instance must agree.
-    #[arg(long, env = "JWT_ISSUER", default_value = "http://127.0.0.1:3000", value_parser = parse_issuer)]
-    pub jwt_issuer: String,
+    /// https URL it is reached at, without query or fragment. Unset: the issuer the database recorded at
+    /// its first start (`http://127.0.0.1:3000` on a new one; `silent-refresh`, the earlier default, on a
+    /// database an earlier release wrote). A change keeps tokens of the previous issuer valid for one
+    /// ACCESS_TOKEN_TTL. Every instance must agree.
+    #[arg(long, env = "JWT_ISSUER", value_parser = parse_issuer)]
+    pub jwt_issuer: Option<String>,
 
     /// `client_id` of access tokens whose login named no `appId` in CLIENT_IDS (RFC 9068 §2.2).
     #[arg(long, env = "JWT_CLIENT_ID", default_value = "silent-refresh-spa")]
@@ -236,7 +245,7 @@ pub struct Config {
 impl Config {
     /// Parses flags and environment. On `--help` or a bad value this prints and hands back the exit code.
     pub fn load() -> Result<Self, ExitCode> {
-        match Self::try_parse() {
+        match Self::try_parse_explicit(std::env::args_os()) {
             Ok(config) => Ok(config),
             Err(error) if !error.use_stderr() => {
                 let _ = error.print();
@@ -249,6 +258,25 @@ impl Config {
                 Err(ExitCode::from(2))
             }
         }
+    }
+
+    /// Parses like `try_parse_from`, also noting which key settings were given rather than defaulted.
+    pub fn try_parse_explicit<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = <Self as clap::CommandFactory>::command().try_get_matches_from(args)?;
+        let mut config = <Self as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        config.explicit_key_settings = KeySetting::ALL
+            .into_iter()
+            .filter(|setting| {
+                matches
+                    .value_source(setting.id())
+                    .is_some_and(|source| source != clap::parser::ValueSource::DefaultValue)
+            })
+            .collect();
+        Ok(config)
     }
 
     /// True when no DATABASE_URL was given and the embedded SQLite file is used.

@@ -6,6 +6,7 @@
 
 mod activity;
 mod identity_keys;
+mod issuer;
 mod revoke_reason;
 mod rotation;
 mod session_cache;
@@ -24,6 +25,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 
 pub(crate) use identity_keys::Collision;
+pub(crate) use issuer::IssuerRow;
 pub(crate) use revoke_reason::RevokeReason;
 pub(crate) use rotation::{Rejection, Rotation, RotationRequest};
 pub(crate) use sessions::{Liveness, NewSession, SessionRecord};

@@ -166,3 +166,91 @@ async fn a_hash_of_the_password_as_typed_keeps_working_and_is_rewritten() {
     )
     .await;
 }
+
+/// Logs in with `email` and answers the account's id.
+async fn account_reached(app: &crate::helpers::TestApp, email: &str) -> String {
+    let login = json!({"email": email, "password": PASSWORD});
+    let tokens: serde_json::Value =
+        crate::helpers::data(expect_status(app.post_json(paths::LOGIN, &login).await, StatusCode::OK).await);
+    let me = app.get_with_token(paths::ME, tokens["access_token"].as_str().unwrap()).await;
+    let me: serde_json::Value = crate::helpers::data(expect_status(me, StatusCode::OK).await);
+    me["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn one_person_is_one_account_whatever_their_keyboard_types() {
+    let app = spawn_app_with(&["--register-max-per-ip", "1000"]).await;
+    // (as signed up, spellings that must reach it, a second sign-up that must be refused as taken)
+    let people = [
+        ("ΟΔΥΣΣΕΑΣ@example.gr", "οδυσσεας@example.gr", "οδυσσεασ@EXAMPLE.GR"),
+        ("o'brien@example.ie", "O’Brien@example.ie", "o‘brien@example.ie"),
+        ("Straße@example.de", "STRASSE@example.de", "strasse@example.de"),
+        ("müller@bücher.de", "müller@xn--bcher-kva.de", "MÜLLER@BÜCHER.DE"),
+        ("ann@i❤️.ws", "ann@i❤.ws", "ANN@xn--i-7iq.ws"),
+        ("josé@example.com", "jose\u{301}@example.com", "ｊｏｓé@example.com"),
+    ];
+    for (signed_up, other, twin) in people {
+        let id = app.register(signed_up).await.id;
+        for spelling in [signed_up, other, twin, &format!("{other}\u{200B}")] {
+            assert_eq!(account_reached(&app, spelling).await, id, "{spelling:?} did not reach {signed_up:?}");
+        }
+        let body = json!({"username": "twin", "email": twin, "password": PASSWORD});
+        expect_error(app.post_json(paths::REGISTER, &body).await, StatusCode::CONFLICT, "email_taken").await;
+    }
+}
+
+#[tokio::test]
+async fn right_to_left_and_other_scripts_sign_up_and_log_in() {
+    let app = spawn_app_with(&["--register-max-per-ip", "1000"]).await;
+    for email in ["דוד@example.co.il", "محمد@example.eg", "用户@例子.广告", "δοκιμή@παράδειγμα.δοκιμή"]
+    {
+        let id = app.register(email).await.id;
+        assert_eq!(account_reached(&app, email).await, id, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn a_look_alike_of_an_account_is_refused_and_says_why() {
+    let app = spawn_app_with(&["--register-max-per-ip", "1000"]).await;
+    app.register("paypal@example.com").await;
+    for spoof in ["pаypal@example.com", "раураl@example.com", "paypal@exаmple.com"] {
+        let body = json!({"username": "mallory", "email": spoof, "password": PASSWORD});
+        let answer =
+            expect_error(app.post_json(paths::REGISTER, &body).await, StatusCode::BAD_REQUEST, "validation_failed")
+                .await;
+        assert!(
+            answer["message"].as_str().unwrap().contains("looks like the address of an existing account"),
+            "{answer}"
+        );
+    }
+    // ASCII addresses that merely resemble each other are two people, as everywhere else.
+    app.register("modem@example.com").await;
+    app.register("modern@example.com").await;
+}
+
+#[tokio::test]
+async fn racing_sign_ups_of_one_address_and_its_look_alikes_leave_one_account() {
+    let app = spawn_app_with(&["--register-max-per-ip", "1000"]).await;
+    let spellings = [
+        "victor@example.com",
+        "VICTOR@example.com",
+        "vіctor@example.com",
+        "vісtоr@example.com",
+        "ｖｉｃｔｏｒ@example.com",
+        "victor@EXAMPLE.com",
+    ];
+    let attempts = spellings.iter().cycle().take(24).map(|email| {
+        let app = &app;
+        async move {
+            let body = json!({"username": "racer", "email": email, "password": PASSWORD});
+            app.post_json(paths::REGISTER, &body).await.status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [StatusCode::CREATED, StatusCode::CONFLICT, StatusCode::BAD_REQUEST].contains(s)),
+        "{statuses:?}"
+    );
+}

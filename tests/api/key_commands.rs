@@ -1,5 +1,6 @@
 //! `backend keys rotate | list | revoke` on the real binary: none of them can leave the servers without
-//! a signing key, create a database by accident, or time a rotation by the shell's settings.
+//! a signing key, create a database by accident, or time a rotation by the shell's settings (a shell
+//! that disagrees with the servers is refused).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -49,15 +50,35 @@ async fn the_commands_refuse_to_create_a_database_that_does_not_exist() {
 }
 
 #[tokio::test]
-async fn a_rotation_follows_the_servers_settings_not_the_shells() {
+async fn a_rotation_follows_the_servers_settings_and_refuses_a_shell_that_disagrees() {
     let db = TestDatabase::new().await;
     let server = start_backend(&db.url, &["--key-activation-delay", "2m", "--access-token-ttl", "1m"]);
     login_on(&reqwest::Client::new(), &server, "policy@example.com", None).await;
-    // The shell says otherwise; the servers' settings win, and the command says whose it used.
-    let (ok, said, err) =
-        keys(&db.url, &["--key-activation-delay", "10m", "--access-token-ttl", "15m", "keys", "rotate"]);
+    let (_, before, _) = keys(&db.url, &["keys", "list"]);
+    // Settings the shell was given and the servers do not use: refused, naming both values and the way on.
+    for (args, named) in [
+        (
+            &["--key-activation-delay", "10m"][..],
+            "KEY_ACTIVATION_DELAY=10m here, but the servers run with KEY_ACTIVATION_DELAY=2m",
+        ),
+        (&["--access-token-ttl", "15m"], "ACCESS_TOKEN_TTL=15m here, but the servers run with ACCESS_TOKEN_TTL=1m"),
+        (&["--jwt-algorithm", "es256"], "JWT_ALGORITHM=ES256 here, but the servers run with JWT_ALGORITHM=EdDSA"),
+    ] {
+        let (ok, _, err) = keys(&db.url, &[args, &["keys", "rotate"]].concat());
+        assert!(!ok, "{args:?} rotated");
+        assert!(err.contains(named) && err.contains("restart them"), "{args:?}: {err}");
+    }
+    let (_, after, _) = keys(&db.url, &["keys", "list"]);
+    assert_eq!(before, after, "a refused rotation added a key");
+    // Given the servers' own values, or none, the rotation follows the servers and says so.
+    let (ok, _, err) = keys(&db.url, &["--key-activation-delay", "2m", "--jwt-algorithm", "eddsa", "keys", "rotate"]);
+    assert!(ok, "agreeing settings: {err}");
+    let (ok, said, err) = keys(&db.url, &["keys", "rotate"]);
     assert!(ok, "{err}");
-    assert!(said.contains("signs in 120 s") && said.contains("the servers' settings"), "{said}");
+    assert!(
+        said.contains("EdDSA") && said.contains("signs in 120 s") && said.contains("the servers' settings"),
+        "{said}"
+    );
     assert!(said.contains("accepted for 180 s more"), "120 s + 60 s (the test servers have no leeway): {said}");
 }
 

@@ -8,7 +8,7 @@ use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
 use crate::auth::tokens::key_schedule::{activation_before, at_once, first_gap, row_times, signer};
 use crate::auth::tokens::millis;
 use crate::clock::{Clock, Millis};
-use crate::config::{Config, ConfigError, DatabaseTarget};
+use crate::config::{Config, ConfigError, DatabaseTarget, KeySetting};
 use crate::store::{KeyPolicyRow, KeyRow, PoolSettings, Replacement, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,12 @@ pub enum CommandError {
     UnknownKey(String),
     #[error("the servers sign with HS256 (JWT_SECRET): there are no keys to rotate")]
     SharedSecret,
+    #[error(
+        "{variable}={shell} here, but the servers run with {variable}={servers} (recorded at their last start). \
+         Unset {variable} to rotate by the servers' settings; to move the servers to {shell}, restart them \
+         with it first"
+    )]
+    PolicyMismatch { variable: &'static str, shell: String, servers: String },
 }
 
 /// The settings a rotation follows, and where they came from.
@@ -52,15 +58,20 @@ pub(super) async fn open(config: &Config, create: bool) -> Result<Store, Command
     Ok(Store::connect(&target, pool).await?)
 }
 
-/// The servers' settings if one has started on this database, else this command's own.
+/// The servers' settings if one has started on this database, else this command's own. A setting this
+/// shell was given that disagrees with the servers' is refused rather than quietly overruled.
 async fn policy(store: &Store, config: &Config) -> Result<Policy, CommandError> {
     match store.key_policy().await? {
-        Some(KeyPolicyRow { algorithm, activation_delay_ms, access_token_ttl_ms, leeway_ms, .. }) => Ok(Policy {
-            algorithm: KeyAlgorithm::from_jose(&algorithm).ok_or(CommandError::SharedSecret)?,
-            activation_delay_ms,
-            overlap_ms: access_token_ttl_ms + leeway_ms,
-            source: "the servers' settings",
-        }),
+        Some(recorded) => {
+            refuse_disagreement(&recorded, config)?;
+            let KeyPolicyRow { algorithm, activation_delay_ms, access_token_ttl_ms, leeway_ms, .. } = recorded;
+            Ok(Policy {
+                algorithm: KeyAlgorithm::from_jose(&algorithm).ok_or(CommandError::SharedSecret)?,
+                activation_delay_ms,
+                overlap_ms: access_token_ttl_ms + leeway_ms,
+                source: "the servers' settings",
+            })
+        }
         None => Ok(Policy {
             algorithm: crate::app::key_algorithm(config.jwt_algorithm).ok_or(CommandError::SharedSecret)?,
             activation_delay_ms: millis(config.key_activation_delay),
@@ -68,6 +79,30 @@ async fn policy(store: &Store, config: &Config) -> Result<Policy, CommandError> 
             source: "this command's settings (no server has started on this database yet)",
         }),
     }
+}
+
+fn refuse_disagreement(recorded: &KeyPolicyRow, config: &Config) -> Result<(), CommandError> {
+    let algorithm = crate::app::key_algorithm(config.jwt_algorithm).map_or("HS256", KeyAlgorithm::jose);
+    for &setting in &config.explicit_key_settings {
+        let (shell, servers) = match setting {
+            KeySetting::Algorithm => (algorithm.to_owned(), recorded.algorithm.clone()),
+            KeySetting::ActivationDelay => {
+                (duration(millis(config.key_activation_delay)), duration(recorded.activation_delay_ms))
+            }
+            KeySetting::AccessTokenTtl => {
+                (duration(millis(config.access_token_ttl)), duration(recorded.access_token_ttl_ms))
+            }
+            KeySetting::Leeway => (duration(millis(config.jwt_leeway)), duration(recorded.leeway_ms)),
+        };
+        if shell != servers {
+            return Err(CommandError::PolicyMismatch { variable: setting.variable(), shell, servers });
+        }
+    }
+    Ok(())
+}
+
+fn duration(ms: Millis) -> String {
+    humantime::format_duration(std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))).to_string()
 }
 
 /// Adds a key that signs after the activation delay and gives the keys before it an end (the new key's

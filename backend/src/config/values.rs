@@ -116,7 +116,9 @@ impl FromStr for ClientCredentials {
     }
 }
 
-/// An issuer identifier as RFC 8414 §2 wants it: an http(s) URL with no query or fragment.
+/// An issuer identifier as RFC 8414 §2 wants it, an http(s) URL with no query or fragment (its trailing
+/// slash dropped), or a plain name such as an earlier release's `silent-refresh`, which keeps working
+/// (start-up warns that discovery needs a URL).
 pub(super) fn parse_issuer(value: &str) -> Result<String, String> {
     let value = value.trim();
     let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
@@ -124,8 +126,52 @@ pub(super) fn parse_issuer(value: &str) -> Result<String, String> {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' ']) => {
             Ok(value.trim_end_matches('/').to_owned())
         }
+        None if is_plain_name(value) => Ok(value.to_owned()),
         _ => Err("must be an http(s) URL without query or fragment, e.g. https://auth.example.com".into()),
     }
+}
+
+/// A non-URL issuer: printable, no spaces, and no scheme (so a misspelt URL is still refused).
+fn is_plain_name(value: &str) -> bool {
+    !value.is_empty() && !value.contains(':') && value.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// A setting that times or shapes signing keys, which the servers record at start (`key_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySetting {
+    Algorithm,
+    ActivationDelay,
+    AccessTokenTtl,
+    Leeway,
+}
+
+impl KeySetting {
+    pub const ALL: [Self; 4] = [Self::Algorithm, Self::ActivationDelay, Self::AccessTokenTtl, Self::Leeway];
+
+    /// The argument's id in `Config`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Algorithm => "jwt_algorithm",
+            Self::ActivationDelay => "key_activation_delay",
+            Self::AccessTokenTtl => "access_token_ttl",
+            Self::Leeway => "jwt_leeway",
+        }
+    }
+
+    /// Its environment variable.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Self::Algorithm => "JWT_ALGORITHM",
+            Self::ActivationDelay => "KEY_ACTIVATION_DELAY",
+            Self::AccessTokenTtl => "ACCESS_TOKEN_TTL",
+            Self::Leeway => "JWT_LEEWAY",
+        }
+    }
+}
+
+/// Whether an issuer is a URL (RFC 8414 discovery needs one).
+pub fn is_url_issuer(issuer: &str) -> bool {
+    issuer.starts_with("https://") || issuer.starts_with("http://")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -96,6 +96,7 @@ pub(crate) struct AccessTokens {
     /// One per algorithm the signer may use, each pinned to it.
     validations: Vec<Validation>,
     issuer: String,
+    previous_issuer: Option<PreviousIssuer>,
     audience: String,
     default_client_id: String,
     known_client_ids: Vec<String>,
@@ -107,12 +108,21 @@ pub(crate) struct AccessTokens {
 #[derive(Debug, Clone)]
 pub(crate) struct TokenPolicy {
     pub(crate) issuer: String,
+    /// The issuer before a deliberate change, while tokens it issued may still be alive.
+    pub(crate) previous_issuer: Option<PreviousIssuer>,
     pub(crate) audience: String,
     pub(crate) default_client_id: String,
     /// The `appId`s a token's `client_id` may take; any other gets `default_client_id`.
     pub(crate) known_client_ids: Vec<String>,
     pub(crate) ttl: Duration,
     pub(crate) leeway: Duration,
+}
+
+/// An issuer whose tokens are accepted until `until`.
+#[derive(Debug, Clone)]
+pub(crate) struct PreviousIssuer {
+    pub(crate) issuer: String,
+    pub(crate) until: Millis,
 }
 
 impl std::fmt::Debug for AccessTokens {
@@ -134,7 +144,10 @@ impl AccessTokens {
             .into_iter()
             .map(|algorithm| {
                 let mut validation = Validation::new(algorithm);
-                validation.set_issuer(&[&policy.issuer]);
+                match &policy.previous_issuer {
+                    Some(previous) => validation.set_issuer(&[&policy.issuer, &previous.issuer]),
+                    None => validation.set_issuer(&[&policy.issuer]),
+                }
                 validation.set_audience(&[&policy.audience]);
                 validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
                 // `exp` is checked in `verify` against the state's clock rather than the wall clock.
@@ -142,8 +155,19 @@ impl AccessTokens {
                 validation
             })
             .collect();
-        let TokenPolicy { issuer, audience, default_client_id, known_client_ids, ttl, leeway } = policy;
-        Self { signer, validations, issuer, audience, default_client_id, known_client_ids, ttl, leeway }
+        let TokenPolicy { issuer, previous_issuer, audience, default_client_id, known_client_ids, ttl, leeway } =
+            policy;
+        Self {
+            signer,
+            validations,
+            issuer,
+            previous_issuer,
+            audience,
+            default_client_id,
+            known_client_ids,
+            ttl,
+            leeway,
+        }
     }
 
     /// `iss` of every token.
@@ -251,6 +275,9 @@ impl AccessTokens {
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         if claims.exp.saturating_add(leeway) < now / 1000 {
             return Err(AccessError::Expired);
+        }
+        if claims.iss != self.issuer && self.previous_issuer.as_ref().is_none_or(|previous| now >= previous.until) {
+            return Err(AccessError::Invalid);
         }
         Ok(claims)
     }

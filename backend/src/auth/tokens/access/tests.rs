@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 fn policy(audience: &str, leeway: Duration) -> TokenPolicy {
     TokenPolicy {
         issuer: "iss".into(),
+        previous_issuer: None,
         audience: audience.into(),
         default_client_id: "spa".into(),
         known_client_ids: vec!["mobile".into()],
