@@ -32,7 +32,7 @@ pub(crate) use sessions::{Liveness, NewSession, SessionRecord};
 pub(crate) use signing_keys::{KeyPolicyRow, KeyRow, Replacement};
 pub(crate) use throttle_attempts::{Reservation, Settlement};
 pub(crate) use token_hash::TokenHash;
-pub(crate) use users::{Created, NewUser, UserRecord};
+pub(crate) use users::{NewUser, SignUp, UserRecord};
 
 use crate::clock::Millis;
 use crate::config::DatabaseTarget;

@@ -61,3 +61,13 @@ fn a_misspelt_url_is_still_refused() {
         assert!(parsed.is_err(), "{bad:?} was taken");
     }
 }
+
+#[tokio::test]
+async fn a_new_install_whose_first_key_came_from_the_command_gets_the_new_default() {
+    let db = TestDatabase::new().await;
+    let clock = ManualClock::starting_now();
+    backend::rotate_keys(&crate::helpers::config(&db.url, &[]), &clock, true).await.unwrap();
+    let app = spawn_app_on_manual_clock(db, &[], clock).await;
+    let (_, login) = app.new_session().await;
+    assert_eq!(claims(&login.tokens.access_token)["iss"], "http://127.0.0.1:3000", "taken for an earlier release's");
+}

@@ -7,3 +7,7 @@ CREATE TABLE issuer (
     previous   TEXT,
     changed_at INTEGER
 );
+-- Accounts or keys already here were written by a release from before this record, whose default
+-- issuer was `silent-refresh`: that is the issuer of this install until JWT_ISSUER says otherwise.
+INSERT INTO issuer (id, current)
+SELECT 1, 'silent-refresh' WHERE EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM signing_keys);

@@ -3,7 +3,7 @@
 use crate::app::StartError;
 use crate::auth::identity;
 use crate::auth::service::Auth;
-use crate::store::{Created, NewUser};
+use crate::store::{NewUser, SignUp};
 
 const DEMO_EMAIL: &str = "demo@example.com";
 const DEMO_PASSWORD: &str = "demo-password";
@@ -25,7 +25,7 @@ pub(super) async fn seed(auth: &Auth) -> Result<(), StartError> {
         now: auth.now(),
     };
     // Another instance may have seeded it a moment ago; that is fine.
-    if let Created::Created(_) = auth.store.create_user(new).await? {
+    if let SignUp::Created(_) = auth.store.create_user(new).await? {
         tracing::info!(email = DEMO_EMAIL, "created the demo user (password in the README)");
     }
     Ok(())

@@ -10,8 +10,6 @@ use crate::store::{IssuerRow, Store, StoreError};
 
 /// The issuer of a new install.
 pub(crate) const FRESH_DEFAULT: &str = "http://127.0.0.1:3000";
-/// The issuer releases before the recorded one used by default.
-pub(crate) const EARLIER_DEFAULT: &str = "silent-refresh";
 
 /// The issuer to sign with, and the previous one while its tokens may still be alive.
 pub(super) async fn settle(
@@ -20,7 +18,7 @@ pub(super) async fn settle(
     now: Millis,
 ) -> Result<(String, Option<PreviousIssuer>), StoreError> {
     let explicit = config.jwt_issuer.clone();
-    let row = store.settle_issuer(move |recorded, earlier| decide(recorded, explicit, earlier, now)).await?;
+    let row = store.settle_issuer(move |recorded| decide(recorded, explicit, now)).await?;
     if row.changed_at == Some(now) {
         tracing::warn!(
             from = row.previous.as_deref().unwrap_or_default(),
@@ -44,19 +42,16 @@ pub(super) async fn settle(
     Ok((row.current, previous))
 }
 
-/// The recorded issuer, unless JWT_ISSUER names another; on a database without one, the default of the
-/// release that wrote it.
-fn decide(recorded: Option<IssuerRow>, explicit: Option<String>, earlier_release: bool, now: Millis) -> IssuerRow {
+/// The recorded issuer, unless JWT_ISSUER names another. (A database an earlier release wrote has its
+/// default, `silent-refresh`, recorded by migration 0009.)
+fn decide(recorded: Option<IssuerRow>, explicit: Option<String>, now: Millis) -> IssuerRow {
     match (recorded, explicit) {
         (Some(recorded), Some(explicit)) if recorded.current != explicit => {
             IssuerRow { current: explicit, previous: Some(recorded.current), changed_at: Some(now) }
         }
         (Some(recorded), _) => recorded,
         (None, Some(explicit)) => IssuerRow { current: explicit, previous: None, changed_at: None },
-        (None, None) => {
-            let current = if earlier_release { EARLIER_DEFAULT } else { FRESH_DEFAULT };
-            IssuerRow { current: current.to_owned(), previous: None, changed_at: None }
-        }
+        (None, None) => IssuerRow { current: FRESH_DEFAULT.to_owned(), previous: None, changed_at: None },
     }
 }
 
@@ -70,17 +65,16 @@ mod tests {
 
     #[test]
     fn a_default_never_changes_a_recorded_issuer() {
-        assert_eq!(decide(Some(row("silent-refresh")), None, true, 5), row("silent-refresh"));
-        assert_eq!(decide(None, None, true, 5), row(EARLIER_DEFAULT), "a database an earlier release wrote");
-        assert_eq!(decide(None, None, false, 5), row(FRESH_DEFAULT), "a new install");
+        assert_eq!(decide(Some(row("silent-refresh")), None, 5), row("silent-refresh"));
+        assert_eq!(decide(None, None, 5), row(FRESH_DEFAULT), "a new install");
     }
 
     #[test]
     fn an_explicit_change_remembers_the_previous_issuer() {
-        let changed = decide(Some(row("silent-refresh")), Some("https://auth.example.com".into()), true, 5);
+        let changed = decide(Some(row("silent-refresh")), Some("https://auth.example.com".into()), 5);
         assert_eq!(changed.current, "https://auth.example.com");
         assert_eq!((changed.previous.as_deref(), changed.changed_at), (Some("silent-refresh"), Some(5)));
         // The same setting at the next start changes nothing, so the window is not pushed back.
-        assert_eq!(decide(Some(changed.clone()), Some("https://auth.example.com".into()), true, 9), changed);
+        assert_eq!(decide(Some(changed.clone()), Some("https://auth.example.com".into()), 9), changed);
     }
 }

@@ -11,7 +11,7 @@ use crate::auth::service::{Auth, Issued, subject};
 use crate::auth::throttle::PasswordCheck;
 use crate::auth::tokens::seconds_until;
 use crate::metrics::LoginOutcome;
-use crate::store::{Created, NewSession, NewUser, UserRecord};
+use crate::store::{NewSession, NewUser, SignUp, UserRecord};
 
 /// Throttles by address, hashes the password (on the sign-up pool), and creates the account.
 pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Result<UserRecord, AuthError> {
@@ -30,12 +30,12 @@ pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Re
         now,
     };
     match auth.store.create_user(new).await? {
-        Created::Created(user) => {
+        SignUp::Created(user) => {
             tracing::info!(user_id = %user.id, "account created");
             Ok(user)
         }
-        Created::Taken => Err(AuthError::EmailTaken),
-        Created::LooksLike => Err(AuthError::Invalid(
+        SignUp::Taken => Err(AuthError::EmailTaken),
+        SignUp::LooksLike => Err(AuthError::Invalid(
             "email looks like the address of an existing account (a character from another script in place of \
              a Latin one?); use another address"
                 .into(),

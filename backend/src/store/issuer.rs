@@ -13,11 +13,11 @@ pub(crate) struct IssuerRow {
 }
 
 impl Store {
-    /// Reads the recorded issuer, lets `decide` choose one from it and from whether an earlier release
-    /// already wrote to this database (accounts or keys, but no issuer), and records the choice.
+    /// Reads the recorded issuer (migration 0009 records an earlier release's default), lets `decide`
+    /// choose one from it, and records the choice.
     pub(crate) async fn settle_issuer<D>(&self, decide: D) -> Result<IssuerRow, StoreError>
     where
-        D: FnOnce(Option<IssuerRow>, bool) -> IssuerRow + Send + 'static,
+        D: FnOnce(Option<IssuerRow>) -> IssuerRow + Send + 'static,
     {
         self.write(move |conn| {
             Box::pin(async move {
@@ -25,11 +25,7 @@ impl Store {
                     sqlx::query_as("SELECT current, previous, changed_at FROM issuer WHERE id = 1")
                         .fetch_optional(&mut *conn)
                         .await?;
-                let (earlier,): (i64,) =
-                    sqlx::query_as("SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM signing_keys)")
-                        .fetch_one(&mut *conn)
-                        .await?;
-                let chosen = decide(recorded.clone(), earlier > 0);
+                let chosen = decide(recorded.clone());
                 if recorded.as_ref() != Some(&chosen) {
                     sqlx::query(
                         "INSERT INTO issuer (id, current, previous, changed_at) VALUES (1, $1, $2, $3)

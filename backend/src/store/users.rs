@@ -43,7 +43,7 @@ pub(crate) struct NewUser<'a> {
 
 /// What a sign-up came to.
 #[derive(Debug)]
-pub(crate) enum Created {
+pub(crate) enum SignUp {
     Created(UserRecord),
     /// An account holds this address or its key.
     Taken,
@@ -54,7 +54,7 @@ pub(crate) enum Created {
 impl Store {
     /// Inserts the account holding its key and skeleton. The unique indexes decide, so two racing
     /// sign-ups cannot both win.
-    pub(crate) async fn create_user(&self, new: NewUser<'_>) -> Result<Created, StoreError> {
+    pub(crate) async fn create_user(&self, new: NewUser<'_>) -> Result<SignUp, StoreError> {
         let user = UserRecord {
             id: uuid::Uuid::new_v4().to_string(),
             username: new.username.to_owned(),
@@ -94,7 +94,7 @@ impl Store {
             })
             .await?;
         if let Some(user) = inserted {
-            return Ok(Created::Created(user));
+            return Ok(SignUp::Created(user));
         }
         // Which index refused it only chooses the message, so a read after the write is enough.
         let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1 OR email_claim = $2")
@@ -102,7 +102,7 @@ impl Store {
             .bind(new.email_key)
             .fetch_one(&self.pool)
             .await?;
-        Ok(if taken > 0 { Created::Taken } else { Created::LooksLike })
+        Ok(if taken > 0 { SignUp::Taken } else { SignUp::LooksLike })
     }
 
     /// Every account whose identity key is `key`, oldest first, each with whether it holds the key (only
