@@ -18,14 +18,18 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
 /// The handle the state carries.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// A duration in [`Millis`], saturating rather than wrapping for absurd configured values.
+pub(crate) fn millis(duration: std::time::Duration) -> Millis {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+        millis(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
     }
 }
 
@@ -49,7 +53,7 @@ impl ManualClock {
 
     /// Moves time forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.now.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.now.fetch_add(millis(by), Ordering::SeqCst);
     }
 }
 

@@ -143,7 +143,7 @@ impl Store {
             }
             DatabaseTarget::Postgres { url } => (options.connect(url).await?, Engine::Postgres),
         };
-        let ttl_ms = i64::try_from(settings.session_cache_ttl.as_millis()).unwrap_or(i64::MAX);
+        let ttl_ms = crate::clock::millis(settings.session_cache_ttl);
         let (pool, engine) = store;
         let sessions = std::sync::Arc::new(session_cache::SessionCache::new(ttl_ms));
         let mut store =

@@ -3,8 +3,7 @@
 //! keeps accepting the previous issuer's tokens for one access-token lifetime.
 
 use crate::auth::tokens::access::PreviousIssuer;
-use crate::auth::tokens::millis;
-use crate::clock::Millis;
+use crate::clock::{Millis, millis};
 use crate::config::{Config, is_url_issuer};
 use crate::store::{IssuerRow, Store, StoreError};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::auth::tokens::key_material::{self, KeyAlgorithm, MaterialError};
 use crate::auth::tokens::key_schedule::{activation_before, at_once, first_gap, row_times, signer};
-use crate::auth::tokens::millis;
+use crate::clock::millis;
 use crate::clock::{Clock, Millis};
 use crate::config::{Config, ConfigError, DatabaseTarget, KeySetting};
 use crate::store::{KeyPolicyRow, KeyRow, PoolSettings, Replacement, Store, StoreError};

@@ -6,7 +6,7 @@ use shared::auth::DEFAULT_ROLE;
 
 use crate::auth::error::AuthError;
 use crate::auth::identity::{self, Lookup};
-use crate::auth::input::{Credentials, NewAccount, Origin, Password, PasswordChange};
+use crate::auth::input::{Credentials, Device, NewAccount, Origin, Password, PasswordChange};
 use crate::auth::service::{Auth, Issued, subject};
 use crate::auth::throttle::PasswordCheck;
 use crate::auth::tokens::seconds_until;
@@ -149,12 +149,27 @@ async fn check_and_settle(
 pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin) -> Result<Issued, AuthError> {
     let Credentials { email, password, device, remember } = credentials;
     let user = throttled_password_check(auth, Account::Named(email), password, origin.ip).await?;
+    let issued = start_session(auth, user, &device, remember, Some(&origin), auth.sessions.max_sessions).await?;
+    auth.metrics.login(LoginOutcome::Succeeded);
+    Ok(issued)
+}
+
+/// Opens a session for `user`, whose identity is already proved, and issues its first tokens. Past
+/// `max_sessions` live sessions (0: no cap) the least recently used ends.
+pub(crate) async fn start_session(
+    auth: &Auth,
+    user: UserRecord,
+    device: &Device,
+    remember: bool,
+    origin: Option<&Origin>,
+    max_sessions: u32,
+) -> Result<Issued, AuthError> {
     let now = auth.now();
     // Before the session is written, so a login that cannot sign leaves nothing behind.
     let key = auth.access.signing_key(now).await?;
     let refresh = auth.refresh.generate()?;
     let (expires_at, max_expires_at) = auth.sessions.initial_expiry(now, remember);
-    let ip = origin.ip.to_string();
+    let ip = origin.map(|origin| origin.ip.to_string());
     let session = auth
         .store
         .create_session(NewSession {
@@ -167,14 +182,13 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin
             expires_at,
             max_expires_at,
             remembered: remember,
-            ip: Some(&ip),
-            user_agent: origin.user_agent.as_deref(),
-            max_sessions: auth.sessions.max_sessions,
+            ip: ip.as_deref(),
+            user_agent: origin.and_then(|origin| origin.user_agent.as_deref()),
+            max_sessions,
         })
         .await?;
     let (access_token, expires_in) =
         auth.access.issue(&key, subject(&user, &session.id, session.app_id.as_deref()), now)?;
-    auth.metrics.login(LoginOutcome::Succeeded);
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);
     Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered: remember })

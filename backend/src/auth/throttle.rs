@@ -19,8 +19,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::auth::error::AuthError;
-use crate::auth::tokens::millis;
-use crate::clock::{Clock, Millis};
+use crate::clock::{Clock, Millis, millis};
 use crate::store::{Reservation, Settlement, Store};
 
 /// An address may fail this many times more than one account, since many users can share one; waiting

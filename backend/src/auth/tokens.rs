@@ -12,11 +12,6 @@ pub(crate) mod refresh_token;
 
 use crate::clock::Millis;
 
-/// A duration in [`Millis`], saturating rather than wrapping for absurd configured values.
-pub(crate) fn millis(duration: std::time::Duration) -> Millis {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Whole seconds from `now` until `deadline`, never negative.
 pub(crate) fn seconds_until(deadline: Millis, now: Millis) -> u64 {
     u64::try_from(deadline.saturating_sub(now) / 1000).unwrap_or(0)

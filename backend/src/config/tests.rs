@@ -92,3 +92,56 @@ fn a_kid_that_starts_with_a_hyphen_is_a_kid_not_a_flag() {
     let config = parse(&["keys", "revoke", "-Xb3_kid"]).unwrap();
     assert_eq!(config.command, Some(Command::Keys { action: KeysCommand::Revoke { kid: "-Xb3_kid".into() } }));
 }
+
+/// The README's configuration table, as (variables of the row, its default cell).
+fn readme_settings() -> Vec<(Vec<String>, String)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("\n## Configuration").nth(1).expect("README has a Configuration section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let names = cells[0].split('`').skip(1).step_by(2).map(str::to_owned).collect();
+            (names, cells.get(1).copied().unwrap_or_default().trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_lists_every_setting_the_server_reads_and_no_other() {
+    use clap::CommandFactory;
+    let command = Config::command();
+    let read: std::collections::BTreeSet<String> =
+        command.get_arguments().filter_map(|arg| arg.get_env()).map(|env| env.to_string_lossy().into_owned()).collect();
+    // Read by the log subscriber, not by `Config`.
+    let outside = ["RUST_LOG"];
+    let listed: std::collections::BTreeSet<String> = readme_settings()
+        .into_iter()
+        .flat_map(|(names, _)| names)
+        .filter(|name| !outside.contains(&name.as_str()))
+        .collect();
+    assert_eq!(listed, read, "README's configuration table and the settings differ");
+}
+
+#[test]
+fn the_readme_states_each_plain_default_the_server_uses() {
+    use clap::CommandFactory;
+    let command = Config::command();
+    let mut checked = 0;
+    for (names, default) in readme_settings() {
+        // Only rows of one setting whose default is one literal, such as `15m`.
+        let [name] = names.as_slice() else { continue };
+        let Some(literal) = default.strip_prefix('`').and_then(|d| d.strip_suffix('`')).filter(|d| !d.contains('`'))
+        else {
+            continue;
+        };
+        let arg = command.get_arguments().find(|arg| arg.get_env().is_some_and(|env| env == name.as_str()));
+        let Some(arg) = arg else { continue };
+        let defaults: Vec<String> = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+        assert_eq!(defaults, [literal.to_owned()], "README's default for {name}");
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} defaults were compared");
+}

@@ -178,13 +178,13 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     if headers.next().is_some() {
         return Err(ApiError::Validation("the request has more than one Authorization header".into()));
     }
-    let value = header.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
+    let value = header.to_str().map_err(|_| ApiError::invalid_token())?.trim();
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::MissingToken);
     }
     match token.trim() {
-        "" => Err(ApiError::InvalidToken),
+        "" => Err(ApiError::invalid_token()),
         token => Ok(token),
     }
 }

@@ -7,7 +7,7 @@ use crate::clock::Millis;
 
 use super::activity::Activity;
 use super::revoke_reason::RevokeReason;
-use super::sessions::{SessionRecord, live_session};
+use super::sessions::{SessionRecord, live_session, session_columns};
 use super::token_hash::TokenHash;
 use super::{Store, StoreError};
 
@@ -20,7 +20,8 @@ const ROTATE: &str = concat!(
                            WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
      WHERE current_hash = $2 AND ",
     live_session!("", "$3", "$5"),
-    " RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent"
+    " RETURNING ",
+    session_columns!()
 );
 
 /// One refresh attempt, with everything the rules need to decide it.
@@ -172,11 +173,12 @@ async fn classify_retired(
     request: &OwnedRotation,
     activity: &Activity,
 ) -> Result<Rotation, sqlx::Error> {
-    let chain = sqlx::query_as::<_, ChainRow>(
-        "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent,
-                current_hash, rotated_at, revoked_at, revoked_reason
+    let chain = sqlx::query_as::<_, ChainRow>(concat!(
+        "SELECT ",
+        session_columns!(),
+        ", current_hash, rotated_at, revoked_at, revoked_reason
          FROM sessions WHERE current_hash = $1 OR previous_hash = $1",
-    )
+    ))
     .bind(&request.presented)
     .fetch_optional(&mut *conn)
     .await?;
@@ -223,7 +225,8 @@ async fn classify_retired(
     })
 }
 
-async fn revoke_in(
+/// Ends one session, inside the caller's transaction, unless it has ended already.
+pub(super) async fn revoke_in(
     conn: &mut AnyConnection,
     session_id: &str,
     now: Millis,

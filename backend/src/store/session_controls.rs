@@ -31,12 +31,7 @@ pub(super) async fn enforce_cap(
     let keep_others = usize::try_from(max).unwrap_or(usize::MAX).saturating_sub(1);
     let beyond: Vec<String> = sessions.into_iter().map(|(id,)| id).filter(|id| id != keep).skip(keep_others).collect();
     for id in &beyond {
-        sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-            .bind(live.now)
-            .bind(RevokeReason::SessionCap.as_str())
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        super::rotation::revoke_in(conn, id, live.now, RevokeReason::SessionCap).await?;
     }
     Ok(beyond)
 }

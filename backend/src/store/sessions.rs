@@ -33,6 +33,14 @@ macro_rules! live_session {
 }
 pub(super) use live_session;
 
+/// The columns of a [`SessionRecord`], for every query that returns one.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent"
+    };
+}
+pub(super) use session_columns;
+
 /// When a liveness question is asked: `now`, and the idle cutoff (a session last used at or before it
 /// is idle; `None`: no idle timeout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +68,13 @@ pub(crate) struct SessionRecord {
     pub(crate) user_agent: Option<String>,
 }
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at,
-                                                    last_used_at, expires_at, max_expires_at, current_hash,
-                                                    remembered, ip, user_agent)
+const INSERT_SESSION: &str = concat!(
+    "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at,
+                           max_expires_at, current_hash, remembered, ip, user_agent)
      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)
-     RETURNING id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent";
+     RETURNING ",
+    session_columns!()
+);
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NewSession<'a> {
@@ -140,8 +150,9 @@ impl Store {
         // What this instance has gathered must be in the rows the idle rule reads.
         self.flush_activity().await;
         Ok(sqlx::query_as(concat!(
-            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent
-             FROM sessions WHERE user_id = $1 AND ",
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 AND ",
             live_session!("", "$2", "$3"),
             " ORDER BY last_used_at DESC, id"
         ))
@@ -205,8 +216,9 @@ impl Store {
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.flush_activity().await;
         Ok(sqlx::query_as(concat!(
-            "SELECT id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent
-             FROM sessions WHERE current_hash = $1 AND ",
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE current_hash = $1 AND ",
             live_session!("", "$2", "$3")
         ))
         .bind(hash.as_str())

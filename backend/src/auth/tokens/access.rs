@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::key_material::KeyAlgorithm;
 use super::key_ring::{KeyError, KeyRing};
-use super::millis;
-use crate::clock::Millis;
+use crate::clock::{Millis, millis};
 use crate::config::Secret;
 
 /// The `typ` header that tells an access token apart from any other JWT signed with the same key.
