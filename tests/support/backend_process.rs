@@ -37,11 +37,18 @@ pub(crate) struct BackendProcess {
 impl BackendProcess {
     /// Starts `binary` with the defaults plus `args`, and waits until it reports its address.
     pub(crate) fn spawn(binary: &Path, args: &[&str]) -> Result<Self, String> {
+        Self::spawn_with_env(binary, args, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with environment variables besides the defaults (`RUST_LOG=info` and the
+    /// test secret), which `env` overrides.
+    pub(crate) fn spawn_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let mut child = Command::new(binary)
             .args(DEFAULT_FLAGS)
             .args(args)
             .env("JWT_SECRET", SECRET)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -42,7 +42,7 @@ fn build_servers() -> Result {
 
 /// `cargo xtask bench limits`: only the price of the connection limits, on SQLite.
 pub(crate) fn run_limits() -> Result {
-    tools::ensure_debian(LOAD_TOOLS)?;
+    tools::ensure_debian("the benchmarks", LOAD_TOOLS)?;
     build_servers()?;
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -57,7 +57,7 @@ pub(crate) fn run_limits() -> Result {
 }
 
 pub(crate) fn run() -> Result {
-    tools::ensure_debian(LOAD_TOOLS)?;
+    tools::ensure_debian("the benchmarks", LOAD_TOOLS)?;
     tools::ensure_wasm_tools()?;
     crate::spa::build_release()?;
     build_servers()?;

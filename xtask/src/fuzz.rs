@@ -50,7 +50,7 @@ const RUNS: [Run; 3] = [
 /// Runs every [`RUNS`] entry against a fresh backend; returns (passed, failed, failed runs' names).
 pub(crate) fn api_fuzz() -> Result<(u64, u64, Vec<&'static str>)> {
     let st = ensure_schemathesis()?;
-    tools::ensure_debian(&[("curl", "curl")])?;
+    tools::ensure_debian("the API fuzzer", &[("curl", "curl")])?;
     step("fuzzing the API from its own OpenAPI document (schemathesis)");
     tools::run("cargo", &["build", "--quiet", "--package", "backend", "--features", "e2e"])?;
     let data = target_dir().join(format!("test-data/fuzz-{}", std::process::id()));

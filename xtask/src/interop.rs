@@ -13,7 +13,7 @@ const CLIENT: (&str, &str) = ("interop-gateway", "interop-secret-0123456789");
 
 /// Runs the interop checks for every algorithm; (passed, failed) counted from the script's summaries.
 pub(crate) fn run() -> Result<(u64, u64)> {
-    tools::ensure_debian(&[("curl", "curl")])?;
+    tools::ensure_debian("the interop checks", &[("curl", "curl")])?;
     let modules = install()?;
     tools::run("cargo", &["build", "--quiet", "--package", "backend"])?;
     step("checking our tokens and OAuth endpoints with third-party libraries (tests/interop)");

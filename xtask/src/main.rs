@@ -1,5 +1,7 @@
-//! `cargo xtask run` builds and starts the demo; `cargo xtask test` installs what the tests need, runs
-//! every suite and prints one summary. Plain std, so it compiles in seconds on a fresh machine.
+//! The project's tasks: `cargo xtask run` builds and starts the demo; `cargo xtask test` installs what
+//! the tests need, runs every suite and prints one summary; the rest (size, bench, fuzz, package,
+//! interop, dev) are for working on the project. Each command installs the tools it uses and says so
+//! before it does. Its only dependency is brotli, so it compiles in seconds on a fresh machine.
 
 #[path = "../../tests/support/backend_process.rs"]
 #[allow(dead_code)] // shared with the test suites, which use all of it
@@ -27,7 +29,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run_demo(),
         Some("test") => return suite::run_all(),
-        Some("size") => spa::build_release(),
+        Some("size") => tools::ensure_wasm_tools().and_then(|()| spa::build_release()),
         Some("dev") => run_dev(),
         Some("bench") if args.get(1).map(String::as_str) == Some("limits") => bench::run_limits(),
         Some("bench") => bench::run(),
@@ -54,6 +56,9 @@ fn main() -> ExitCode {
             eprintln!("       cargo xtask fuzz   fuzz the API from its OpenAPI document (schemathesis; part of test)");
             eprintln!(
                 "       cargo xtask interop  check tokens and OAuth endpoints with third-party libraries (part of test)"
+            );
+            eprintln!(
+                "       cargo xtask package  package the client crate and build its quick starts outside the workspace (part of test)"
             );
             eprintln!("       cargo xtask dev    the backend on :3000 and `trunk serve` on {DEV_URL} with live reload");
             return ExitCode::from(2);

@@ -52,11 +52,12 @@ pub(crate) fn ensure_wasm_tools() -> Result {
 
 /// Debian's Chromium and chromedriver, for the browser tests.
 pub(crate) fn ensure_chromium() -> Result {
-    ensure_debian(&[("chromium", "chromium"), ("chromedriver", "chromium-driver")])
+    ensure_debian("the browser tests", &[("chromium", "chromium"), ("chromedriver", "chromium-driver")])
 }
 
-/// Installs the Debian packages (`(command, package)`) whose command is missing.
-pub(crate) fn ensure_debian(commands: &[(&str, &str)]) -> Result {
+/// Installs the Debian packages (`(command, package)`) whose command is missing, saying first what
+/// will be installed, with which command, and for what.
+pub(crate) fn ensure_debian(needed_by: &str, commands: &[(&str, &str)]) -> Result {
     let missing: Vec<&str> = commands
         .iter()
         .filter(|(command, _)| {
@@ -67,7 +68,10 @@ pub(crate) fn ensure_debian(commands: &[(&str, &str)]) -> Result {
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!("installing {} from Debian", missing.join(", ")));
+    step(&format!(
+        "{needed_by} need {}, which is missing: installing it with `apt-get install` (Debian's package)",
+        missing.join(", ")
+    ));
     run("apt-get", &["update", "-qq"])?;
     let mut args = vec!["install", "-y", "-qq"];
     args.extend(missing);

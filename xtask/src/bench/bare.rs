@@ -59,7 +59,7 @@ fn h2load(url: &str) -> Result<f64> {
         .find(|l| l.starts_with("finished in"))
         .and_then(|l| l.split(", ").nth(1))
         .and_then(|v| v.trim_end_matches(" req/s").parse().ok());
-    rps.ok_or_else(|| format!("cannot read h2load's output:\n{text}").into())
+    rps.ok_or_else(|| format!("cannot read h2load's output:\n{text}"))
 }
 
 /// Both ratios, each the median of three alternating rounds.

@@ -1,68 +1,41 @@
-//! A release backend process for the benchmark, and the few HTTP calls it needs (through curl).
+//! The release backend for the benchmark, started by the suites' one launcher, and the few HTTP calls
+//! it needs (through curl).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
+use crate::backend_process::BackendProcess;
 use crate::http::{json_string, post_json};
-use crate::{Result, fail, target_dir, workspace_root};
+use crate::{Result, fail, target_dir};
 
-/// Killed and reaped on drop.
+/// The release build, started the way every suite starts a backend; killed and reaped on drop.
 #[derive(Debug)]
 pub(crate) struct Server {
-    child: Child,
+    process: BackendProcess,
     pub(crate) base: String,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Server {
-    pub(crate) fn start(database_url: &str, extra: &[(&str, &str)]) -> Result<Self> {
-        let mut child = Command::new(target_dir().join("release/backend"))
-            .current_dir(workspace_root())
-            .env("BIND", "127.0.0.1:0")
-            .env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", "benchmark-secret-0123456789abcdef-0123")
-            .env("DEMO_USER", "false")
-            .env("STATIC_DIR", "/nonexistent")
-            .env("LOGIN_MAX_FAILURES", "1000000")
-            .env("REGISTER_MAX_PER_IP", "1000000")
+    pub(crate) fn start(database_url: &str, env: &[(&str, &str)]) -> Result<Self> {
+        let args = [
+            "--database-url",
+            database_url,
+            "--login-max-failures",
+            "1000000",
+            "--register-max-per-ip",
+            "1000000",
             // The login storm opens thousands of sessions for one user; the cap would end the probe's.
-            .env("MAX_SESSIONS_PER_USER", "0")
+            "--max-sessions-per-user",
+            "0",
             // Every benchmark client connects from 127.0.0.1.
-            .env("MAX_CONNECTIONS_PER_ADDRESS", "4096")
-            .env("RUST_LOG", "warn,backend=info")
-            .envs(extra.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start the backend: {e}"))?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let (found, address) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let _ = found.send(rest.trim().to_owned());
-                }
-            }
-        });
-        match address.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => Ok(Self { child, base }),
-            Err(_) => {
-                let _ = child.kill();
-                fail("the backend did not start")
-            }
-        }
+            "--max-connections-per-address",
+            "4096",
+        ];
+        let env = [&[("RUST_LOG", "warn,backend=info")], env].concat();
+        let process = BackendProcess::spawn_with_env(&target_dir().join("release/backend"), &args, &env)?;
+        let base = format!("http://{}", process.addr);
+        Ok(Self { process, base })
     }
 
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     /// `/proc` status fields in kB (`VmRSS`, `VmHWM`).
