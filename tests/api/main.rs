@@ -21,6 +21,7 @@ mod jose;
 mod key_commands;
 mod keys;
 mod lifecycle_model;
+mod live;
 mod logging;
 mod native_client;
 mod oauth;

@@ -11,6 +11,7 @@ mod harness;
 
 mod csp;
 mod devices;
+mod live;
 mod login;
 mod outage;
 mod refresh;

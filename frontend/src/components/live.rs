@@ -2,6 +2,10 @@
 //! must: it asks the client for a token valid a while longer (`access_token`), and reconnects with the
 //! new one whenever the session's token changes. The stream ends when its token expires, so without the
 //! reconnect it would simply stop.
+//!
+//! It reads the server-sent events with `fetch` and a streamed body, not `EventSource`: `EventSource`
+//! cannot send an `Authorization` header, and a token in the URL ends up in logs and history (RFC 6750
+//! §2.3).
 
 use std::time::Duration;
 
@@ -9,21 +13,45 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::demo::LiveTick;
 use shared::paths;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::app::Services;
 
-/// The stream and the callbacks it holds; dropping it closes the stream.
-struct Connection {
-    source: web_sys::EventSource,
-    _on_message: Closure<dyn Fn(web_sys::MessageEvent)>,
-    _on_error: Closure<dyn Fn(web_sys::Event)>,
-}
+/// The open stream; dropping it aborts the request.
+struct Connection(web_sys::AbortController);
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.source.close();
+        self.0.abort();
+    }
+}
+
+/// Opens the stream with `token` and hands every tick to `on_tick` until the stream ends or fails.
+async fn stream(token: &str, signal: &web_sys::AbortSignal, on_tick: impl Fn(LiveTick)) -> Result<(), JsValue> {
+    let response = gloo_net::http::Request::get(paths::DEMO_LIVE)
+        .header("Authorization", &format!("Bearer {token}"))
+        .abort_signal(Some(signal))
+        .send()
+        .await
+        .map_err(|error| JsValue::from_str(&error.to_string()))?;
+    let body = response.body().filter(|_| response.ok()).ok_or_else(|| JsValue::from_str("refused"))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut pending = String::new();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
+        if js_sys::Reflect::get(&chunk, &"done".into())?.as_bool().unwrap_or(true) {
+            return Ok(());
+        }
+        let bytes = js_sys::Uint8Array::new(&js_sys::Reflect::get(&chunk, &"value".into())?).to_vec();
+        pending.push_str(&String::from_utf8_lossy(&bytes));
+        // Events end with a blank line; a partial one waits for the next chunk.
+        while let Some(end) = pending.find("\n\n") {
+            let event: String = pending.drain(..end + 2).collect();
+            let data = event.lines().find_map(|line| line.strip_prefix("data:")).map(str::trim);
+            if let Some(tick) = data.and_then(|data| serde_json::from_str::<LiveTick>(data).ok()) {
+                on_tick(tick);
+            }
+        }
     }
 }
 
@@ -42,23 +70,18 @@ pub(crate) fn Live() -> impl IntoView {
                 connection.set_value(None);
                 return;
             };
-            let url =
-                format!("{}?access_token={}", paths::DEMO_LIVE, String::from(js_sys::encode_uri_component(&token)));
-            let Ok(source) = web_sys::EventSource::new(&url) else { return };
-            let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                if let Some(tick) = event.data().as_string().and_then(|d| serde_json::from_str::<LiveTick>(&d).ok()) {
-                    last.set(Some(tick));
-                }
-            });
-            // The stream ended (its token expired) or was refused: the next token comes from the client.
-            let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+            let Ok(abort) = web_sys::AbortController::new() else { return };
+            let signal = abort.signal();
+            connections.update(|n| *n += 1);
+            let this = connections.get_untracked();
+            connection.set_value(Some(Connection(abort)));
+            let _ = stream(&token, &signal, move |tick| last.set(Some(tick))).await;
+            // It ended (its token expired) or was refused, and no newer stream replaced it: the next
+            // token comes from the client.
+            if connections.get_untracked() == this && !signal.aborted() {
                 connection.set_value(None);
                 set_timeout(move || ended.update(|n| *n += 1), Duration::from_millis(500));
-            });
-            source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            connections.update(|n| *n += 1);
-            connection.set_value(Some(Connection { source, _on_message: on_message, _on_error: on_error }));
+            }
         });
     };
     // A new access token (a refresh, a login, another tab's rotation), or a stream that ended:
@@ -78,7 +101,7 @@ pub(crate) fn Live() -> impl IntoView {
     view! {
         <section class="card" id="live">
             <h2>"Live connection"</h2>
-            <p class="muted">"A server-sent-events stream opened with the access token itself; it reconnects with each new token."</p>
+            <p class="muted">"A server-sent-events stream opened with the access token in its Authorization header; it reconnects with each new token."</p>
             <dl class="facts">
                 <dt>"Connections opened"</dt><dd id="live-connections">{move || connections.get()}</dd>
                 <dt>"Messages on this one"</dt><dd id="live-sequence">{move || last.get().map(|t| t.sequence).unwrap_or(0)}</dd>
