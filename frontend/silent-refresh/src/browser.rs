@@ -179,7 +179,7 @@ impl<U: serde::Serialize + serde::de::DeserializeOwned> TokenStore<U> for LocalS
     }
 
     fn save(&self, session: &Session<U>) -> Result<(), StorageError> {
-        gloo_storage::LocalStorage::set(&self.key, session).map_err(|e| StorageError(e.to_string()))
+        gloo_storage::LocalStorage::set(&self.key, session).map_err(|e| StorageError::new(e.to_string()))
     }
 
     fn clear(&self) {

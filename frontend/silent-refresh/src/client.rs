@@ -164,11 +164,6 @@ where
     }
 }
 
-/// What a call the protocol has no request for fails with.
-fn unsupported() -> ClientError {
-    ClientError::Network(TransportError::new("the server's protocol has no such request"))
-}
-
 impl<P: Protocol + 'static> RefreshClient<P> {
     /// Calls `listener` for every event, in order.
     pub fn subscribe(&self, listener: impl Fn(&ClientEvent) + 'static) {
@@ -256,22 +251,6 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// Ends the session with another request (such as "log out everywhere"), then here.
     pub async fn logout_with(&self, request: &Request) {
         self.end_session(Some(request), LogoutReason::UserRequested).await;
-    }
-
-    /// Ends every *other* session of the user (the protocol's request); this one goes on, without a
-    /// refresh. Returns the server's answer.
-    pub async fn logout_others(&self) -> Result<Response, ClientError> {
-        let request = self.inner.protocol.logout_others_request().ok_or_else(unsupported)?;
-        self.send(&request).await
-    }
-
-    /// Changes the user's password (the protocol's request); the server ends the other sessions, and
-    /// this one goes on, without a refresh. A wrong `current` is `Api { status: 401, .. }`, which is no
-    /// reason to refresh: the session is fine.
-    pub async fn change_password(&self, current: &str, new: &str) -> Result<Response, ClientError> {
-        let request = self.inner.protocol.change_password_request(current, new).ok_or_else(unsupported)?;
-        let session = self.usable_session().await?;
-        self.success(self.transmit(&request, Some(&session.access_token)).await?)
     }
 
     /// Another tab ended the session: forget it here too and tell the UI.
@@ -404,6 +383,18 @@ impl<P: Protocol + 'static> RefreshClient<P> {
             futures::future::Either::Left((answer, _)) => answer,
             futures::future::Either::Right(((), _)) => Err(TransportError::new(format!("no answer within {ms} ms"))),
         }
+    }
+
+    /// The server's contract.
+    pub(crate) fn protocol(&self) -> &P {
+        &self.inner.protocol
+    }
+
+    /// Sends an authenticated request once, never replayed: for an answer that is final whatever its
+    /// status (a wrong current password is a 401 that no refresh would change).
+    pub(crate) async fn send_once(&self, request: &Request) -> Result<Response, ClientError> {
+        let session = self.usable_session().await?;
+        self.success(self.transmit(request, Some(&session.access_token)).await?)
     }
 
     fn success(&self, response: Response) -> Result<Response, ClientError> {

@@ -15,6 +15,7 @@ use std::time::Duration;
 ///
 /// Neither ever moves the refresh past the margin.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RefreshMargin {
     /// Share of the lifetime. Default 0.1.
     pub fraction: f64,
@@ -40,6 +41,26 @@ impl RefreshMargin {
     pub fn before_expiry_ms(&self, lifetime_ms: i64) -> i64 {
         let share = (lifetime_ms as f64 * self.fraction.clamp(0.0, 1.0)) as i64;
         share.max(millis(self.min)).min(lifetime_ms / 2)
+    }
+
+    /// The default margin with another share of the lifetime and lower bound.
+    pub fn new(fraction: f64, min: Duration) -> Self {
+        Self { fraction, min, ..Self::default() }
+    }
+
+    /// With another jitter share (0 turns it off).
+    pub fn with_jitter(self, jitter: f64) -> Self {
+        Self { jitter, ..self }
+    }
+
+    /// With another spread share (0 turns it off).
+    pub fn with_spread(self, spread: f64) -> Self {
+        Self { spread, ..self }
+    }
+
+    /// With a fixed seed for the draws, so tests see the same spread every run.
+    pub fn with_jitter_seed(self, jitter_seed: u64) -> Self {
+        Self { jitter_seed, ..self }
     }
 
     /// No jitter and no spread: every token is refreshed exactly at the margin (for tests and for

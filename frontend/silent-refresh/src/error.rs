@@ -23,6 +23,8 @@ pub enum ClientError {
     },
     /// The server answered with something that is not what was expected.
     Decode(DecodeError),
+    /// The request could not be built (its body would not encode); nothing was sent.
+    InvalidRequest(String),
 }
 
 impl fmt::Display for ClientError {
@@ -32,6 +34,7 @@ impl fmt::Display for ClientError {
             Self::SessionExpired => f.write_str("your session has ended; please log in again"),
             Self::Api { body, .. } => f.write_str(&body.message),
             Self::Decode(error) => write!(f, "unexpected answer from the server: {error}"),
+            Self::InvalidRequest(why) => write!(f, "the request could not be built: {why}"),
         }
     }
 }
@@ -41,7 +44,7 @@ impl std::error::Error for ClientError {
         match self {
             Self::Network(error) => Some(error),
             Self::Decode(error) => Some(error),
-            Self::SessionExpired | Self::Api { .. } => None,
+            Self::SessionExpired | Self::Api { .. } | Self::InvalidRequest(_) => None,
         }
     }
 }
@@ -140,7 +143,19 @@ impl std::error::Error for DecodeError {
 
 /// Storage refused to save the session (full, disabled or blocked).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageError(pub String);
+pub struct StorageError(String);
+
+impl StorageError {
+    /// A refusal, with the store's reason.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+
+    /// The store's reason.
+    pub fn reason(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -277,11 +277,6 @@ impl Response {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
         serde_json::from_slice(&self.body).map_err(DecodeError::from)
     }
-
-    /// The first header called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -319,6 +314,6 @@ mod tests {
     #[test]
     fn headers_are_found_whatever_their_case() {
         let response = Response { status: 200, headers: vec![("content-type".into(), "x".into())], body: vec![] };
-        assert_eq!(response.header("Content-Type"), Some("x"));
+        assert_eq!(response.header_value("Content-Type"), Some("x"));
     }
 }

@@ -52,6 +52,7 @@
 //! README has a Leptos quick start.
 #![deny(missing_docs)]
 
+mod account;
 mod client;
 mod config;
 mod error;
@@ -59,7 +60,7 @@ mod events;
 mod http;
 mod ports;
 mod protocol;
-mod redirect;
+pub mod redirect;
 mod session;
 
 #[cfg(feature = "browser")]
@@ -72,6 +73,7 @@ pub mod native;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use account::AccountProtocol;
 pub use client::{ClientBuilder, RefreshClient};
 pub use config::{Config, ConfigBuilder, IdlePolicy, RefreshMargin, RefreshTrigger};
 pub use error::{ApiErrorBody, ClientError, DecodeError, StorageError, TransportError};
@@ -79,7 +81,6 @@ pub use events::{ClientEvent, Counters, LogoutReason, RefreshReason};
 pub use http::{Body, CacheMode, Method, Request, Response};
 pub use ports::{Clock, MemoryStore, NoLock, RefreshLock, TokenStore, Transport};
 pub use protocol::{EnvelopeProtocol, OAuthGrant, OAuthProtocol, Protocol, RefreshOutcome, TokenGrant};
-pub use redirect::looks_like_local_path;
 pub use session::Session;
 
 // Every example in the README compiles and runs as a doctest.

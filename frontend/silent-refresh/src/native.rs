@@ -154,8 +154,8 @@ impl<U: serde::Serialize + serde::de::DeserializeOwned> TokenStore<U> for FileSt
     }
 
     fn save(&self, session: &Session<U>) -> Result<(), StorageError> {
-        let text = serde_json::to_vec(session).map_err(|e| StorageError(e.to_string()))?;
-        write_private(&self.path, &text).map_err(|e| StorageError(format!("{}: {e}", self.path.display())))
+        let text = serde_json::to_vec(session).map_err(|e| StorageError::new(e.to_string()))?;
+        write_private(&self.path, &text).map_err(|e| StorageError::new(format!("{}: {e}", self.path.display())))
     }
 
     fn clear(&self) {

@@ -1,5 +1,6 @@
 //! The one seam that knows the server's contract: how to ask for new tokens, what the answer means,
-//! how a login answer reads and how to log out.
+//! how a login answer reads and how to log out. Account operations, which not every server has, are a
+//! separate trait ([`AccountProtocol`](crate::AccountProtocol)).
 //!
 //! [`EnvelopeProtocol`] speaks the contract of this project's server (and of the Express tutorial it
 //! keeps compatible with); [`OAuthProtocol`] speaks a standard OAuth 2.0 token endpoint.
@@ -75,9 +76,6 @@ pub enum RefreshOutcome {
     Final(ApiErrorBody),
     /// Try again later (network, gateway, overload); the session is kept and the client backs off.
     Transient(String),
-    /// The server says another client already rotated this session's token and the session lives
-    /// on: take the newer session from storage if there is one, otherwise this is final.
-    Adopt,
 }
 
 /// A server's token contract. Implement it to use the client with another server.
@@ -111,19 +109,6 @@ pub trait Protocol {
     /// The request that ends the session on the server (sent with the access token as bearer);
     /// `None` if the server has none.
     fn logout_request(&self, refresh_token: Option<&str>) -> Option<Request>;
-
-    /// The request that ends every *other* session of the user (sent with the access token); `None` if
-    /// the server has none.
-    fn logout_others_request(&self) -> Option<Request> {
-        None
-    }
-
-    /// The request that changes the user's password (sent with the access token); `None` if the server
-    /// has none.
-    fn change_password_request(&self, current: &str, new: &str) -> Option<Request> {
-        let _ = (current, new);
-        None
-    }
 
     /// A successful answer's payload as `D`; the whole body as JSON unless the server wraps it.
     fn read_body<D: serde::de::DeserializeOwned>(&self, response: &Response) -> Result<D, DecodeError> {

@@ -7,6 +7,7 @@ use crate::protocol::TokenGrant;
 
 /// Everything kept about the session. Times are Unix milliseconds on this device's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Session<U> {
     /// The bearer token sent with every request.
     pub access_token: String,

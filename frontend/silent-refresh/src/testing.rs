@@ -49,6 +49,10 @@ pub mod paths {
     pub const REFRESH: &str = "/api/auth/refresh-token";
     /// Logout (revokes the session).
     pub const LOGOUT: &str = "/api/auth/logout";
+    /// "Sign out other devices" (the fake has none to end: it answers that it ended one).
+    pub const LOGOUT_OTHERS: &str = "/api/auth/logout-others";
+    /// Password change (answers like `LOGOUT_OTHERS`).
+    pub const CHANGE_PASSWORD: &str = "/api/account/password";
 }
 
 /// The user the fake server's login answer carries.
@@ -58,7 +62,8 @@ pub struct TestUser {
     pub email: String,
 }
 
-/// Resolves on its second poll, letting every other ready future run in between.
+/// Resolves on its second poll, letting every other ready future run in between: for tests of your
+/// own that need the client's other tasks (a refresh in flight, a queued request) to take a step.
 pub async fn yield_now() {
     struct YieldNow(bool);
     impl Future for YieldNow {
@@ -108,7 +113,7 @@ impl<U: Clone> TokenStore<U> for FakeStore<U> {
     }
     fn save(&self, session: &Session<U>) -> Result<(), StorageError> {
         if self.refuse.get() {
-            return Err(StorageError("QuotaExceededError".into()));
+            return Err(StorageError::new("QuotaExceededError"));
         }
         self.inner.save(session)
     }
@@ -217,6 +222,7 @@ impl RefreshLock for FakeLock {
             }
             yield_now().await;
         }
-        None
+        // A real lock would wait for ever; a test would hang. Neither may pass as "no lock".
+        panic!("FakeLock is still held after 10 000 polls: a guard was leaked, or its holder never ends")
     }
 }

@@ -202,8 +202,9 @@ fn login_is_an_event_by_the_time_login_returns_and_requests_are_numbered() {
 #[test]
 fn logout_others_and_change_password_go_out_with_the_token_and_need_no_refresh() {
     let w = world(Config::default());
-    block_on(w.client.logout_others()).expect("logout-others");
-    block_on(w.client.change_password("old-password", "a-new-password")).expect("password change");
+    assert_eq!(block_on(w.client.logout_others()).expect("logout-others"), 1, "the typed answer");
+    let ended = block_on(w.client.change_password("old-password", "a-new-password")).expect("password change");
+    assert_eq!(ended, 1);
     let seen = w.server.requests();
     let sent: Vec<(&str, bool)> =
         seen.iter().skip(1).map(|(path, bearer, _)| (path.as_str(), bearer.is_some())).collect();

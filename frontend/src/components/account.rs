@@ -2,27 +2,22 @@
 //! and sign out the other devices.
 
 use leptos::prelude::*;
-use shared::auth::OthersRevoked;
 use silent_refresh::ClientError;
 
-use crate::app::{Api, Services};
+use crate::app::Services;
 
 #[component]
 pub(crate) fn AccountControls() -> impl IntoView {
     let services = expect_context::<Services>();
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
-    let read = |answer: Result<silent_refresh::Response, ClientError>| -> Result<u64, ClientError> {
-        let answer = answer?;
-        Ok(<Api as silent_refresh::Protocol>::read_body::<OthersRevoked>(&Api::default(), &answer)?.revoked)
-    };
     let change = Action::new_unsync_local(move |(current, new): &(String, String)| {
         let (client, current, new) = (services.client(), current.clone(), new.clone());
-        async move { read(client.change_password(&current, &new).await) }
+        async move { client.change_password(&current, &new).await }
     });
     let others = Action::new_unsync_local(move |_: &()| {
         let client = services.client();
-        async move { read(client.logout_others().await) }
+        async move { client.logout_others().await }
     });
     let outcome = move |result: Option<Result<u64, ClientError>>, done: &'static str| {
         result.map(|result| match result {

@@ -21,7 +21,7 @@ struct SignIn {
 
 /// Creates the account first when asked to, then logs in.
 async fn sign_in(client: Client, form: SignIn) -> Result<(), ClientError> {
-    let encode = |e: serde_json::Error| ClientError::Decode(e.into());
+    let encode = |e: serde_json::Error| ClientError::InvalidRequest(e.to_string());
     if let Some(register) = &form.register {
         client.send_unauthenticated(&Request::post(paths::REGISTER).json(register).map_err(encode)?).await?;
     }

@@ -122,10 +122,6 @@ impl<P: Protocol + 'static> RefreshClient<P> {
                 self.emit(ClientEvent::RefreshSucceeded { duration_ms });
                 Ok(session)
             }
-            RefreshOutcome::Adopt => match self.session() {
-                Some(current) if !current.same_tokens(&stored) => Ok(self.adopt(current)),
-                _ => Err(self.final_failure("the server refused the refresh token", &stored)),
-            },
             RefreshOutcome::Final(body) => Err(self.final_failure(&body.message, &stored)),
             RefreshOutcome::Transient(reason) => {
                 // A server that says when to come back (429, 503 with Retry-After) is believed.

@@ -40,7 +40,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// Saves `session`; when storage refuses, keeps it in memory and says so.
     pub(super) fn persist(&self, session: Session<P::User>) -> Session<P::User> {
         if let Err(error) = self.inner.store.save(&session) {
-            self.emit(ClientEvent::SessionNotSaved { reason: error.0 });
+            self.emit(ClientEvent::SessionNotSaved { reason: error.reason().to_owned() });
             let replaces = self.inner.store.load();
             *self.inner.unsaved.borrow_mut() = Some(Unsaved { session: session.clone(), replaces });
         }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{Protocol, RefreshOutcome, TokenFields, TokenGrant};
+use crate::account::AccountProtocol;
 use crate::error::{ApiErrorBody, ClientError, DecodeError};
 use crate::http::{Request, Response};
 
@@ -128,15 +129,6 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
         Some(self.deliver(Request::post(&self.logout_path)))
     }
 
-    fn logout_others_request(&self) -> Option<Request> {
-        Some(Request::post(LOGOUT_OTHERS_PATH))
-    }
-
-    fn change_password_request(&self, current: &str, new: &str) -> Option<Request> {
-        let body = serde_json::json!({"currentPassword": current, "newPassword": new});
-        Request::post(CHANGE_PASSWORD_PATH).json(&body).ok()
-    }
-
     fn read_body<D: DeserializeOwned>(&self, response: &Response) -> Result<D, DecodeError> {
         data(response)
     }
@@ -147,6 +139,27 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
             Ok(envelope) => ApiErrorBody::new(envelope.error, format!("HTTP {}", response.status)),
             Err(_) => ApiErrorBody::new(None, format!("HTTP {}", response.status)),
         }
+    }
+}
+
+/// The answer to "sign out other devices" and to a password change: how many other sessions ended.
+#[derive(Deserialize)]
+struct SessionsEnded {
+    revoked: u64,
+}
+
+impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> AccountProtocol for EnvelopeProtocol<U> {
+    fn logout_others_request(&self) -> Request {
+        Request::post(LOGOUT_OTHERS_PATH)
+    }
+
+    fn change_password_request(&self, current: &str, new: &str) -> Result<Request, ClientError> {
+        let body = serde_json::json!({"currentPassword": current, "newPassword": new});
+        Request::post(CHANGE_PASSWORD_PATH).json(&body).map_err(|e| ClientError::InvalidRequest(e.to_string()))
+    }
+
+    fn read_sessions_ended(&self, response: &Response) -> Result<u64, DecodeError> {
+        Ok(data::<SessionsEnded>(response)?.revoked)
     }
 }
 

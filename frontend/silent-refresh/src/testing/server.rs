@@ -233,6 +233,9 @@ impl FakeServer {
         if request.path == paths::LOGOUT {
             state.revoked = true;
         }
+        if [paths::LOGOUT_OTHERS, paths::CHANGE_PASSWORD].contains(&request.path.as_str()) {
+            return Ok(Response::new(200, r#"{"code":200,"message":"ok","data":{"revoked":1}}"#));
+        }
         Ok(Response::new(200, r#"{"code":200,"message":"ok","data":"pong"}"#))
     }
 }
