@@ -98,6 +98,11 @@ class Server:
         self.process.terminate()
         self.process.wait(30)
 
+    def __del__(self):
+        # A failed run must not leave the earlier release serving (or holding this script's pipes).
+        if self.process.poll() is None:
+            self.process.kill()
+
 
 def ok(answer, what):
     status, body, headers = answer
@@ -155,11 +160,10 @@ def fill(server):
     for _ in range(2):
         status, _, _ = server.call("POST", "/api/auth/login", {"email": ann, "password": "wrong password"})
         assert status == 401, status
-    # A standby key beside the signing one.
+    # A standby key beside the signing one; the caller reads both kids from the database (the running
+    # server's JWKS catches up only at its next key reload).
     server.command("keys", "rotate")
-    jwks, _ = ok(server.call("GET", "/.well-known/jwks.json"), "jwks")
-    kids = sorted(key["kid"] for key in jwks["keys"])
-    return {"accounts": accounts, "sessions": sessions, "kids": kids, "issuer": "silent-refresh",
+    return {"accounts": accounts, "sessions": sessions, "issuer": "silent-refresh",
             "made_at_ms": int(time.time() * 1000)}
 
 
@@ -174,6 +178,8 @@ def main():
         server = Server(binary, f"sqlite://{path}", work)
         manifest["sqlite"] = fill(server)
         server.stop()
+        with sqlite3.connect(path) as db:
+            manifest["sqlite"]["kids"] = sorted(kid for (kid,) in db.execute("SELECT kid FROM signing_keys"))
         target = os.path.join(out, "sqlite.db")
         if os.path.exists(target):
             os.remove(target)
@@ -188,6 +194,9 @@ def main():
         server = Server(binary, f"{base}/{name}", work)
         manifest["postgres"] = fill(server)
         server.stop()
+        listed = subprocess.run(["psql", f"{base}/{name}", "-Atc", "SELECT kid FROM signing_keys"],
+                                check=True, capture_output=True, text=True).stdout
+        manifest["postgres"]["kids"] = sorted(listed.split())
         with open(os.path.join(out, "postgres.sql"), "w") as dump:
             subprocess.run(["pg_dump", "--no-owner", "--no-privileges", f"{base}/{name}"], stdout=dump, check=True)
         subprocess.run(["psql", admin, "-qc", f"DROP DATABASE {name}"], check=True)
