@@ -31,15 +31,15 @@ pub struct RegisterRequest {
     /// control and invisible characters refused. The pattern is the ASCII part of what is accepted.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, pattern = r"^[ -~]*[!-~][ -~]*$"))]
     pub username: String,
-    /// Trimmed; `local@domain.tld`. Enforced with the PRECIS UsernameCaseMapped profile (RFC 8265):
-    /// full-width forms mapped, lower-cased, NFC, and control, invisible, space and symbol characters
-    /// refused; the enforced form is the account's address. The pattern is the ASCII part of what is
-    /// accepted.
+    /// Trimmed; `local@domain.tld`, in any script (RFC 6531), the domain valid under IDNA (UTS #46).
+    /// Control, invisible and private-use characters and spaces are refused, and so is an address that
+    /// looks like an existing account's. The pattern is the ASCII part of what is accepted: any printable
+    /// local part, and domain labels of letters, digits and inner hyphens.
     #[cfg_attr(
         feature = "openapi",
         schema(
             max_length = 254,
-            pattern = r"^[ \t\r\n]*[!-?A-~]+@[!-,/-?A-~]([!-,\-/-?A-~]*[!-,/-?A-~])?(\.[!-,/-?A-~]([!-,\-/-?A-~]*[!-,/-?A-~])?)+[ \t\r\n]*$"
+            pattern = r"^[ \t\r\n]*[!-?A-~]+@[A-Za-z0-9](?:[A-Za-z0-9]|[A-Za-z0-9-][A-Za-z0-9]|[A-Za-z0-9-](?:[A-Za-z0-9][A-Za-z0-9-]{0,59}[A-Za-z0-9]|-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?))?(?:\.[A-Za-z0-9](?:[A-Za-z0-9]|[A-Za-z0-9-][A-Za-z0-9]|[A-Za-z0-9-](?:[A-Za-z0-9][A-Za-z0-9-]{0,59}[A-Za-z0-9]|-[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?))?)+[ \t\r\n]*$"
         )
     )]
     pub email: String,

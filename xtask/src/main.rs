@@ -40,7 +40,9 @@ fn main() -> ExitCode {
             }
             failed => Err(format!("schemathesis runs failed: {}", failed.join(", "))),
         }),
-        Some("package") => packaging::packaged_tests().and_then(|dir| packaging::outside_quick_starts(&dir)),
+        Some("package") => packaging::packaged_tests()
+            .and_then(|dir| packaging::outside_quick_starts(&dir))
+            .and_then(|()| packaging::native_example()),
         Some("interop") => interop::run().and_then(|(passed, failed)| match failed {
             0 => Ok(()),
             _ => Err(format!("interop: {passed} passed, {failed} failed")),

@@ -114,3 +114,33 @@ fn cargo(args: &[&str], dir: &Path) -> Result {
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() { Ok(()) } else { fail(&format!("`cargo {}` failed in {}", args.join(" "), dir.display())) }
 }
+
+/// Runs the crate's native example against a real backend (the demo account, 3-second access tokens)
+/// and checks what it prints: a login, the account's e-mail on every call, and refreshes between them.
+/// (The browser example is built for wasm32 by the crate checks; it needs a page to run in.)
+pub(crate) fn native_example() -> Result {
+    crate::tools::run("cargo", &["build", "--quiet", "--package", "backend"])?;
+    let args = ["--demo-user", "true", "--access-token-ttl", "3s"];
+    let server = crate::backend_process::BackendProcess::spawn(&target_dir().join("debug/backend"), &args)?;
+    // A folder of its own, so no session saved by an earlier run is resumed.
+    let temp = std::env::temp_dir().join(format!("{CRATE}-example-{}", std::process::id()));
+    std::fs::create_dir_all(&temp).map_err(|e| e.to_string())?;
+    let output = Command::new("cargo")
+        .args(["run", "--quiet", "-p", CRATE, "--example", "native", "--features", "native"])
+        .current_dir(workspace_root())
+        .env("API_URL", server.url(""))
+        .env("CALLS", "8")
+        .env("TMPDIR", &temp)
+        .output()
+        .map_err(|e| format!("cannot run the native example: {e}"))?;
+    let _ = std::fs::remove_dir_all(&temp);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let calls = printed.lines().filter(|l| l.ends_with(": \"demo@example.com\"")).count();
+    let refreshed = printed.lines().any(|l| l.starts_with("RefreshSucceeded"));
+    if !output.status.success() || !printed.starts_with("logged in") || calls != 8 || !refreshed {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return fail(&format!("the native example printed:\n{printed}\n{stderr}"));
+    }
+    println!("native example: logged in, {calls} calls answered with the account, refreshed on the way");
+    Ok(())
+}

@@ -140,6 +140,10 @@ fn crate_checks() -> Outcome {
         && tree(&["--features", "browser,leptos", "--target", "wasm32-unknown-unknown"], "reqwest");
     let packaged = crate::packaging::packaged_tests();
     let outside = packaged.as_ref().map_err(Clone::clone).and_then(|dir| crate::packaging::outside_quick_starts(dir));
+    let example = crate::packaging::native_example();
+    if let Err(error) = &example {
+        eprintln!("{error}");
+    }
     let results = [
         ("wasm32 build", builds),
         ("docs", docs),
@@ -147,6 +151,7 @@ fn crate_checks() -> Outcome {
         ("core without leptos, browser without reqwest", tree),
         ("packaged tests", packaged.is_ok()),
         ("outside quick starts", outside.is_ok()),
+        ("native example against the backend", example.is_ok()),
     ];
     let passed = results.iter().filter(|(_, ok)| *ok).count() as u64;
     let failed = results.len() as u64 - passed;
