@@ -5,6 +5,7 @@
 
 mod bare;
 mod browser_burst;
+mod crate_weight;
 mod herd;
 mod probe;
 mod server;
@@ -56,6 +57,14 @@ pub(crate) fn run_limits() -> Result {
     Ok(())
 }
 
+/// `cargo xtask bench weight`: only the crate's weight, and the demo's bundle by part.
+pub(crate) fn run_weight() -> Result {
+    tools::ensure_wasm_tools()?;
+    crate::spa::build_release()?;
+    print_rows(&crate_weight::measure()?);
+    Ok(())
+}
+
 pub(crate) fn run() -> Result {
     tools::ensure_debian("the benchmarks", LOAD_TOOLS)?;
     tools::ensure_wasm_tools()?;
@@ -90,6 +99,7 @@ pub(crate) fn run() -> Result {
     }
     step("measuring what the SPA puts on the wire");
     rows.extend(spa_wire::measure(&sqlite)?);
+    rows.extend(crate_weight::measure()?);
     rows.extend(browser_burst::measure()?);
     let herd_db = format!("sqlite://{}", dir.join(format!("herd-{}.db", std::process::id())).display());
     let sizes: Vec<usize> = std::env::var("HERD_SIZES")

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Some("size") => tools::ensure_wasm_tools().and_then(|()| spa::build_release()),
         Some("dev") => run_dev(),
         Some("bench") if args.get(1).map(String::as_str) == Some("limits") => bench::run_limits(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("weight") => bench::run_weight(),
         Some("bench") => bench::run(),
         Some("fuzz") => fuzz::api_fuzz().and_then(|(passed, _, failures)| match failures.as_slice() {
             [] => {
@@ -54,6 +55,9 @@ fn main() -> ExitCode {
             eprintln!("       cargo xtask bench  measure every performance figure side by side (benchmark)");
             eprintln!(
                 "       cargo xtask bench limits  only /api/health beside a minimal axum server, HTTP/1.1 and HTTP/2"
+            );
+            eprintln!(
+                "       cargo xtask bench weight  only what silent-refresh adds to a minimal Leptos app, and the demo by part"
             );
             eprintln!("       cargo xtask fuzz   fuzz the API from its OpenAPI document (schemathesis; part of test)");
             eprintln!(
