@@ -120,11 +120,13 @@ fn cargo(args: &[&str], dir: &Path) -> Result {
 /// (The browser example is built for wasm32 by the crate checks; it needs a page to run in.)
 pub(crate) fn native_example() -> Result {
     crate::tools::run("cargo", &["build", "--quiet", "--package", "backend"])?;
-    let args = ["--demo-user", "true", "--access-token-ttl", "3s"];
-    let server = crate::backend_process::BackendProcess::spawn(&target_dir().join("debug/backend"), &args)?;
-    // A folder of its own, so no session saved by an earlier run is resumed.
+    // A folder of its own, for the server's database and the example's saved session (so no session
+    // from an earlier run is resumed).
     let temp = std::env::temp_dir().join(format!("{CRATE}-example-{}", std::process::id()));
     std::fs::create_dir_all(&temp).map_err(|e| e.to_string())?;
+    let database = format!("sqlite://{}", temp.join("example.db").display());
+    let args = ["--database-url", &database, "--demo-user", "true", "--access-token-ttl", "3s"];
+    let server = crate::backend_process::BackendProcess::spawn(&target_dir().join("debug/backend"), &args)?;
     let output = Command::new("cargo")
         .args(["run", "--quiet", "-p", CRATE, "--example", "native", "--features", "native"])
         .current_dir(workspace_root())
