@@ -254,3 +254,39 @@ async fn logins_abandoned_mid_check_leave_no_reservation_behind() {
     assert_eq!(response.status(), StatusCode::OK, "an abandoned login held the account's places");
     assert!(started.elapsed() < Duration::from_secs(2), "it waited for leases: {:?}", started.elapsed());
 }
+
+/// On PostgreSQL each statement sees the latest commits, so the purge can delete an expired throttle row
+/// between a login's statements. Held here deterministically: the test locks the account's row, the
+/// login queues behind the lock, and the test deletes the row and commits, as the purge would. Found
+/// by the lifecycle model (a login right after a restart, whose purge ran at once, answered 500).
+#[tokio::test]
+async fn a_throttle_row_purged_under_a_login_costs_nothing_but_a_fresh_row() {
+    use sqlx::Connection;
+    let (app, clock) = spawn_app_with_manual_clock(&[]).await;
+    if !app.db.url.starts_with("postgres") {
+        println!("skipped on SQLite: its single writer runs a login's statements and a purge one after the other");
+        return;
+    }
+    app.register("ann@example.com").await;
+    let wrong = json!({"email": "ann@example.com", "password": "wrong-password"});
+    expect_error(app.post_json(paths::LOGIN, &wrong).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    // Past the failure window: the row is the kind the purge deletes.
+    clock.advance(Duration::from_secs(120));
+
+    let mut purge = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    let mut holding = purge.begin().await.unwrap();
+    sqlx::query("SELECT key FROM throttle_attempts WHERE key LIKE 'account:%' FOR UPDATE")
+        .fetch_all(&mut *holding)
+        .await
+        .unwrap();
+    let right = json!({"email": "ann@example.com", "password": PASSWORD});
+    let login = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url(paths::LOGIN));
+        async move { client.post(url).json(&right).send().await.unwrap().status() }
+    });
+    // The login has inserted nothing (the row exists) and waits on the lock to reserve its place.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query("DELETE FROM throttle_attempts WHERE key LIKE 'account:%'").execute(&mut *holding).await.unwrap();
+    holding.commit().await.unwrap();
+    assert_eq!(login.await.unwrap(), StatusCode::OK, "a purge under a login");
+}

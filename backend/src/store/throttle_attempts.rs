@@ -102,32 +102,43 @@ impl Store {
         let key = key.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO throttle_attempts (key, window_started_at, attempts, in_flight, lease_until)
-                     VALUES ($1, $2, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(&key)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                let reserved: Option<AttemptWindow> = sqlx::query_as(RESERVE)
+                // On PostgreSQL the purge may delete a stale row between these statements (each sees the
+                // latest commits): a row that vanished is inserted afresh, at most a few times.
+                for _ in 0..3 {
+                    sqlx::query(
+                        "INSERT INTO throttle_attempts (key, window_started_at, attempts, in_flight, lease_until)
+                         VALUES ($1, $2, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
+                    )
                     .bind(&key)
                     .bind(now)
-                    .bind(window_cutoff)
-                    .bind(max)
-                    .bind(lease_until)
-                    .fetch_optional(&mut *conn)
+                    .execute(&mut *conn)
                     .await?;
-                if reserved.is_some() {
-                    return Ok(Reservation::Reserved);
-                }
-                let (attempts, window_started_at): (i64, Millis) =
-                    sqlx::query_as("SELECT attempts, window_started_at FROM throttle_attempts WHERE key = $1")
+                    let reserved: Option<AttemptWindow> = sqlx::query_as(RESERVE)
                         .bind(&key)
-                        .fetch_one(&mut *conn)
+                        .bind(now)
+                        .bind(window_cutoff)
+                        .bind(max)
+                        .bind(lease_until)
+                        .fetch_optional(&mut *conn)
                         .await?;
-                let failures = if window_started_at <= window_cutoff { 0 } else { attempts };
-                Ok(if failures >= max { Reservation::Refused { window_started_at } } else { Reservation::Busy })
+                    if reserved.is_some() {
+                        return Ok(Reservation::Reserved);
+                    }
+                    let window: Option<(i64, Millis)> =
+                        sqlx::query_as("SELECT attempts, window_started_at FROM throttle_attempts WHERE key = $1")
+                            .bind(&key)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    let Some((attempts, window_started_at)) = window else { continue };
+                    let failures = if window_started_at <= window_cutoff { 0 } else { attempts };
+                    return Ok(if failures >= max {
+                        Reservation::Refused { window_started_at }
+                    } else {
+                        Reservation::Busy
+                    });
+                }
+                // Purged under it three times running: let the caller wait and try again.
+                Ok(Reservation::Busy)
             })
         })
         .await
