@@ -55,7 +55,8 @@ async fn find_account(auth: &Auth, lookup: &Lookup) -> Result<Option<UserRecord>
     Ok(candidates.pop().map(|(user, _)| user))
 }
 
-/// The account, if `password` is its password. No account costs the same hash as one.
+/// The account, if `password` is its password. An address with no account costs the same hash as one
+/// with an account.
 /// The normalised form is compared first; a hash written before passwords were normalised may hold the
 /// form as typed, which is tried next and, when it matches, replaced by a hash of the normalised form.
 async fn check_password(

@@ -24,8 +24,10 @@ use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use shared::auth::limits::MAX_EMAIL_CHARS;
 use unicode_normalization::UnicodeNormalization;
 
-/// Bumped whenever [`key`] or [`skeleton`] changes: accounts keyed by an earlier version are keyed again
-/// at start (see `store::identity_keys`).
+/// Bumped whenever [`key`] or [`skeleton`] changes, including through the Unicode data of `caseless`,
+/// `unicode-normalization`, `idna` or `unicode-security` (Cargo.lock pins them; an upgrade of one is a
+/// change of the rule): accounts keyed by an earlier version are keyed again at start (see
+/// `store::identity_keys`).
 pub(crate) const RULE_VERSION: i64 = 1;
 
 /// An address accepted for a new account.
