@@ -168,7 +168,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
     // Written at every start, so `backend keys rotate` follows the servers' settings.
     store
         .put_key_policy(KeyPolicyRow {
-            algorithm: key_algorithm(config.jwt_algorithm).map_or("HS256", KeyAlgorithm::jose).to_owned(),
+            algorithm: algorithm_name(config.jwt_algorithm).to_owned(),
             activation_delay_ms: millis(config.key_activation_delay),
             access_token_ttl_ms: millis(config.access_token_ttl),
             leeway_ms: millis(config.jwt_leeway),
@@ -225,6 +225,11 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         },
         introspection_clients: config.introspection_clients.clone().into(),
     })
+}
+
+/// The JOSE name of the algorithm a setting names, as the servers record it in `key_policy`.
+pub(crate) fn algorithm_name(setting: JwtAlgorithm) -> &'static str {
+    key_algorithm(setting).map_or("HS256", KeyAlgorithm::jose)
 }
 
 /// The key-ring algorithm a setting names; `None` for the shared secret.

@@ -4,11 +4,10 @@
 use std::fmt::Write as _;
 
 use crate::auth::identity;
-use crate::clock::Millis;
 use crate::config::Config;
 use crate::store::{Collision, Store, StoreError};
 
-use super::keys_command::{CommandError, open};
+use super::keys_command::{CommandError, open, time};
 
 /// Keys every account the current rule has not keyed yet, and warns when some now share a key.
 pub(super) async fn key_accounts(store: &Store) -> Result<(), StoreError> {
@@ -72,11 +71,6 @@ fn groups(out: &mut String, rows: &[Collision], what: &str) {
             shared = Some(&row.shared);
         }
         let holds = if row.claim.is_some() { "holds" } else { "     " };
-        let _ = writeln!(out, "    {holds}  {}  created {}  id {}", row.email, created(row.created_at), row.id);
+        let _ = writeln!(out, "    {holds}  {}  created {}  id {}", row.email, time(row.created_at), row.id);
     }
-}
-
-fn created(at: Millis) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(at).unwrap_or(0));
-    humantime::format_rfc3339_seconds(at).to_string()
 }

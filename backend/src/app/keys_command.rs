@@ -82,7 +82,7 @@ async fn policy(store: &Store, config: &Config) -> Result<Policy, CommandError> 
 }
 
 fn refuse_disagreement(recorded: &KeyPolicyRow, config: &Config) -> Result<(), CommandError> {
-    let algorithm = crate::app::key_algorithm(config.jwt_algorithm).map_or("HS256", KeyAlgorithm::jose);
+    let algorithm = crate::app::algorithm_name(config.jwt_algorithm);
     for &setting in &config.explicit_key_settings {
         let (shell, servers) = match setting {
             KeySetting::Algorithm => (algorithm.to_owned(), recorded.algorithm.clone()),
@@ -230,7 +230,7 @@ fn signing_kid(rows: &[KeyRow], now: Millis) -> Option<&str> {
     signer(rows, now, row_times).map(|r| r.kid.as_str())
 }
 
-fn time(at: Millis) -> String {
+pub(super) fn time(at: Millis) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(at).unwrap_or(0));
     humantime::format_rfc3339_seconds(at).to_string()
 }

@@ -11,7 +11,8 @@ use crate::store::StoreError;
 /// the HTTP layer's own.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
-    /// A rule refused (bad input, wrong credentials, a token or session that no longer works, a limit).
+    /// A rule refused (bad input, wrong credentials, a token or session that no longer works, a limit),
+    /// or failed through the server's fault (a 500 whose cause the log keeps whole).
     #[error(transparent)]
     Refused(AuthError),
     #[error("authentication required")]
@@ -34,9 +35,6 @@ pub(crate) enum ApiError {
     MethodNotAllowed,
     #[error("database unavailable")]
     Unavailable(#[source] StoreError),
-    /// A rule's failure that is the server's fault, kept whole for the log.
-    #[error("internal error")]
-    Internal(#[source] AuthError),
 }
 
 impl From<AuthError> for ApiError {
@@ -44,12 +42,7 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::Invalid(message) => Self::Validation(message),
             AuthError::NoSuchSession => Self::NotFound,
-            AuthError::Store(_)
-            | AuthError::Password(_)
-            | AuthError::Signing(_)
-            | AuthError::Random(_)
-            | AuthError::Interrupted => Self::Internal(error),
-            refused => Self::Refused(refused),
+            other => Self::Refused(other),
         }
     }
 }
@@ -81,7 +74,6 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
