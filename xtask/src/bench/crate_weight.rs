@@ -36,18 +36,12 @@ codegen-units = 1
 panic = "abort"
 "#;
 
-/// A page with a button that loads `/api/me` and shows the e-mail.
-const WITHOUT: &str = r#"use leptos::prelude::*;
-
-#[derive(serde::Deserialize, Clone)]
-struct Me { email: String }
-
+/// The page both apps render, a button that loads `/api/me` and shows the e-mail, around each app's
+/// `me` action (`ACTION`).
+const PAGE: &str = r#"
 #[component]
 fn App() -> impl IntoView {
-    let me = Action::new_local(|_: &()| async {
-        let response = gloo_net::http::Request::get("/api/me").send().await.map_err(|e| e.to_string())?;
-        response.json::<Me>().await.map(|me| me.email).map_err(|e| e.to_string())
-    });
+ACTION
     view! {
         <button on:click=move |_| { me.dispatch_local(()); }>"Who am I?"</button>
         <p>{move || me.value().get().map(|r| r.unwrap_or_else(|e| e))}</p>
@@ -59,9 +53,23 @@ fn main() {
 }
 "#;
 
-/// The same page, through the crate's client, set up as the crate README's Leptos quick start does
+/// The page with plain `gloo-net`: (its items, its action).
+const WITHOUT: (&str, &str) = (
+    r#"use leptos::prelude::*;
+
+#[derive(serde::Deserialize, Clone)]
+struct Me { email: String }
+"#,
+    r#"    let me = Action::new_local(|_: &()| async {
+        let response = gloo_net::http::Request::get("/api/me").send().await.map_err(|e| e.to_string())?;
+        response.json::<Me>().await.map(|me| me.email).map_err(|e| e.to_string())
+    });"#,
+);
+
+/// The same page through the crate's client, set up as the crate README's Leptos quick start does
 /// (context, driver, signals).
-const WITH: &str = r#"use leptos::prelude::*;
+const WITH: (&str, &str) = (
+    r#"use leptos::prelude::*;
 use silent_refresh::leptos::{provide_refresh_client, use_refresh_client};
 use silent_refresh::{Config, EnvelopeProtocol, Request};
 
@@ -69,33 +77,27 @@ use silent_refresh::{Config, EnvelopeProtocol, Request};
 struct Me { email: String }
 
 type Api = EnvelopeProtocol<Me>;
-
-#[component]
-fn App() -> impl IntoView {
-    provide_refresh_client(silent_refresh::browser::client(Api::default(), "", Config::default()));
+"#,
+    r#"    provide_refresh_client(silent_refresh::browser::client(Api::default(), "", Config::default()));
     let auth = use_refresh_client::<Api>();
     let me = Action::new_local(move |_: &()| {
         let client = auth.client();
         async move { client.fetch::<Me>(&Request::get("/api/me")).await.map(|me| me.email).map_err(|e| e.to_string()) }
-    });
-    view! {
-        <button on:click=move |_| { me.dispatch_local(()); }>"Who am I?"</button>
-        <p>{move || me.value().get().map(|r| r.unwrap_or_else(|e| e))}</p>
-    }
-}
+    });"#,
+);
 
-fn main() {
-    leptos::mount::mount_to_body(App);
+/// An app's source: its items, then the page around its action.
+fn source((items, action): (&str, &str)) -> String {
+    format!("{items}{}", PAGE.replace("ACTION", action))
 }
-"#;
 
 /// (without the crate, with it), brotli bytes of wasm + JS glue.
 fn minimal_apps() -> Result<(u64, u64)> {
     let crate_path = workspace_root().join("frontend/silent-refresh");
     let with_line =
         format!("silent-refresh = {{ path = \"{}\", features = [\"browser\", \"leptos\"] }}", crate_path.display());
-    let without = build_app("without", WITHOUT, "")?;
-    let with = build_app("with", WITH, &with_line)?;
+    let without = build_app("without", &source(WITHOUT), "")?;
+    let with = build_app("with", &source(WITH), &with_line)?;
     Ok((without, with))
 }
 
