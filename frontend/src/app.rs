@@ -9,9 +9,9 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use serde::{Deserialize, Serialize};
-use silent_refresh::browser;
-use silent_refresh::leptos::{RefreshContext, provide_refresh_client};
-use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, IdlePolicy, RefreshClient, Session};
+use silent_refresh::browser::{BrowserConfig, IdlePolicy};
+use silent_refresh::leptos::{RefreshContext, provide_refresh_client_with};
+use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
 
 use crate::pages::{Dashboard, LoginPage, NotFound};
 
@@ -60,8 +60,8 @@ impl Services {
         let api = Api::default().cookie_delivery();
         // Nobody at the page for 15 minutes: a minute's warning, then the session ends.
         let idle = IdlePolicy { after: Duration::from_secs(15 * 60), warning: Duration::from_secs(60) };
-        let config = Config::builder().idle(idle).build();
-        let auth = provide_refresh_client(browser::cookie_client(api, "", config));
+        let settings = BrowserConfig::default().idle(idle);
+        let auth = provide_refresh_client_with(settings.cookie_client(api, "", Config::default()), &settings);
         let proactive = gloo_storage::LocalStorage::get::<bool>(PROACTIVE_KEY).unwrap_or(true);
         auth.set_proactive(proactive);
         let services = Self {

@@ -17,10 +17,12 @@ use shared::auth::{LoginRequest, RegisterRequest};
 use shared::demo::{Echo, ExpiredToken};
 use shared::ops::Metrics;
 use shared::paths;
-use silent_refresh::browser::{self, BroadcastStore, BrowserClock, FetchTransport, LocalStorageStore, WebLock};
+use silent_refresh::browser::{
+    self, BroadcastStore, BrowserClock, BrowserConfig, FetchTransport, IdlePolicy, LocalStorageStore, WebLock,
+};
 use silent_refresh::{
-    CacheMode, ClientError, ClientEvent, Config, EnvelopeProtocol, IdlePolicy, LogoutReason, RefreshClient,
-    RefreshLock, Request, TokenStore,
+    CacheMode, ClientError, ClientEvent, Config, EnvelopeProtocol, LogoutReason, RefreshClient, RefreshLock, Request,
+    TokenStore,
 };
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -43,7 +45,7 @@ struct Account {
 type Api = EnvelopeProtocol<Account>;
 
 fn store() -> LocalStorageStore<Account> {
-    LocalStorageStore::new(&Config::default().storage_key)
+    LocalStorageStore::new(&BrowserConfig::default().storage_key)
 }
 
 fn backend() -> &'static str {
@@ -210,7 +212,7 @@ async fn a_refused_refresh_gives_every_caller_session_expired_and_clears_storage
     let request = echo();
     let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
     assert!(results.iter().all(|r| matches!(r, Err(ClientError::SessionExpired))), "{results:?}");
-    let key = Config::default().storage_key;
+    let key = BrowserConfig::default().storage_key;
     assert!(gloo_storage::LocalStorage::raw().get_item(&key).unwrap().is_none(), "storage cleared");
 }
 
@@ -374,19 +376,12 @@ async fn idle_client(
 ) -> (RefreshClient<Api>, browser::Driver, Rc<RefCell<Vec<ClientEvent>>>) {
     let _ = logged_in(base).await;
     let policy = IdlePolicy { after: Duration::from_millis(after_ms), warning: Duration::from_millis(warning_ms) };
-    let config = Config::builder().idle(policy).build();
-    let client = RefreshClient::new(
-        Api::default(),
-        FetchTransport::new(base),
-        store(),
-        BrowserClock,
-        WebLock::from_config(&config),
-        config,
-    );
+    let settings = BrowserConfig::default().idle(policy);
+    let client = settings.client(Api::default(), base, Config::default());
     let events = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&events);
     client.subscribe(move |event| sink.borrow_mut().push(event.clone()));
-    let driver = browser::Driver::start(client.clone(), Duration::from_millis(100), || {});
+    let driver = settings.start_driver(client.clone(), Duration::from_millis(100), || {});
     (client, driver, events)
 }
 

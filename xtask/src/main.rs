@@ -43,7 +43,8 @@ fn main() -> ExitCode {
         }),
         Some("package") => packaging::packaged_tests()
             .and_then(|dir| packaging::outside_quick_starts(&dir))
-            .and_then(|()| packaging::native_example()),
+            .and_then(|()| packaging::native_example())
+            .and_then(|()| packaging::semver_check()),
         Some("interop") => interop::run().and_then(|(passed, failed)| match failed {
             0 => Ok(()),
             _ => Err(format!("interop: {passed} passed, {failed} failed")),
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
                 "       cargo xtask interop  check tokens and OAuth endpoints with third-party libraries (part of test)"
             );
             eprintln!(
-                "       cargo xtask package  package the client crate and build its quick starts outside the workspace (part of test)"
+                "       cargo xtask package  package the client crate, build its quick starts outside the workspace, check semver (part of test)"
             );
             eprintln!("       cargo xtask dev    the backend on :3000 and `trunk serve` on {DEV_URL} with live reload");
             return ExitCode::from(2);

@@ -1,6 +1,6 @@
 //! The client crate as someone outside meets it: `cargo package` (with its verification build), the
 //! packaged crate's own tests, and a throwaway crate outside the workspace that depends on the packaged
-//! crate and builds the README's quick starts for wasm32.
+//! crate and builds the README's quick starts for wasm32; and the public API against the last release.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,13 +81,37 @@ fn copy_lock(dir: &Path) -> Result {
 }
 
 fn crate_version() -> Result<String> {
+    manifest_value("version")
+}
+
+/// A `key = "value"` line of the crate's Cargo.toml (the first one with that key).
+fn manifest_value(key: &str) -> Result<String> {
     let manifest = std::fs::read_to_string(workspace_root().join("frontend/silent-refresh/Cargo.toml"))
         .map_err(|e| e.to_string())?;
+    let prefix = format!("{key} = \"");
     manifest
         .lines()
-        .find_map(|l| l.strip_prefix("version = \"").and_then(|v| v.strip_suffix('"')))
+        .find_map(|l| l.strip_prefix(&prefix).and_then(|v| v.strip_suffix('"')))
         .map(str::to_owned)
-        .ok_or_else(|| "no version in the crate's Cargo.toml".into())
+        .ok_or_else(|| format!("no {key} in the crate's Cargo.toml"))
+}
+
+/// Today's public API (every feature) against the commit of the last release
+/// (`package.metadata.semver.baseline-rev`): a break fails unless `version` says it is one.
+pub(crate) fn semver_check() -> Result {
+    crate::tools::ensure_semver_checks()?;
+    let baseline = manifest_value("baseline-rev")?;
+    let known = Command::new("git")
+        .args(["cat-file", "-e", &format!("{baseline}^{{commit}}")])
+        .current_dir(workspace_root())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !known {
+        return fail(&format!(
+            "the last release's commit {baseline} is not in this clone (a shallow clone?): `git fetch --unshallow`"
+        ));
+    }
+    cargo(&["semver-checks", "--package", CRATE, "--baseline-rev", &baseline, "--all-features"], &workspace_root())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result {

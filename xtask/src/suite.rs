@@ -107,10 +107,11 @@ fn e2e_suite() -> Outcome {
 
 /// What `silent-refresh` promises its users beyond its tests: it builds for wasm32 with every feature
 /// (examples included), its docs have no warnings and every doc and README example compiles, its core
-/// pulls in no Leptos, it packages, the packaged crate's tests pass, and a crate outside the workspace
-/// builds the README's quick starts from the package.
+/// pulls in no Leptos, it packages, the packaged crate's tests pass, a crate outside the workspace
+/// builds the README's quick starts from the package, and its public API breaks nothing the version
+/// does not announce.
 fn crate_checks() -> Outcome {
-    step("checking the silent-refresh crate (wasm32 build, docs, doctests, dependency tree, package)");
+    step("checking the silent-refresh crate (wasm32 build, docs, doctests, dependency tree, package, semver)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let check = |args: &[&str], env: &[(&str, &str)]| {
         Command::new(&cargo).args(args).envs(env.iter().copied()).status().is_ok_and(|s| s.success())
@@ -141,7 +142,8 @@ fn crate_checks() -> Outcome {
     let packaged = crate::packaging::packaged_tests();
     let outside = packaged.as_ref().map_err(Clone::clone).and_then(|dir| crate::packaging::outside_quick_starts(dir));
     let example = crate::packaging::native_example();
-    if let Err(error) = &example {
+    let semver = crate::packaging::semver_check();
+    for error in [&example, &semver].into_iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("{error}");
     }
     let results = [
@@ -152,6 +154,7 @@ fn crate_checks() -> Outcome {
         ("packaged tests", packaged.is_ok()),
         ("outside quick starts", outside.is_ok()),
         ("native example against the backend", example.is_ok()),
+        ("public API against the last release (cargo-semver-checks)", semver.is_ok()),
     ];
     let passed = results.iter().filter(|(_, ok)| *ok).count() as u64;
     let failed = results.len() as u64 - passed;

@@ -8,6 +8,7 @@ use crate::{Result, fail, step, workspace_root};
 
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_OPT_VERSION: &str = "132";
+const SEMVER_CHECKS_VERSION: &str = "0.51.0";
 
 /// Where project-local tools (wasm-opt from npm) live; put on PATH for Trunk.
 pub(crate) fn tools_bin() -> PathBuf {
@@ -46,6 +47,15 @@ pub(crate) fn ensure_wasm_tools() -> Result {
         std::fs::create_dir_all(&prefix).map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
         let package = format!("binaryen@{WASM_OPT_VERSION}.0.0");
         run("npm", &["install", "--no-audit", "--no-fund", "--prefix", prefix.to_str().unwrap_or("."), &package])?;
+    }
+    Ok(())
+}
+
+/// cargo-semver-checks, which compares the client crate's public API with its last release.
+pub(crate) fn ensure_semver_checks() -> Result {
+    if !output("cargo-semver-checks", &["--version"]).contains(SEMVER_CHECKS_VERSION) {
+        step(&format!("installing cargo-semver-checks {SEMVER_CHECKS_VERSION} from crates.io (about 5 minutes, once)"));
+        run("cargo", &["install", "cargo-semver-checks", "--locked", "--version", SEMVER_CHECKS_VERSION])?;
     }
     Ok(())
 }

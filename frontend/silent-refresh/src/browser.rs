@@ -3,9 +3,11 @@
 //! browser half of the `next` rule.
 
 mod broadcast;
+mod config;
 mod driver;
 
 pub use broadcast::{BroadcastStore, SESSION_CHANGED_EVENT};
+pub use config::{BrowserConfig, IdlePolicy};
 pub use driver::Driver;
 
 use std::marker::PhantomData;
@@ -24,24 +26,14 @@ use crate::protocol::Protocol;
 use crate::session::Session;
 use crate::{RefreshClient, redirect};
 
-/// A client for the API at `base_url` (`""` for the page's own origin), with the session in
-/// `localStorage` under `config.storage_key` and refreshes serialised by a Web Lock. For an API on
-/// another site, whose refresh token must travel in the body.
+/// A client with the default [`BrowserConfig`]; see [`BrowserConfig::client`].
 pub fn client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> RefreshClient<P> {
-    let store = LocalStorageStore::new(&config.storage_key);
-    let lock = WebLock::from_config(&config);
-    RefreshClient::new(protocol, FetchTransport::new(base_url), store, BrowserClock, lock, config)
+    BrowserConfig::default().client(protocol, base_url, config)
 }
 
-/// A client for a protocol whose refresh token is an `HttpOnly` cookie (such as
-/// [`EnvelopeProtocol::cookie_delivery`](crate::EnvelopeProtocol::cookie_delivery)): the session lives
-/// in memory only, shared between tabs over a `BroadcastChannel` named `config.storage_key`, and
-/// requests carry cookies (also to an API on another origin of the same site).
+/// A cookie-mode client with the default [`BrowserConfig`]; see [`BrowserConfig::cookie_client`].
 pub fn cookie_client<P: Protocol + 'static>(protocol: P, base_url: &str, config: Config) -> RefreshClient<P> {
-    let store = BroadcastStore::new(&config.storage_key);
-    let lock = WebLock::from_config(&config);
-    let transport = FetchTransport::new(base_url).include_credentials();
-    RefreshClient::new(protocol, transport, store, BrowserClock, lock, config)
+    BrowserConfig::default().cookie_client(protocol, base_url, config)
 }
 
 /// `fetch`, with paths joined to a base URL. API calls bypass the browser's HTTP cache by default
@@ -213,11 +205,6 @@ impl WebLock {
     /// The lock called `name`, waited for at most `wait_ms`.
     pub fn new(name: &str, wait_ms: u32) -> Self {
         Self { name: name.to_owned(), wait_ms }
-    }
-
-    /// The lock named and timed by `config`.
-    pub fn from_config(config: &Config) -> Self {
-        Self::new(&config.lock_name, u32::try_from(config.lock_timeout.as_millis()).unwrap_or(u32::MAX))
     }
 }
 

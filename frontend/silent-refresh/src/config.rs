@@ -1,4 +1,4 @@
-//! Tuning, with documented defaults. Nothing a user might want to change is a private constant.
+//! Tuning, with documented defaults (the browser's own settings are `browser::BrowserConfig`). Nothing a user might want to change is a private constant.
 
 use std::time::Duration;
 
@@ -105,9 +105,8 @@ impl RefreshMargin {
 ///
 /// let config = Config::builder()
 ///     .backoff(Duration::from_millis(500), Duration::from_secs(60))
-///     .storage_key("my-app.session")
 ///     .build();
-/// assert_eq!(config.lock_name, "silent-refresh.refresh");
+/// assert_eq!(config.backoff_cap, Duration::from_secs(60));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -118,12 +117,6 @@ pub struct Config {
     pub backoff_start: Duration,
     /// The longest pause. Default 30 s.
     pub backoff_cap: Duration,
-    /// The Web Lock's name; every tab of an app must agree. Default `silent-refresh.refresh`.
-    pub lock_name: String,
-    /// How long a tab waits for another tab's refresh before going on without the lock. Default 10 s.
-    pub lock_timeout: Duration,
-    /// The `localStorage` key of the session. Default `silent-refresh.session`.
-    pub storage_key: String,
     /// How long a request may take before it fails with `Network` (and, in the browser, its fetch is
     /// aborted); a request's own [`Request::timeout`](crate::Request::timeout) wins. `None`: no limit.
     /// Default 30 s. Needs a [`Clock`](crate::Clock) that can sleep.
@@ -133,20 +126,6 @@ pub struct Config {
     pub refresh_timeout: Duration,
     /// Which answers mean "the access token was refused, refresh and replay". Default: status 401.
     pub refresh_trigger: RefreshTrigger,
-    /// Ending a session nobody uses, in the browser driver. Default `None`: off.
-    pub idle: Option<IdlePolicy>,
-}
-
-/// The browser driver's idle policy: after `after` with no user input (or with the page hidden), it
-/// stops refreshing ahead of expiry and emits [`ClientEvent::SessionEndingSoon`](crate::ClientEvent);
-/// `warning` later, still without input, it logs the user out. Input meanwhile cancels it
-/// ([`ClientEvent::IdleWarningCleared`](crate::ClientEvent)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdlePolicy {
-    /// Quiet time before the warning.
-    pub after: Duration,
-    /// Time between the warning and the logout.
-    pub warning: Duration,
 }
 
 /// Decides from an answer whether its access token was refused, so the client refreshes and replays.
@@ -219,13 +198,9 @@ impl Default for Config {
             refresh_margin: RefreshMargin::default(),
             backoff_start: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(30),
-            lock_name: "silent-refresh.refresh".into(),
-            lock_timeout: Duration::from_secs(10),
-            storage_key: "silent-refresh.session".into(),
             request_timeout: Some(Duration::from_secs(30)),
             refresh_timeout: Duration::from_secs(10),
             refresh_trigger: RefreshTrigger::unauthorized(),
-            idle: None,
         }
     }
 }
@@ -264,33 +239,11 @@ impl ConfigBuilder {
         self
     }
 
-    /// See [`Config::lock_name`] and [`Config::lock_timeout`].
-    #[must_use]
-    pub fn lock(mut self, name: impl Into<String>, timeout: Duration) -> Self {
-        self.0.lock_name = name.into();
-        self.0.lock_timeout = timeout;
-        self
-    }
-
-    /// See [`Config::storage_key`].
-    #[must_use]
-    pub fn storage_key(mut self, key: impl Into<String>) -> Self {
-        self.0.storage_key = key.into();
-        self
-    }
-
     /// See [`Config::request_timeout`] and [`Config::refresh_timeout`].
     #[must_use]
     pub fn timeouts(mut self, request: Option<Duration>, refresh: Duration) -> Self {
         self.0.request_timeout = request;
         self.0.refresh_timeout = refresh;
-        self
-    }
-
-    /// See [`Config::idle`].
-    #[must_use]
-    pub fn idle(mut self, policy: IdlePolicy) -> Self {
-        self.0.idle = Some(policy);
         self
     }
 

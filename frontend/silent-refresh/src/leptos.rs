@@ -37,7 +37,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
 use crate::RefreshClient;
-use crate::browser::Driver;
+use crate::browser::{BrowserConfig, Driver};
 use crate::error::ClientError;
 use crate::events::Counters;
 use crate::protocol::Protocol;
@@ -82,8 +82,18 @@ pub struct SessionPresence {
 }
 
 /// Puts `client` in context with its signals, restores the session when the protocol can (cookie
-/// mode, after a reload), and starts the client's [`Driver`] for as long as the current owner lives.
+/// mode, after a reload), and starts the client's [`Driver`](crate::browser::Driver) for as long as the
+/// current owner lives, with the default [`BrowserConfig`].
 pub fn provide_refresh_client<P: Protocol + 'static>(client: RefreshClient<P>) -> RefreshContext<P> {
+    provide_refresh_client_with(client, &BrowserConfig::default())
+}
+
+/// [`provide_refresh_client`] for a client built with other browser settings (an idle policy, another
+/// storage key): the driver follows `browser`, which should be the settings that built `client`.
+pub fn provide_refresh_client_with<P: Protocol + 'static>(
+    client: RefreshClient<P>,
+    browser: &BrowserConfig,
+) -> RefreshContext<P> {
     let restoring = client.session().is_none();
     let context = RefreshContext {
         session: RwSignal::new_local(client.session()),
@@ -94,7 +104,7 @@ pub fn provide_refresh_client<P: Protocol + 'static>(client: RefreshClient<P>) -
         driver: StoredValue::new_local(None),
     };
     client.subscribe(move |_| context.sync());
-    context.driver.set_value(Some(Driver::start(client, TICK, move || context.sync())));
+    context.driver.set_value(Some(browser.start_driver(client, TICK, move || context.sync())));
     provide_context(context);
     let presence = SessionPresence {
         logged_in: Signal::derive(move || context.session.with(Option::is_some)),

@@ -75,7 +75,7 @@ pub mod testing;
 
 pub use account::AccountProtocol;
 pub use client::{ClientBuilder, RefreshClient};
-pub use config::{Config, ConfigBuilder, IdlePolicy, RefreshMargin, RefreshTrigger};
+pub use config::{Config, ConfigBuilder, RefreshMargin, RefreshTrigger};
 pub use error::{ApiErrorBody, ClientError, DecodeError, StorageError, TransportError};
 pub use events::{ClientEvent, Counters, LogoutReason, RefreshReason};
 pub use http::{Body, CacheMode, Method, Request, Response};

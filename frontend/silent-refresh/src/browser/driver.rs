@@ -9,9 +9,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::RefreshClient;
-use crate::config::IdlePolicy;
 use crate::events::{ClientEvent, LogoutReason};
 use crate::protocol::Protocol;
+
+use super::{BrowserConfig, IdlePolicy};
 
 /// Drives a client: every tick (1 s by default) and whenever the tab becomes visible again or the
 /// browser comes back online, it refreshes if the token is due by the wall clock (a laptop waking from
@@ -43,15 +44,25 @@ impl Drop for Listener {
 }
 
 impl Driver {
-    /// Starts driving `client`, ticking every `tick`.
+    /// Starts driving `client`, ticking every `tick`, with the default [`BrowserConfig`] (no idle
+    /// policy); a client built with other settings is driven by [`BrowserConfig::start_driver`].
     pub fn start<P: Protocol + 'static>(
         client: RefreshClient<P>,
         tick: Duration,
         on_change: impl Fn() + 'static,
     ) -> Self {
+        Self::start_with(client, &BrowserConfig::default(), tick, on_change)
+    }
+
+    pub(super) fn start_with<P: Protocol + 'static>(
+        client: RefreshClient<P>,
+        settings: &BrowserConfig,
+        tick: Duration,
+        on_change: impl Fn() + 'static,
+    ) -> Self {
         let proactive = Rc::new(Cell::new(true));
         let on_change: Rc<dyn Fn()> = Rc::new(on_change);
-        let idle = Rc::new(IdleWatch::new(client.config().idle));
+        let idle = Rc::new(IdleWatch::new(settings.idle));
         let wake = {
             let (client, proactive, on_change) = (client.clone(), Rc::clone(&proactive), Rc::clone(&on_change));
             let idle = Rc::clone(&idle);
@@ -77,7 +88,7 @@ impl Driver {
 
         let mut listeners = Vec::new();
         if let Some(window) = web_sys::window() {
-            if client.config().idle.is_some() {
+            if settings.idle.is_some() {
                 for name in ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll"] {
                     let (idle, client) = (Rc::clone(&idle), client.clone());
                     listeners.extend(Listener::add(window.clone().into(), name, move |_| idle.input(&client)));
@@ -91,7 +102,7 @@ impl Driver {
                 let wake = Rc::clone(&wake);
                 listeners.extend(Listener::add(document.into(), "visibilitychange", move |_| wake()));
             }
-            let key = client.config().storage_key.clone();
+            let key = settings.storage_key.clone();
             let storage_changed = {
                 let (client, on_change) = (client.clone(), Rc::clone(&on_change));
                 move |event: web_sys::Event| {
