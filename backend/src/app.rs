@@ -222,6 +222,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
             not_remembered_ttl_ms: millis(config.session_ttl_not_remembered),
             idle_timeout_ms: config.session_idle_timeout.map(millis),
             max_sessions: config.max_sessions_per_user,
+            reauth_max_age: config.reauth_max_age,
         },
         introspection_clients: config.introspection_clients.clone().into(),
     })

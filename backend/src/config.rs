@@ -160,6 +160,14 @@ pub struct Config {
     #[arg(long, env = "SESSION_IDLE_TIMEOUT", value_parser = parse_lifetime)]
     pub session_idle_timeout: Option<Duration>,
 
+    /// How recently the user must have entered their password (at login or with
+    /// `POST /api/auth/reauthenticate`) for a password change, "sign out other devices", "log out
+    /// everywhere" or ending another device's session; older, they answer 401
+    /// `reauthentication_required` (RFC 9470). 0 asks every time (the password entered within the
+    /// last 30 seconds, the time a client needs to ask and retry).
+    #[arg(long, env = "REAUTH_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
+    pub reauth_max_age: Duration,
+
     /// Live sessions per user; a login beyond it ends the least recently used one. 0: unlimited.
     #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value = "20")]
     pub max_sessions_per_user: u32,

@@ -87,6 +87,26 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// `POST /api/auth/reauthenticate`: the caller's password, entered again for a sensitive request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReauthenticateRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, format = Password))]
+    pub password: String,
+}
+
+/// A re-authentication's answer: a new access token for the same session, whose `auth_time` is now.
+/// No refresh token: the session's refresh chain goes on unchanged, in either delivery mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reauthenticated {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    /// When the password was entered, in seconds since the epoch (the token's `auth_time`).
+    pub auth_time: i64,
+}
+
 /// `POST /api/auth/logout-others` and a password change: how many other sessions ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -45,6 +45,9 @@ pub enum ErrorCode {
     RefreshTokenReused,
     /// The session had no authenticated request for longer than the idle timeout, and has ended.
     SessionIdle,
+    /// A sensitive request whose access token's authentication is too old (RFC 9470): enter the
+    /// password again (`POST /api/auth/reauthenticate`) and retry. A refresh does not help.
+    ReauthenticationRequired,
     /// A cookie-mode request came from another site (its `Origin` or `Sec-Fetch-Site`).
     CsrfRejected,
     RateLimited,

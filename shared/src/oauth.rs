@@ -46,6 +46,13 @@ pub struct Introspection {
     /// The session the token belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// When the user last proved who they are on the session, in Unix seconds: a refresh never moves
+    /// it, a re-authentication does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// How (RFC 8176), such as `["pwd"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 /// RFC 8414 authorization-server metadata.

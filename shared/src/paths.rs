@@ -7,6 +7,7 @@ pub const LOGOUT: &str = "/api/auth/logout";
 pub const LOGOUT_ALL: &str = "/api/auth/logout-all";
 pub const LOGOUT_OTHERS: &str = "/api/auth/logout-others";
 pub const CHANGE_PASSWORD: &str = "/api/account/password";
+pub const REAUTHENTICATE: &str = "/api/auth/reauthenticate";
 pub const ME: &str = "/api/me";
 pub const SESSIONS: &str = "/api/sessions";
 pub const HEALTH: &str = "/api/health";

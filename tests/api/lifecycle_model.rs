@@ -25,6 +25,8 @@ const GRACE_MS: i64 = 10_000;
 const IDLE_MS: i64 = 600_000;
 const MAX_SESSIONS: usize = 3;
 const TOUCH_EVERY_MS: i64 = 1_000;
+/// `REAUTH_MAX_AGE`, in seconds as the server compares it.
+const REAUTH_MAX_AGE_S: i64 = 120;
 const FLAGS: &[&str] = &[
     "--access-token-ttl",
     "60s",
@@ -40,6 +42,8 @@ const FLAGS: &[&str] = &[
     "model:model-secret-0123456789",
     "--login-max-failures",
     "1000",
+    "--reauth-max-age",
+    "2m",
 ];
 const EMAIL: &str = "model@example.com";
 const PASSWORDS: [&str; 2] = ["first model password", "second model password"];
@@ -55,6 +59,7 @@ enum Command {
     LogoutAll { token: u8 },
     LogoutOthers { token: u8 },
     RevokeSession { token: u8, target: u8 },
+    Reauthenticate { token: u8 },
     ChangePassword { token: u8 },
     Advance { ms: i64 },
     Restart,
@@ -73,6 +78,7 @@ fn command() -> impl Strategy<Value = Command> {
         1 => index().prop_map(|token| Command::LogoutOthers { token }),
         1 => (index(), index()).prop_map(|(token, target)| Command::RevokeSession { token, target }),
         1 => index().prop_map(|token| Command::ChangePassword { token }),
+        1 => index().prop_map(|token| Command::Reauthenticate { token }),
         5 => prop_oneof![Just(1_000i64), Just(5_000), Just(20_000), Just(61_000), Just(300_000), Just(610_000), Just(3_700_000)]
             .prop_map(|ms| Command::Advance { ms }),
         1 => Just(Command::Restart),
@@ -96,6 +102,8 @@ struct Session {
     rotated_at: Option<i64>,
     /// Deleted by the purge a server runs when it starts: its tokens are then unknown.
     purged: bool,
+    /// When the password was last entered for it (login, re-authentication), in seconds.
+    auth_time: i64,
 }
 
 #[derive(Debug, Default)]
@@ -105,8 +113,17 @@ struct Model {
     sessions: Vec<Session>,
     /// (token, session index, generation)
     refresh_tokens: Vec<(String, usize, u32)>,
-    /// (token, session index, exp in seconds)
-    access_tokens: Vec<(String, usize, i64)>,
+    access_tokens: Vec<AccessToken>,
+}
+
+/// An access token the model holds, with what it must carry.
+#[derive(Debug, Clone)]
+struct AccessToken {
+    raw: String,
+    session: usize,
+    /// Seconds.
+    exp: i64,
+    auth_time: i64,
 }
 
 impl Model {
@@ -125,7 +142,7 @@ impl Model {
 
     /// What the access check answers for an access token, touching its session when it passes.
     fn access(&mut self, token: usize) -> Result<usize, (StatusCode, &'static str)> {
-        let (_, session, exp) = self.access_tokens[token].clone();
+        let AccessToken { session, exp, .. } = self.access_tokens[token];
         if exp < self.now / 1000 {
             return Err((StatusCode::UNAUTHORIZED, "token_expired"));
         }
@@ -134,6 +151,18 @@ impl Model {
         }
         self.touch(session);
         Ok(session)
+    }
+
+    /// Records a token the server issued now for `session`, or says how its `auth_time` is wrong.
+    fn issued(&mut self, raw: &str, session: usize) -> Result<(), Outcome> {
+        let auth_time = self.sessions[session].auth_time;
+        let carried = claims(raw)["auth_time"].as_i64();
+        if carried != Some(auth_time) {
+            return Err(Outcome::Status(0, Some(format!("auth_time {carried:?} where the model has {auth_time}"))));
+        }
+        let exp = (self.now + ACCESS_TTL_MS) / 1000;
+        self.access_tokens.push(AccessToken { raw: raw.to_owned(), session, exp, auth_time });
+        Ok(())
     }
 
     fn live_ids(&self) -> BTreeSet<String> {
@@ -210,7 +239,7 @@ impl World {
             }
             Command::IntrospectAccess { token } => {
                 let Some(t) = pick(token, self.model.access_tokens.len()) else { return skipped() };
-                let (raw, _, exp) = self.model.access_tokens[t].clone();
+                let AccessToken { raw, exp, .. } = self.model.access_tokens[t].clone();
                 let predicted = Outcome::Active(exp * 1000 > self.model.now && self.model.access(t).is_ok());
                 (self.introspect(&raw).await, predicted)
             }
@@ -247,6 +276,7 @@ impl World {
             generation: 0,
             rotated_at: None,
             purged: false,
+            auth_time: now / 1000,
         });
         let new = model.sessions.len() - 1;
         // The cap: the least recently used live sessions beyond it end.
@@ -255,8 +285,10 @@ impl World {
         for i in others.into_iter().skip(MAX_SESSIONS - 1) {
             model.sessions[i].revoked = true;
         }
-        model.access_tokens.push((access, new, (now + ACCESS_TTL_MS) / 1000));
         model.refresh_tokens.push((refresh, new, 0));
+        if let Err(wrong) = model.issued(&access, new) {
+            return (wrong, OK);
+        }
         (outcome, OK)
     }
 
@@ -293,9 +325,11 @@ impl World {
             let generation = model.sessions[index].generation;
             let access = answer["data"]["access_token"].as_str().unwrap().to_owned();
             let refresh = answer["data"]["refresh_token"].as_str().unwrap().to_owned();
-            model.access_tokens.push((access, index, (now + ACCESS_TTL_MS) / 1000));
             if !model.refresh_tokens.iter().any(|(r, _, _)| *r == refresh) {
                 model.refresh_tokens.push((refresh, index, generation));
+            }
+            if let Err(wrong) = model.issued(&access, index) {
+                return (wrong, OK);
             }
         }
         (outcome, predicted)
@@ -315,12 +349,13 @@ impl World {
         | Command::LogoutAll { token }
         | Command::LogoutOthers { token }
         | Command::RevokeSession { token, .. }
-        | Command::ChangePassword { token }) = *command
+        | Command::ChangePassword { token }
+        | Command::Reauthenticate { token }) = *command
         else {
             unreachable!("{command:?} needs no access token")
         };
         let Some(t) = pick(token, self.model.access_tokens.len()) else { return skipped() };
-        let raw = self.model.access_tokens[t].0.clone();
+        let raw = self.model.access_tokens[t].raw.clone();
         let app = self.app();
         let request = match command {
             Command::Me { .. } => app.client.get(app.url(paths::ME)),
@@ -335,6 +370,10 @@ impl World {
                 "currentPassword": PASSWORDS[self.model.password],
                 "newPassword": PASSWORDS[1 - self.model.password],
             })),
+            Command::Reauthenticate { .. } => app
+                .client
+                .post(app.url(paths::REAUTHENTICATE))
+                .json(&json!({"password": PASSWORDS[self.model.password]})),
             _ => unreachable!(),
         };
         let (outcome, answer) = status_of(request.bearer_auth(&raw).send().await.unwrap()).await;
@@ -343,6 +382,12 @@ impl World {
             Err(refused) => return (outcome, expected(refused)),
         };
         let model = &mut self.model;
+        // The sensitive ones need the password entered within REAUTH_MAX_AGE; a refresh never helps.
+        let sensitive =
+            !matches!(command, Command::Me { .. } | Command::ListSessions { .. } | Command::Reauthenticate { .. });
+        if sensitive && model.now / 1000 - model.access_tokens[t].auth_time > REAUTH_MAX_AGE_S {
+            return (outcome, expected((StatusCode::UNAUTHORIZED, "reauthentication_required")));
+        }
         let others_of = |model: &Model, keep: usize| {
             let kept = model.sessions[keep].id.clone();
             model.sessions.iter().enumerate().filter(move |(_, s)| s.id != kept).map(|(i, _)| i).collect::<Vec<_>>()
@@ -374,6 +419,16 @@ impl World {
                 }
                 model.password = 1 - model.password;
             }
+            Command::Reauthenticate { .. } => {
+                if outcome != OK {
+                    return (outcome, OK);
+                }
+                model.sessions[caller].auth_time = model.now / 1000;
+                let access = answer["data"]["access_token"].as_str().unwrap().to_owned();
+                if let Err(wrong) = model.issued(&access, caller) {
+                    return (wrong, OK);
+                }
+            }
             _ => {}
         }
         (outcome, OK)
@@ -386,11 +441,14 @@ fn skipped() -> (Outcome, Outcome) {
 
 /// Runs one sequence on a fresh server and database; the first step where server and model differ.
 async fn run(commands: &[Command]) -> Result<usize, String> {
-    let clock = ManualClock::starting_now();
+    // The model keeps the server's time, so it can predict the claims that carry it.
+    let start = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+    let start = start.unwrap();
+    let clock = ManualClock::starting_at(start);
     let app = spawn_app_on_manual_clock(TestDatabase::new().await, FLAGS, clock.clone()).await;
     let body = json!({"username": "model", "email": EMAIL, "password": PASSWORDS[0]});
     assert_eq!(app.post_json(paths::REGISTER, &body).await.status(), StatusCode::CREATED);
-    let mut world = World { app: Some(app), clock, model: Model::default() };
+    let mut world = World { app: Some(app), clock, model: Model { now: start, ..Model::default() } };
     let mut steps = 0;
     for (i, command) in commands.iter().enumerate() {
         let (server, model) = world.step(command).await;

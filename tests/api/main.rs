@@ -27,6 +27,7 @@ mod native_client;
 mod oauth;
 mod openapi;
 mod prometheus;
+mod recent_auth;
 mod rotation;
 mod session_controls;
 mod sessions;

@@ -104,6 +104,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         RefreshTokenInvalid,
         RefreshTokenReused,
         SessionIdle,
+        ReauthenticationRequired,
         CsrfRejected,
         RateLimited,
         PayloadTooLarge,
@@ -116,10 +117,28 @@ fn every_error_code() -> Vec<ErrorCode> {
     ];
     for code in &all {
         match code {
-            MissingToken | InvalidToken | TokenExpired | InvalidCredentials | ValidationFailed | EmailTaken
-            | PasswordUnchanged | RefreshTokenMissing | RefreshTokenInvalid | RefreshTokenReused | SessionIdle
-            | CsrfRejected | RateLimited | PayloadTooLarge | RequestTimeout | InvalidClient | InvalidRequest
-            | NotFound | MethodNotAllowed | Internal | Unknown => {}
+            MissingToken
+            | InvalidToken
+            | TokenExpired
+            | InvalidCredentials
+            | ValidationFailed
+            | EmailTaken
+            | PasswordUnchanged
+            | RefreshTokenMissing
+            | RefreshTokenInvalid
+            | RefreshTokenReused
+            | SessionIdle
+            | ReauthenticationRequired
+            | CsrfRejected
+            | RateLimited
+            | PayloadTooLarge
+            | RequestTimeout
+            | InvalidClient
+            | InvalidRequest
+            | NotFound
+            | MethodNotAllowed
+            | Internal
+            | Unknown => {}
         }
     }
     all

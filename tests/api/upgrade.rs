@@ -112,6 +112,12 @@ async fn upgrade_from(release: &str) {
         let status = response.status();
         if session["state"] == "live" {
             assert_eq!(status, StatusCode::OK, "{release}: a live session of {}", session["account"]);
+            // A session the earlier release opened was opened by a password when it was created.
+            let body: Value = response.json().await.unwrap();
+            let token = claims(text(&body["data"]["access_token"]));
+            assert_eq!(token["amr"], json!(["pwd"]), "{release}");
+            let auth_time = token["auth_time"].as_i64().expect("an upgraded session's token carries auth_time");
+            assert!(auth_time > 0 && auth_time < token["iat"].as_i64().unwrap(), "{release}: {token}");
         } else {
             let body: Value = response.json().await.unwrap();
             assert_eq!(status, StatusCode::FORBIDDEN, "{release}: a {} session: {body}", session["state"]);

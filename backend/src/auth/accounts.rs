@@ -1,4 +1,5 @@
-//! Sign-up and login: the flows behind their handlers, which only parse and answer.
+//! Sign-up, login, re-authentication and password change: the flows behind their handlers, which only
+//! parse and answer.
 
 use std::net::IpAddr;
 
@@ -188,8 +189,7 @@ pub(crate) async fn start_session(
             max_sessions,
         })
         .await?;
-    let (access_token, expires_in) =
-        auth.access.issue(&key, subject(&user, &session.id, session.app_id.as_deref()), now)?;
+    let (access_token, expires_in) = auth.access.issue(&key, subject(&user, &session), now)?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);
     Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered: remember })
@@ -217,4 +217,34 @@ pub(crate) async fn change_password(
     let revoked = revoked.ok_or(AuthError::SessionEnded)?;
     tracing::info!(user_id = %user.id, revoked, "password changed; the other sessions ended");
     Ok(revoked)
+}
+
+/// A new access token for the caller's session `session_id`, after the password was checked like a
+/// login (same throttle): it carries `auth_time` = now, and so does every later refresh of the session.
+/// The session, its refresh chain and its refresh token stay as they are.
+pub(crate) async fn reauthenticate(
+    auth: &Auth,
+    user: &UserRecord,
+    session_id: &str,
+    password: Password,
+    ip: IpAddr,
+) -> Result<Reauthenticated, AuthError> {
+    let user = throttled_password_check(auth, Account::Known(user.clone()), password, ip).await?;
+    let now = auth.now();
+    // Before the write, like a login: a re-authentication that cannot sign changes nothing.
+    let key = auth.access.signing_key(now).await?;
+    let session = auth.store.reauthenticate(session_id, &user.id, auth.sessions.liveness(now)).await?;
+    let session = session.ok_or(AuthError::SessionEnded)?;
+    let (access_token, expires_in) = auth.access.issue(&key, subject(&user, &session), now)?;
+    tracing::info!(user_id = %user.id, session_id, "re-authenticated");
+    Ok(Reauthenticated { access_token, expires_in, auth_time: session.auth_time / 1000 })
+}
+
+/// What a re-authentication hands back.
+#[derive(Debug)]
+pub(crate) struct Reauthenticated {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: u64,
+    /// Seconds since the epoch, as the token's claim.
+    pub(crate) auth_time: i64,
 }

@@ -35,6 +35,9 @@ pub(crate) enum AuthError {
     RefreshTokenReused,
     #[error("the session was idle for too long and has ended")]
     SessionIdle,
+    /// A sensitive request whose token's authentication is older than `max_age` seconds (RFC 9470).
+    #[error("enter your password again to do this")]
+    ReauthenticationRequired { max_age: u64 },
     #[error("internal error")]
     Store(#[from] StoreError),
     #[error("internal error")]

@@ -68,7 +68,7 @@ impl Password {
     }
 
     /// A password someone logs in with: anything up to 128 characters but nothing.
-    fn given(raw: String) -> Result<Self, AuthError> {
+    pub(crate) fn given(raw: String) -> Result<Self, AuthError> {
         Self::within(raw, 1)
     }
 

@@ -23,8 +23,7 @@ pub(crate) async fn refresh(auth: &Auth, raw: &str) -> Result<Issued, AuthError>
     // The new access token carries the user's current name and role, read fresh from the account.
     let user = auth.store.user_by_id(&session.user_id).await?;
     let user = user.ok_or(AuthError::RefreshRefused(RefreshRefusal::AccountGone))?;
-    let (access_token, expires_in) =
-        auth.access.issue(&key, subject(&user, &session.id, session.app_id.as_deref()), now)?;
+    let (access_token, expires_in) = auth.access.issue(&key, subject(&user, &session), now)?;
     tracing::info!(session_id = %session.id, grace = from_grace, "refreshed");
     let refresh = auth.refresh.successor(&presented);
     let refresh_expires_in = seconds_until(session.expires_at, now);

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::error::AuthError;
 use crate::auth::passwords::Passwords;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::access::{AccessTokens, Subject};
@@ -10,7 +11,7 @@ use crate::auth::tokens::refresh_token::{RefreshToken, RefreshTokens};
 use crate::clock::{Millis, SharedClock};
 use crate::config::ClientCredentials;
 use crate::metrics::Metrics;
-use crate::store::{Liveness, Store, UserRecord};
+use crate::store::{Liveness, SessionRecord, Store, UserRecord};
 
 /// Cheap to clone: every field is a handle or an `Arc`.
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub(crate) struct SessionPolicy {
     pub(crate) idle_timeout_ms: Option<Millis>,
     /// Live sessions per user (0: no cap).
     pub(crate) max_sessions: u32,
+    /// How recently the user must have proved who they are for a sensitive request (`REAUTH_MAX_AGE`).
+    pub(crate) reauth_max_age: std::time::Duration,
 }
 
 impl SessionPolicy {
@@ -71,11 +74,26 @@ impl SessionPolicy {
         self.idle_timeout_ms.map(|idle| now.saturating_sub(idle))
     }
 
+    /// A sensitive request may go on only when the user proved who they are (`auth_time`, seconds, as
+    /// the access token says) within `REAUTH_MAX_AGE`, or at least within the time a client needs to
+    /// ask for the password and retry (so 0 means "every time"). A token without `auth_time` (issued
+    /// by an earlier release) is not recent. A refresh never helps: it copies the session's time.
+    pub(crate) fn require_recent_authentication(&self, auth_time: Option<i64>, now: Millis) -> Result<(), AuthError> {
+        let window = i64::try_from(self.reauth_max_age.max(REAUTH_RETRY_TIME).as_secs()).unwrap_or(i64::MAX);
+        match auth_time {
+            Some(at) if now / 1000 - at <= window => Ok(()),
+            _ => Err(AuthError::ReauthenticationRequired { max_age: self.reauth_max_age.as_secs() }),
+        }
+    }
+
     /// What "live" means at `now`, for every reader that asks.
     pub(crate) fn liveness(&self, now: Millis) -> Liveness {
         Liveness { now, idle_cutoff: self.idle_cutoff(now) }
     }
 }
+
+/// How long a client may take from a re-authentication to the retry of the request that asked for it.
+const REAUTH_RETRY_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Tokens just issued by a login or a refresh, and whose they are.
 #[derive(Debug)]
@@ -89,7 +107,52 @@ pub(crate) struct Issued {
     pub(crate) remembered: bool,
 }
 
-/// Who an access token for `user`'s session `session_id`, opened by `client_id`, is for.
-pub(crate) fn subject<'a>(user: &'a UserRecord, session_id: &'a str, client_id: Option<&'a str>) -> Subject<'a> {
-    Subject { user_id: &user.id, username: &user.username, role: &user.role, session_id, client_id }
+/// Who an access token for `user`'s `session` is for: the session's client, authentication time and
+/// methods, never the time of the refresh that asks.
+pub(crate) fn subject<'a>(user: &'a UserRecord, session: &'a SessionRecord) -> Subject<'a> {
+    Subject {
+        user_id: &user.id,
+        username: &user.username,
+        role: &user.role,
+        session_id: &session.id,
+        client_id: session.app_id.as_deref(),
+        auth_time: session.auth_time,
+        amr: &session.amr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn policy(reauth_max_age: Duration) -> SessionPolicy {
+        SessionPolicy {
+            refresh_ttl_ms: 1,
+            sliding: false,
+            max_lifetime_ms: 1,
+            grace_ms: 0,
+            not_remembered_ttl_ms: 1,
+            idle_timeout_ms: None,
+            max_sessions: 0,
+            reauth_max_age,
+        }
+    }
+
+    #[test]
+    fn recent_authentication_is_judged_in_whole_seconds_and_a_missing_time_is_never_recent() {
+        let now: Millis = 1_000_000_999;
+        let ten_minutes = policy(Duration::from_secs(600));
+        assert!(ten_minutes.require_recent_authentication(Some(1_000_000 - 600), now).is_ok());
+        let refused = ten_minutes.require_recent_authentication(Some(1_000_000 - 601), now);
+        assert!(matches!(refused, Err(AuthError::ReauthenticationRequired { max_age: 600 })), "{refused:?}");
+        // A token of an earlier release has no auth_time.
+        assert!(ten_minutes.require_recent_authentication(None, now).is_err());
+        // 0 asks every time, but leaves the client time to ask and retry.
+        let always = policy(Duration::ZERO);
+        assert!(always.require_recent_authentication(Some(1_000_000 - 30), now).is_ok());
+        let refused = always.require_recent_authentication(Some(1_000_000 - 31), now);
+        assert!(matches!(refused, Err(AuthError::ReauthenticationRequired { max_age: 0 })), "{refused:?}");
+    }
 }

@@ -89,6 +89,7 @@ fn refusal_status_and_code(refusal: &AuthError) -> (StatusCode, ErrorCode) {
         AuthError::RefreshRefused(_) => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenInvalid),
         AuthError::RefreshTokenReused => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenReused),
         AuthError::SessionIdle => (StatusCode::FORBIDDEN, ErrorCode::SessionIdle),
+        AuthError::ReauthenticationRequired { .. } => (StatusCode::UNAUTHORIZED, ErrorCode::ReauthenticationRequired),
         AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
         AuthError::InvalidClient => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient),
         AuthError::NoSuchSession => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
@@ -117,6 +118,15 @@ impl IntoResponse for ApiError {
             }
             Self::Refused(AuthError::InvalidToken | AuthError::SessionEnded | AuthError::TokenExpired) => {
                 let value = format!(r#"Bearer error="invalid_token", error_description="{self}""#);
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            // RFC 9470 §3: the step-up challenge, with the largest age the route accepts.
+            Self::Refused(AuthError::ReauthenticationRequired { max_age }) => {
+                let value = format!(
+                    r#"Bearer error="insufficient_user_authentication", error_description="{self}", max_age={max_age}"#
+                );
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }

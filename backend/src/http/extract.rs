@@ -133,6 +133,15 @@ pub(crate) struct Caller {
     pub(crate) session_id: String,
     /// The client the session was opened by, as the token says.
     pub(crate) client_id: String,
+    /// The token's `auth_time` and `amr`.
+    pub(crate) authentication: Authentication,
+}
+
+/// When (seconds) and how the user behind a token last proved who they are, as the token says.
+#[derive(Debug, Clone)]
+pub(crate) struct Authentication {
+    pub(crate) time: Option<i64>,
+    pub(crate) methods: Vec<String>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -141,7 +150,24 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Claims(claims) = Claims::from_request_parts(parts, state).await?;
         let user = live_session_user(&state.auth, &claims).await?;
-        Ok(Self { user, session_id: claims.sid, client_id: claims.client_id })
+        let authentication = Authentication { time: claims.auth_time, methods: claims.amr };
+        Ok(Self { user, session_id: claims.sid, client_id: claims.client_id, authentication })
+    }
+}
+
+/// A caller who proved who they are recently enough for a sensitive request (`REAUTH_MAX_AGE`,
+/// RFC 9470); otherwise 401 `reauthentication_required` with the step-up challenge.
+#[derive(Debug)]
+pub(crate) struct RecentCaller(pub(crate) Caller);
+
+impl FromRequestParts<AppState> for RecentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let auth = &state.auth;
+        auth.sessions.require_recent_authentication(caller.authentication.time, auth.now())?;
+        Ok(Self(caller))
     }
 }
 

@@ -36,7 +36,7 @@ const REFRESH_COOKIE_SCHEME: &str = "refreshCookie";
     ),
     components(
         schemas(ErrorCode, Failure, Ack, TokenDelivery),
-        responses(Unauthorized, CsrfRejected, OtherFailure)
+        responses(Unauthorized, RecentAuthenticationRequired, CsrfRejected, OtherFailure)
     ),
     modifiers(&SecuritySchemes),
     tags(
@@ -108,6 +108,15 @@ pub(crate) struct Ack {
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct Unauthorized(#[to_schema] Failure);
+
+/// A sensitive route: `missing_token`, `invalid_token` or `token_expired` as on every authenticated
+/// route, or `reauthentication_required` when the password was entered longer ago than
+/// `REAUTH_MAX_AGE`, with `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+/// max_age=<seconds>` (RFC 9470). Enter it again with `POST /api/auth/reauthenticate` and retry; a
+/// refresh does not help, since it keeps the session's authentication time.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct RecentAuthenticationRequired(#[to_schema] Failure);
 
 /// `csrf_rejected`: a cookie-mode request from another site.
 #[derive(ToResponse)]

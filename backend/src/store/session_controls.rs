@@ -1,10 +1,10 @@
-//! What a user controls about their sessions: ending the others (also when the password changes) and
-//! the per-user cap.
+//! What a user controls about their sessions: ending the others (also when the password changes),
+//! proving who they are again, and the per-user cap.
 
 use sqlx::AnyConnection;
 
 use super::revoke_reason::RevokeReason;
-use super::sessions::{Liveness, live_session};
+use super::sessions::{Liveness, SessionRecord, live_session, session_columns};
 use super::{Store, StoreError};
 use crate::clock::Millis;
 
@@ -127,5 +127,35 @@ impl Store {
             .await?;
         self.sessions.evict_user(user_id);
         Ok(revoked)
+    }
+
+    /// Records that the user of `session_id` proved who they are again now: the session's `auth_time`
+    /// moves to `live.now`, so the access tokens of every later refresh carry it too. The session and
+    /// its refresh chain stay as they are. `None` (nothing written) when the session is not live.
+    pub(crate) async fn reauthenticate(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        live: Liveness,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let (session, user) = (session_id.to_owned(), user_id.to_owned());
+        let live = Liveness { idle_cutoff: self.idle_cutoff_for(session_id, live.idle_cutoff), ..live };
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query_as(concat!(
+                    "UPDATE sessions SET auth_time = $2 WHERE id = $1 AND user_id = $4 AND ",
+                    live_session!("", "$2", "$3"),
+                    " RETURNING ",
+                    session_columns!()
+                ))
+                .bind(&session)
+                .bind(live.now)
+                .bind(live.idle_cutoff)
+                .bind(&user)
+                .fetch_optional(&mut *conn)
+                .await
+            })
+        })
+        .await
     }
 }

@@ -36,7 +36,8 @@ pub(super) use live_session;
 /// The columns of a [`SessionRecord`], for every query that returns one.
 macro_rules! session_columns {
     () => {
-        "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent"
+        "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent, \
+         auth_time, amr"
     };
 }
 pub(super) use session_columns;
@@ -66,12 +67,17 @@ pub(crate) struct SessionRecord {
     pub(crate) ip: Option<String>,
     /// The `User-Agent` at login, at most 256 characters.
     pub(crate) user_agent: Option<String>,
+    /// When the user last proved who they are on this session (login, re-authentication). A refresh
+    /// never changes it.
+    pub(crate) auth_time: Millis,
+    /// How they proved it: RFC 8176 method names, comma-separated (`pwd`).
+    pub(crate) amr: String,
 }
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at,
-                           max_expires_at, current_hash, remembered, ip, user_agent)
-     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)
+                           max_expires_at, current_hash, remembered, ip, user_agent, auth_time, amr)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $6, 'pwd')
      RETURNING ",
     session_columns!()
 );

@@ -1,5 +1,5 @@
 //! Access tokens: JWTs in the RFC 9068 profile (`typ: at+jwt`; `iss`, `sub`, `aud`, `exp`, `iat`,
-//! `jti` and `client_id`), signed with a key of the shared key ring named by its `kid` (EdDSA by
+//! `jti` and `client_id`, plus `auth_time` and `amr` from the session), signed with a key of the shared key ring named by its `kid` (EdDSA by
 //! default, ES256 or RS256), or with HS256 and the shared secret. Verification takes the algorithm from
 //! our own key, never from the token alone, and pins issuer and audience.
 
@@ -30,6 +30,14 @@ pub(crate) struct AccessClaims {
     /// RFC 9068 §2.2: the client the token was issued to (the login's `appId`, or `JWT_CLIENT_ID`).
     #[serde(default)]
     pub(crate) client_id: String,
+    /// When the user last proved who they are (seconds; OIDC Core §2, RFC 9068 §2.2.1): the session's,
+    /// copied unchanged by every refresh. Absent from tokens of an earlier release, which then count
+    /// as not recent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_time: Option<i64>,
+    /// How (RFC 8176), such as `["pwd"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) amr: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +65,10 @@ pub(crate) struct Subject<'a> {
     pub(crate) session_id: &'a str,
     /// The client the session was opened by; `JWT_CLIENT_ID` when it named none.
     pub(crate) client_id: Option<&'a str>,
+    /// When and how the user last proved who they are on the session (milliseconds; RFC 8176
+    /// method names, comma-separated).
+    pub(crate) auth_time: Millis,
+    pub(crate) amr: &'a str,
 }
 
 /// The key a token will be signed with, taken before the work that the token answers (`None`: the
@@ -237,6 +249,8 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             client_id: self.client_id(subject.client_id).to_owned(),
+            auth_time: Some(subject.auth_time / 1000),
+            amr: subject.amr.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect(),
         };
         let header = |algorithm| Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(algorithm) };
         let token = match (&self.signer, &key.0) {

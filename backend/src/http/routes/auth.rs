@@ -14,8 +14,10 @@ use crate::auth::input::{Credentials, NewAccount, Origin};
 use crate::auth::sessions::{self, SessionRef};
 use crate::http::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
 use crate::http::error::ApiError;
-use crate::http::extract::{Caller, Claims, ClientIp, Json};
-use crate::http::openapi::{Ack, CsrfRejected, DeliveryHeader, Failure, LoginData, OtherFailure, Unauthorized};
+use crate::http::extract::{Claims, ClientIp, Json, RecentCaller};
+use crate::http::openapi::{
+    Ack, CsrfRejected, DeliveryHeader, Failure, LoginData, OtherFailure, RecentAuthenticationRequired,
+};
 use crate::http::reply::{public_user, reply};
 use crate::http::state::AppState;
 
@@ -137,7 +139,8 @@ async fn logout(
     Ok(response)
 }
 
-/// Ends every session of the caller, on every device.
+/// Ends every session of the caller, on every device. Needs a recent password (`REAUTH_MAX_AGE`):
+/// a stolen access token must not end the owner's sessions.
 #[utoipa::path(
     post,
     path = paths::LOGOUT_ALL,
@@ -145,16 +148,17 @@ async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every session ended", body = Ack),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = RecentAuthenticationRequired),
         (status = "default", response = OtherFailure),
     )
 )]
-async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+async fn logout_all(State(state): State<AppState>, RecentCaller(caller): RecentCaller) -> Result<Response, ApiError> {
     sessions::log_out_everywhere(&state.auth, &caller.user.id).await?;
     Ok(reply(StatusCode::OK, "logged out on every device", ()))
 }
 
-/// Ends every *other* session of the caller ("sign out other devices"); the caller's goes on.
+/// Ends every *other* session of the caller ("sign out other devices"); the caller's goes on. Needs a
+/// recent password (`REAUTH_MAX_AGE`).
 #[utoipa::path(
     post,
     path = paths::LOGOUT_OTHERS,
@@ -162,11 +166,14 @@ async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Res
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The other sessions ended; `revoked` counts them", body = Envelope<OthersRevoked>),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = RecentAuthenticationRequired),
         (status = "default", response = OtherFailure),
     )
 )]
-async fn logout_others(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+async fn logout_others(
+    State(state): State<AppState>,
+    RecentCaller(caller): RecentCaller,
+) -> Result<Response, ApiError> {
     let revoked = sessions::log_out_others(&state.auth, &caller.user.id, &caller.session_id).await?;
     Ok(reply(StatusCode::OK, "signed out the other devices", OthersRevoked { revoked }))
 }

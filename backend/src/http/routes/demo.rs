@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::Routes;
 use crate::auth::error::AuthError;
-use crate::auth::service::subject;
+use crate::auth::tokens::access::Subject;
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, Query};
 use crate::http::openapi::{Failure, OtherFailure, Unauthorized};
@@ -100,7 +100,15 @@ async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> 
         .auth
         .access
         .issue_until(
-            subject(&caller.user, &caller.session_id, Some(&caller.client_id)),
+            Subject {
+                user_id: &caller.user.id,
+                username: &caller.user.username,
+                role: &caller.user.role,
+                session_id: &caller.session_id,
+                client_id: Some(&caller.client_id),
+                auth_time: caller.authentication.time.unwrap_or(0).saturating_mul(1000),
+                amr: &caller.authentication.methods.join(","),
+            },
             now,
             expired_at - 1000..expired_at,
         )

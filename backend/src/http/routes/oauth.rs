@@ -96,6 +96,8 @@ async fn introspect(
             iss: Some(claims.iss),
             aud: Some(claims.aud),
             sid: Some(claims.sid),
+            auth_time: claims.auth_time,
+            amr: (!claims.amr.is_empty()).then_some(claims.amr),
         },
         Found::Refresh(session) => Introspection {
             active: true,
@@ -108,6 +110,8 @@ async fn introspect(
             iss: Some(state.auth.access.issuer().to_owned()),
             aud: None,
             sid: Some(session.id),
+            auth_time: Some(session.auth_time / 1000),
+            amr: Some(session.amr.split(',').map(str::to_owned).collect()),
         },
     };
     Ok(Json(answer).into_response())

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use super::Routes;
 use crate::auth::sessions;
 use crate::http::error::ApiError;
-use crate::http::extract::Caller;
-use crate::http::openapi::{Ack, Failure, OtherFailure, Unauthorized};
+use crate::http::extract::{Caller, RecentCaller};
+use crate::http::openapi::{Ack, Failure, OtherFailure, RecentAuthenticationRequired, Unauthorized};
 use crate::http::reply::reply;
 use crate::http::state::AppState;
 
@@ -56,7 +56,8 @@ async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<
 
 /// Revokes one of the caller's sessions.
 ///
-/// Another user's session answers 404, exactly like a session that does not exist.
+/// Another user's session answers 404, exactly like a session that does not exist. Needs a recent
+/// password (`REAUTH_MAX_AGE`), since it ends another device's session.
 #[utoipa::path(
     delete,
     path = paths::SESSION,
@@ -66,14 +67,14 @@ async fn list_sessions(State(state): State<AppState>, caller: Caller) -> Result<
     responses(
         (status = 200, description = "Revoked: its refresh token is dead and its access tokens stop working",
             body = Ack),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = RecentAuthenticationRequired),
         (status = 404, description = "`not_found`: no such live session of the caller's", body = Failure),
         (status = "default", response = OtherFailure),
     )
 )]
 async fn delete_session(
     State(state): State<AppState>,
-    caller: Caller,
+    RecentCaller(caller): RecentCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     // Session ids are UUIDs: anything else names no session, and never reaches the database.

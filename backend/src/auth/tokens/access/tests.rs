@@ -21,8 +21,15 @@ fn tokens(secret: &str) -> AccessTokens {
     AccessTokens::new(Signer::hs256(&secret), policy("aud", Duration::ZERO))
 }
 
-const SUBJECT: Subject<'static> =
-    Subject { user_id: "u1", username: "ann", role: "user", session_id: "s1", client_id: None };
+const SUBJECT: Subject<'static> = Subject {
+    user_id: "u1",
+    username: "ann",
+    role: "user",
+    session_id: "s1",
+    client_id: None,
+    auth_time: 1_700_000_000_000,
+    amr: "pwd",
+};
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn verify(tokens: &AccessTokens, token: &str) -> Result<AccessClaims, AccessError> {
