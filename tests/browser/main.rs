@@ -35,6 +35,9 @@ const BACKEND: &str = match option_env!("BROWSER_TEST_BACKEND") {
 /// Just past the backend's 2 s access lifetime (leeway 0), for the one test that must wait it out.
 const PAST_EXPIRY_MS: u32 = 2_300;
 const PASSWORD: &str = "browser-test-password";
+/// The backend's `REAUTH_MAX_AGE` (3 s, whole seconds as the server compares them) and a wait past it.
+const REAUTH_MAX_AGE_S: u64 = 3;
+const PAST_REAUTH_MAX_AGE_MS: u32 = 4_200;
 
 /// The user fields of this server's login answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -428,4 +431,30 @@ async fn input_keeps_the_session_and_clears_a_warning() {
     sleep(900).await;
     assert!(events.borrow().contains(&ClientEvent::IdleWarningCleared), "{:?}", events.borrow());
     assert!(client.session().is_some(), "the warning was cleared in time");
+}
+
+#[wasm_bindgen_test]
+#[cfg_attr(not(browser_backend), ignore = "needs BROWSER_TEST_BACKEND at build time: run `cargo xtask test`")]
+async fn a_step_up_challenge_is_reported_without_a_refresh_and_reauthentication_lets_the_retry_through() {
+    let (client, _) = logged_in(backend()).await;
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&events);
+    client.subscribe(move |event| sink.borrow_mut().push(event.clone()));
+    gloo_timers::future::TimeoutFuture::new(PAST_REAUTH_MAX_AGE_MS).await;
+    // The 2 s access token expired meanwhile: a plain request refreshes it first.
+    client.fetch::<Echo>(&echo()).await.expect("a plain request");
+    let refreshes = client.counters().refreshes;
+
+    let challenged = client.logout_others().await;
+    let max_age = Some(REAUTH_MAX_AGE_S);
+    assert!(matches!(challenged, Err(ClientError::ReauthRequired { max_age: m }) if m == max_age), "{challenged:?}");
+    assert!(events.borrow().contains(&ClientEvent::ReauthRequired { max_age }), "{:?}", events.borrow());
+    client.fetch::<Echo>(&echo()).await.expect("requests that are not sensitive go on");
+    let wrong = client.reauthenticate("not the password").await;
+    assert!(matches!(wrong, Err(ClientError::Api { status: 401, .. })), "{wrong:?}");
+    assert!(client.session().is_some(), "a wrong password logs nobody out");
+
+    client.reauthenticate(PASSWORD).await.expect("re-authenticated");
+    assert_eq!(client.logout_others().await.expect("the retry goes through"), 0);
+    assert_eq!(client.counters().refreshes, refreshes, "the challenge never caused a refresh");
 }

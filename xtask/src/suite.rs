@@ -202,6 +202,9 @@ fn browser_suite() -> Outcome {
                 database.as_str(),
                 "--access-token-ttl",
                 "2s",
+                // So a test can outwait it (tests/browser: the step-up challenge).
+                "--reauth-max-age",
+                "3s",
                 // Every test signs up a fresh account from this one address.
                 "--register-max-per-ip",
                 "1000",

@@ -75,11 +75,12 @@ impl SessionPolicy {
     }
 
     /// A sensitive request may go on only when the user proved who they are (`auth_time`, seconds, as
-    /// the access token says) within `REAUTH_MAX_AGE`, or at least within the time a client needs to
-    /// ask for the password and retry (so 0 means "every time"). A token without `auth_time` (issued
-    /// by an earlier release) is not recent. A refresh never helps: it copies the session's time.
+    /// the access token says) within `REAUTH_MAX_AGE`; 0 means "every time": within the time a client
+    /// needs to ask for the password and retry. A token without `auth_time` (issued by an earlier
+    /// release) is not recent. A refresh never helps: it copies the session's time.
     pub(crate) fn require_recent_authentication(&self, auth_time: Option<i64>, now: Millis) -> Result<(), AuthError> {
-        let window = i64::try_from(self.reauth_max_age.max(REAUTH_RETRY_TIME).as_secs()).unwrap_or(i64::MAX);
+        let window = if self.reauth_max_age.is_zero() { REAUTH_RETRY_TIME } else { self.reauth_max_age };
+        let window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
         match auth_time {
             Some(at) if now / 1000 - at <= window => Ok(()),
             _ => Err(AuthError::ReauthenticationRequired { max_age: self.reauth_max_age.as_secs() }),
@@ -152,6 +153,9 @@ mod tests {
         // 0 asks every time, but leaves the client time to ask and retry.
         let always = policy(Duration::ZERO);
         assert!(always.require_recent_authentication(Some(1_000_000 - 30), now).is_ok());
+        let three_seconds = policy(Duration::from_secs(3));
+        assert!(three_seconds.require_recent_authentication(Some(1_000_000 - 3), now).is_ok());
+        assert!(three_seconds.require_recent_authentication(Some(1_000_000 - 4), now).is_err());
         let refused = always.require_recent_authentication(Some(1_000_000 - 31), now);
         assert!(matches!(refused, Err(AuthError::ReauthenticationRequired { max_age: 0 })), "{refused:?}");
     }

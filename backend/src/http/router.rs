@@ -86,5 +86,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, RouterError> {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-token-delivery")])
+        // A script on another origin reads the step-up challenge (RFC 9470) and the throttle's wait.
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
         .allow_credentials(true))
 }

@@ -277,7 +277,9 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         self.inner.last_request_id.set(id);
         let session = self.usable_session().await?;
         let response = self.transmit_tracked(id, false, request, &session.access_token).await?;
-        if !(self.inner.config.refresh_trigger)(&response) {
+        // A step-up challenge is a 401 that no refresh can answer: the session keeps its
+        // authentication time through every rotation.
+        if response.step_up_challenge().is_some() || !(self.inner.config.refresh_trigger)(&response) {
             return self.success(response);
         }
         *self.inner.rejected_access.borrow_mut() = Some(session.access_token.clone());
@@ -290,7 +292,10 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         };
         self.bump(|c| c.replays += 1);
         let replayed = self.transmit_tracked(id, true, request, &fresh.access_token).await?;
-        if (self.inner.config.refresh_trigger)(&replayed) && replayed.is_success() {
+        if replayed.step_up_challenge().is_none()
+            && (self.inner.config.refresh_trigger)(&replayed)
+            && replayed.is_success()
+        {
             // A trigger that matches a 2xx (an error inside a 200) must not pass for success.
             return Err(ClientError::Api { status: replayed.status, body: self.inner.protocol.read_error(&replayed) });
         }
@@ -332,7 +337,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
 
     /// The session to send with. A token that is valid by the wall clock and was not refused is used
     /// as it is: a request never waits on a proactive refresh, let alone a failing one.
-    async fn usable_session(&self) -> Result<Session<P::User>, ClientError> {
+    pub(crate) async fn usable_session(&self) -> Result<Session<P::User>, ClientError> {
         let session = self.session().ok_or(ClientError::SessionExpired)?;
         let refused = self.refused(&session);
         if !refused && !session.access_expired(self.inner.clock.now_ms()) {
@@ -352,7 +357,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         self.emit(ClientEvent::LoggedOut { reason });
     }
 
-    async fn transmit(&self, request: &Request, bearer: Option<&str>) -> Result<Response, ClientError> {
+    pub(crate) async fn transmit(&self, request: &Request, bearer: Option<&str>) -> Result<Response, ClientError> {
         let timeout = request.timeout.or(self.inner.config.request_timeout);
         Ok(self.with_timeout(self.inner.transport.send_dyn(request, bearer), timeout).await?)
     }
@@ -397,9 +402,15 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         self.success(self.transmit(request, Some(&session.access_token)).await?)
     }
 
-    fn success(&self, response: Response) -> Result<Response, ClientError> {
+    /// The answer when it is a success, else the error it means (a step-up challenge told to the
+    /// listeners first).
+    pub(crate) fn success(&self, response: Response) -> Result<Response, ClientError> {
         if response.is_success() {
             return Ok(response);
+        }
+        if let Some(max_age) = response.step_up_challenge() {
+            self.emit(ClientEvent::ReauthRequired { max_age });
+            return Err(ClientError::ReauthRequired { max_age });
         }
         Err(ClientError::Api { status: response.status, body: self.inner.protocol.read_error(&response) })
     }

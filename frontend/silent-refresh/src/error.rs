@@ -25,6 +25,14 @@ pub enum ClientError {
     Decode(DecodeError),
     /// The request could not be built (its body would not encode); nothing was sent.
     InvalidRequest(String),
+    /// The server wants the user to prove who they are again before it does this (RFC 9470's step-up
+    /// challenge). The session is fine and was not refreshed (a refresh would not help): ask for the
+    /// password, call [`RefreshClient::reauthenticate`](crate::RefreshClient::reauthenticate) and
+    /// send the request again.
+    ReauthRequired {
+        /// How recent, in seconds, the server wants the authentication to be, when it said.
+        max_age: Option<u64>,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -35,6 +43,7 @@ impl fmt::Display for ClientError {
             Self::Api { body, .. } => f.write_str(&body.message),
             Self::Decode(error) => write!(f, "unexpected answer from the server: {error}"),
             Self::InvalidRequest(why) => write!(f, "the request could not be built: {why}"),
+            Self::ReauthRequired { .. } => f.write_str("please enter your password again to do this"),
         }
     }
 }
@@ -44,7 +53,7 @@ impl std::error::Error for ClientError {
         match self {
             Self::Network(error) => Some(error),
             Self::Decode(error) => Some(error),
-            Self::SessionExpired | Self::Api { .. } | Self::InvalidRequest(_) => None,
+            Self::SessionExpired | Self::Api { .. } | Self::InvalidRequest(_) | Self::ReauthRequired { .. } => None,
         }
     }
 }

@@ -92,6 +92,14 @@ pub enum ClientEvent {
     },
     /// Input came after [`ClientEvent::SessionEndingSoon`]: the session goes on.
     IdleWarningCleared,
+    /// A request needs the user to prove who they are again (RFC 9470): no refresh was made, the
+    /// request failed with [`ClientError::ReauthRequired`](crate::ClientError::ReauthRequired), and
+    /// other requests go on. Ask for the password and call
+    /// [`RefreshClient::reauthenticate`](crate::RefreshClient::reauthenticate).
+    ReauthRequired {
+        /// How recent, in seconds, the server wants the authentication to be, when it said.
+        max_age: Option<u64>,
+    },
     /// The session ended here.
     LoggedOut {
         /// Why.

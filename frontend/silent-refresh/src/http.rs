@@ -263,6 +263,27 @@ impl Response {
         self.header_value("retry-after")?.trim().parse().ok()
     }
 
+    /// RFC 9470's step-up challenge: a 401 whose `WWW-Authenticate` says
+    /// `error="insufficient_user_authentication"`, meaning "enter your password again", not "refresh".
+    /// `Some` with the `max_age` it names (in seconds), if any.
+    pub fn step_up_challenge(&self) -> Option<Option<u64>> {
+        if self.status != 401 {
+            return None;
+        }
+        let challenge = self.header_value("www-authenticate")?;
+        let (scheme, params) = challenge.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let param = |name: &str| {
+            params.split(',').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                key.trim().eq_ignore_ascii_case(name).then(|| value.trim().trim_matches('"'))
+            })
+        };
+        (param("error")? == "insufficient_user_authentication").then(|| param("max_age").and_then(|v| v.parse().ok()))
+    }
+
     /// True for 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -315,5 +336,27 @@ mod tests {
     fn headers_are_found_whatever_their_case() {
         let response = Response { status: 200, headers: vec![("content-type".into(), "x".into())], body: vec![] };
         assert_eq!(response.header_value("Content-Type"), Some("x"));
+    }
+
+    #[test]
+    fn a_step_up_challenge_is_told_apart_from_any_other_401() {
+        let answer = |status: u16, challenge: &str| Response {
+            status,
+            headers: vec![("WWW-Authenticate".into(), challenge.into())],
+            body: vec![],
+        };
+        let step_up = r#"Bearer error="insufficient_user_authentication", error_description="a, b", max_age=600"#;
+        assert_eq!(answer(401, step_up).step_up_challenge(), Some(Some(600)));
+        assert_eq!(answer(401, r#"bearer error=insufficient_user_authentication"#).step_up_challenge(), Some(None));
+        for (status, other) in [
+            (401, r#"Bearer error="invalid_token", error_description="expired""#),
+            (401, "Bearer"),
+            (401, r#"Basic realm="insufficient_user_authentication""#),
+            (403, step_up),
+            (401, ""),
+        ] {
+            assert_eq!(answer(status, other).step_up_challenge(), None, "{status} {other}");
+        }
+        assert_eq!(Response::new(401, "").step_up_challenge(), None);
     }
 }

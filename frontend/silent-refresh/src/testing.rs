@@ -53,7 +53,12 @@ pub mod paths {
     pub const LOGOUT_OTHERS: &str = "/api/auth/logout-others";
     /// Password change (answers like `LOGOUT_OTHERS`).
     pub const CHANGE_PASSWORD: &str = "/api/account/password";
+    /// Re-authentication: the password [`PASSWORD`](super::PASSWORD) gets a new access token.
+    pub const REAUTHENTICATE: &str = "/api/auth/reauthenticate";
 }
+
+/// The password the fake server's re-authentication accepts.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// The user the fake server's login answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

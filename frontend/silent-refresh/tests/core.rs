@@ -538,3 +538,48 @@ fn a_rotated_pair_that_storage_refuses_is_kept_and_used_until_storage_takes_it()
     let in_memory = tab.client.session().unwrap();
     assert_eq!(world.store.load(), Some(in_memory), "saved as soon as storage takes it");
 }
+
+const SENSITIVE: &str = "/api/account/password";
+
+#[test]
+fn a_step_up_challenge_is_never_answered_with_a_refresh_and_reauthentication_lets_the_request_through() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.server.require_recent_authentication(SENSITIVE);
+    let sensitive = Request::post(SENSITIVE);
+    let before = tab.client.session().unwrap();
+
+    // The challenge and a plain request at once: the plain one goes through, nothing refreshes.
+    let (challenged, plain) = block_on(futures::future::join(tab.client.send(&sensitive), tab.client.send(&echo())));
+    assert!(matches!(challenged, Err(ClientError::ReauthRequired { max_age: Some(600) })), "{challenged:?}");
+    plain.expect("requests that are not sensitive go on");
+    assert_eq!(world.server.refresh_calls(), 0, "a refresh cannot answer a step-up challenge");
+    assert!(tab.events.borrow().contains(&ClientEvent::ReauthRequired { max_age: Some(600) }));
+    assert_eq!(tab.client.session().as_ref(), Some(&before), "the session is untouched");
+
+    // A wrong password is an API error: no refresh, no logout.
+    let wrong = block_on(tab.client.reauthenticate("not the password"));
+    assert!(matches!(wrong, Err(ClientError::Api { status: 401, .. })), "{wrong:?}");
+    assert!(tab.client.session().is_some());
+
+    block_on(tab.client.reauthenticate(testing::PASSWORD)).expect("reauthenticated");
+    let after = tab.client.session().unwrap();
+    assert_ne!(after.access_token, before.access_token);
+    assert_eq!(after.refresh_token, before.refresh_token, "the same refresh chain");
+    block_on(tab.client.send(&sensitive)).expect("the replay after re-authentication goes through");
+    assert_eq!(world.server.refresh_calls(), 0);
+    assert!(tab.events.borrow().iter().any(|e| matches!(e, ClientEvent::TokensChanged { .. })));
+}
+
+#[test]
+fn a_step_up_challenge_on_a_replay_after_a_refresh_is_reported_once_and_not_refreshed_again() {
+    let world = World::new();
+    let tab = world.logged_in_tab();
+    world.server.require_recent_authentication(SENSITIVE);
+    world.server.expire_access();
+    let answer = block_on(tab.client.send(&Request::post(SENSITIVE)));
+    assert!(matches!(answer, Err(ClientError::ReauthRequired { .. })), "{answer:?}");
+    assert_eq!(world.server.refresh_calls(), 1, "the expired token was refreshed once, the challenge never");
+    let challenges = tab.events.borrow().iter().filter(|e| matches!(e, ClientEvent::ReauthRequired { .. })).count();
+    assert_eq!(challenges, 1);
+}

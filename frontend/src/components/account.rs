@@ -1,10 +1,12 @@
 //! The user's controls over their account: change the password (which signs the other devices out)
-//! and sign out the other devices.
+//! and sign out the other devices. Both need a recent password: when the server asks, the password
+//! dialog asks the user and runs them again.
 
 use leptos::prelude::*;
 use silent_refresh::ClientError;
 
 use crate::app::Services;
+use crate::components::Reauth;
 
 #[component]
 pub(crate) fn AccountControls() -> impl IntoView {
@@ -18,6 +20,17 @@ pub(crate) fn AccountControls() -> impl IntoView {
     let others = Action::new_unsync_local(move |_: &()| {
         let client = services.client();
         async move { client.logout_others().await }
+    });
+    let reauth = expect_context::<Reauth>();
+    Effect::new(move |_| {
+        reauth.on_challenge(change.value().get().as_ref(), move || {
+            change.dispatch_local((current.get_untracked(), new.get_untracked()));
+        });
+    });
+    Effect::new(move |_| {
+        reauth.on_challenge(others.value().get().as_ref(), move || {
+            others.dispatch_local(());
+        });
     });
     let outcome = move |result: Option<Result<u64, ClientError>>, done: &'static str| {
         result.map(|result| match result {

@@ -1,11 +1,12 @@
-//! The user's sessions, this device marked, each revocable, with the outcome of a revocation shown.
+//! The user's sessions, this device marked, each revocable (with a recent password: the dialog asks
+//! when the server wants it), with the outcome of a revocation shown.
 
 use leptos::prelude::*;
 use shared::paths;
 use shared::sessions::Session;
 use silent_refresh::{ClientError, Request};
 
-use super::{ErrorList, countdown};
+use super::{ErrorList, Reauth, countdown};
 use crate::app::Services;
 
 #[component]
@@ -15,13 +16,21 @@ pub(crate) fn SessionList() -> impl IntoView {
         let client = services.client();
         async move { client.fetch::<Vec<Session>>(&Request::get(paths::SESSIONS)).await }
     });
+    let last_revoked = StoredValue::new_local(String::new());
     let revoke = Action::new_unsync_local(move |id: &String| {
+        last_revoked.set_value(id.clone());
         let (client, id) = (services.client(), id.clone());
         async move {
             let result = client.send(&Request::delete(paths::session(&id))).await.map(|_| ());
             sessions.refetch();
             result
         }
+    });
+    let reauth = expect_context::<Reauth>();
+    Effect::new(move |_| {
+        reauth.on_challenge(revoke.value().get().as_ref(), move || {
+            revoke.dispatch_local(last_revoked.get_value());
+        });
     });
     let outcome = move || {
         revoke.value().get().map(|result: Result<(), ClientError>| match result {

@@ -3,10 +3,13 @@
 use leptos::prelude::*;
 use silent_refresh::leptos::RequireSession;
 
-use crate::components::{AccountControls, Burst, EventLog, Live, Profile, SessionList, TokenTimers};
+use crate::components::{
+    AccountControls, Burst, EventLog, Live, Profile, Reauth, ReauthDialog, SessionList, TokenTimers,
+};
 
 #[component]
 pub(crate) fn Dashboard() -> impl IntoView {
+    Reauth::provide();
     view! {
         <RequireSession login_path="/login">
             <div class="grid">
@@ -18,6 +21,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
                 <SessionList />
                 <EventLog />
             </div>
+            <ReauthDialog />
         </RequireSession>
     }
 }

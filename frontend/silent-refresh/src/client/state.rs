@@ -3,8 +3,9 @@
 use std::cell::Cell;
 
 use super::RefreshClient;
+use crate::error::ClientError;
 use crate::events::{ClientEvent, Counters};
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, TokenGrant};
 use crate::session::Session;
 
 /// A session storage refused, and what storage holds instead.
@@ -46,6 +47,16 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         }
         self.emit(ClientEvent::TokensChanged { access_expires_at: session.access_expires_at });
         session
+    }
+
+    /// Puts a new access token into the current session, keeping its refresh token: what a
+    /// re-authentication hands back. Under the refresh lock, so it lands after (or before) any refresh
+    /// in flight, never in the middle of one.
+    pub(crate) async fn replace_access_token(&self, grant: &TokenGrant) -> Result<(), ClientError> {
+        let _guard = self.inner.lock.acquire_dyn().await;
+        let current = self.session().ok_or(ClientError::SessionExpired)?;
+        self.persist(current.rotated(grant, self.inner.clock.now_ms(), false));
+        Ok(())
     }
 
     pub(super) fn forget_session(&self) {

@@ -20,6 +20,7 @@ use crate::http::{Request, Response};
 const LOGOUT_OTHERS_PATH: &str = "/api/auth/logout-others";
 /// This server's password change.
 const CHANGE_PASSWORD_PATH: &str = "/api/account/password";
+const REAUTHENTICATE_PATH: &str = "/api/auth/reauthenticate";
 
 /// This project's server contract, with `U` read from the login answer's `data` (the fields beside
 /// the tokens).
@@ -142,6 +143,13 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
     }
 }
 
+/// A re-authentication's answer: a new access token for the same session.
+#[derive(Deserialize)]
+struct Reauthenticated {
+    access_token: String,
+    expires_in: u64,
+}
+
 /// The answer to "sign out other devices" and to a password change: how many other sessions ended.
 #[derive(Deserialize)]
 struct SessionsEnded {
@@ -160,6 +168,16 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> AccountProtocol f
 
     fn read_sessions_ended(&self, response: &Response) -> Result<u64, DecodeError> {
         Ok(data::<SessionsEnded>(response)?.revoked)
+    }
+
+    fn reauthenticate_request(&self, password: &str) -> Result<Request, ClientError> {
+        let body = serde_json::json!({"password": password});
+        Request::post(REAUTHENTICATE_PATH).json(&body).map_err(|e| ClientError::InvalidRequest(e.to_string()))
+    }
+
+    fn read_reauthenticated(&self, response: &Response) -> Result<TokenGrant, DecodeError> {
+        let fresh = data::<Reauthenticated>(response)?;
+        Ok(TokenGrant::new(fresh.access_token, None, Some(fresh.expires_in), None))
     }
 }
 

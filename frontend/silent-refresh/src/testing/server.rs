@@ -44,6 +44,9 @@ struct ServerState {
     refusal_status: Option<u16>,
     stalled: Vec<String>,
     before_answering: Option<(String, Hook)>,
+    /// Paths that answer RFC 9470's challenge to any token but one from a re-authentication.
+    step_up: Vec<String>,
+    reauthenticated: Option<String>,
 }
 
 /// The server's token rules in miniature, speaking [`EnvelopeProtocol`](crate::EnvelopeProtocol):
@@ -177,6 +180,12 @@ impl FakeServer {
         self.state.borrow_mut().before_answering = Some((path.to_owned(), Box::new(hook)));
     }
 
+    /// `path` asks for recent authentication: it answers 401 with RFC 9470's challenge
+    /// (`max_age=600`) unless the access token came from a re-authentication.
+    pub fn require_recent_authentication(&self, path: &str) {
+        self.state.borrow_mut().step_up.push(path.to_owned());
+    }
+
     /// What another tab's successful refresh leaves in `store`.
     pub fn rotate_for_other_tab<U: Clone>(&self, store: &impl TokenStore<U>) {
         let mut session = store.load().expect("a session to rotate");
@@ -232,6 +241,26 @@ impl FakeServer {
         }
         if request.path == paths::LOGOUT {
             state.revoked = true;
+        }
+        if request.path == paths::REAUTHENTICATE {
+            let body = request.body.as_ref().map(|b| b.to_bytes().into_owned()).unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if body["password"] != super::PASSWORD {
+                return Ok(reply(401, "invalid_credentials"));
+            }
+            // The same session: a new access token, the refresh token unchanged.
+            state.access = format!("{}-again", state.access);
+            state.reauthenticated = Some(state.access.clone());
+            let data = serde_json::json!({"access_token": state.access, "token_type": "Bearer",
+                "expires_in": self.access_lifetime_s.get(), "auth_time": 0});
+            return Ok(Response::new(200, serde_json::json!({"code": 200, "message": "ok", "data": data}).to_string()));
+        }
+        if state.step_up.contains(&request.path) && state.reauthenticated.as_deref() != bearer {
+            let mut answer = reply(401, "reauthentication_required");
+            let challenge =
+                r#"Bearer error="insufficient_user_authentication", error_description="again", max_age=600"#;
+            answer.headers.push(("www-authenticate".into(), challenge.into()));
+            return Ok(answer);
         }
         if [paths::LOGOUT_OTHERS, paths::CHANGE_PASSWORD].contains(&request.path.as_str()) {
             return Ok(Response::new(200, r#"{"code":200,"message":"ok","data":{"revoked":1}}"#));
