@@ -5,6 +5,7 @@ mod demo_user;
 mod identities;
 mod issuer;
 mod keys_command;
+mod mailer;
 mod serve;
 mod shutdown;
 mod upkeep;
@@ -155,6 +156,8 @@ impl App {
 /// The rules' handles, from the configuration.
 async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
     let secret = config.signing_secret()?;
+    // Before anything is opened: a server that could not send a reset link does not start.
+    config.mail_target()?;
     let pool = PoolSettings {
         max_connections: config.db_max_connections,
         acquire_timeout: config.db_acquire_timeout,
@@ -182,6 +185,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         }
         None => Signer::hs256(&secret),
     };
+    let password_reset = mailer::reset_policy(config, &issuer)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Ok(Auth {
         clock,
@@ -225,6 +229,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
             reauth_max_age: config.reauth_max_age,
         },
         introspection_clients: config.introspection_clients.clone().into(),
+        password_reset,
     })
 }
 

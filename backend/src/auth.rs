@@ -7,6 +7,7 @@ pub(crate) mod error;
 pub(crate) mod identity;
 pub(crate) mod input;
 pub(crate) mod oauth;
+pub(crate) mod password_reset;
 pub(crate) mod passwords;
 pub(crate) mod refresh;
 pub(crate) mod service;

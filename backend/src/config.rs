@@ -248,6 +248,37 @@ pub struct Config {
     /// Content-Security-Policy's `connect-src`. Empty: the SPA talks to this server only.
     #[arg(long, env = "CSP_CONNECT_SRC", value_delimiter = ',')]
     pub csp_connect_src: Vec<String>,
+
+    /// Where password-reset mail goes: `smtp://[user:password@]host[:port]` (STARTTLS when the server
+    /// offers it) or `smtps://…` (TLS from the start). Required when DATABASE_URL is set, unless
+    /// MAIL_OUTBOX is.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of password-reset mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "silent-refresh <no-reply@localhost>")]
+    pub mail_from: String,
+
+    /// A folder that receives each mail as an `.eml` file instead of sending it (never served over
+    /// HTTP). The embedded default uses DATA_DIR/outbox when SMTP_URL is not set.
+    #[arg(long, env = "MAIL_OUTBOX")]
+    pub mail_outbox: Option<PathBuf>,
+
+    /// How long a password-reset link works; a newer request or its use voids it sooner.
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value = "30m", value_parser = parse_lifetime)]
+    pub password_reset_ttl: Duration,
+
+    /// The page a password-reset link opens, with `#token=…` added. Default: JWT_ISSUER's
+    /// `/reset-password`, the demo app's page.
+    #[arg(long, env = "PASSWORD_RESET_URL")]
+    pub password_reset_url: Option<String>,
+}
+
+/// Where mail goes, as the settings say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTarget {
+    Smtp { url: String },
+    Outbox { folder: PathBuf },
 }
 
 impl Config {
@@ -321,6 +352,25 @@ impl Config {
             return Ok(DatabaseTarget::Postgres { url: url.to_owned() });
         }
         Err(ConfigError::Invalid("DATABASE_URL", "expected sqlite://path or postgres://…".into()))
+    }
+
+    /// Where mail goes: SMTP_URL, else MAIL_OUTBOX, else (for the embedded default only) DATA_DIR/outbox.
+    /// A server on a database of its own must say: a reset link written to a folder nobody reads would
+    /// leave its users locked out without a word.
+    pub fn mail_target(&self) -> Result<MailTarget, ConfigError> {
+        match (&self.smtp_url, &self.mail_outbox) {
+            (Some(url), _) => Ok(MailTarget::Smtp { url: url.clone() }),
+            (None, Some(folder)) => Ok(MailTarget::Outbox { folder: folder.clone() }),
+            (None, None) if self.uses_embedded_default() => {
+                Ok(MailTarget::Outbox { folder: self.data_dir.join("outbox") })
+            }
+            (None, None) => Err(ConfigError::Invalid(
+                "SMTP_URL",
+                "is required when DATABASE_URL is set, to send password-reset mail (or MAIL_OUTBOX=<folder> to \
+                 write it to files)"
+                    .into(),
+            )),
+        }
     }
 
     /// The signing key: JWT_SECRET, or for the embedded default a key generated once and kept on disk.

@@ -4,7 +4,7 @@
 //! Layers, each importing only the ones below it (ARCHITECTURE.md draws them; `tests/layers` checks):
 //! `app` (start-up, serving, the `keys` command) → `http` (routes, extractors, delivery, the envelope)
 //! → `auth` (the rules: accounts, refresh, sessions, tokens, throttle, passwords) → `store` (the
-//! database) → the base: `config`, `clock`, `metrics`, `telemetry`.
+//! database) → the base: `config`, `clock`, `mail`, `metrics`, `telemetry`.
 //!
 //! Outside, [`App::build`] assembles the app from a [`Config`] (tests serve it on 127.0.0.1:0), [`run`]
 //! serves it until a shutdown signal, and [`rotate_keys`] is the `keys rotate` command; `clock` and
@@ -15,6 +15,7 @@ mod auth;
 pub mod clock;
 pub mod config;
 mod http;
+mod mail;
 mod metrics;
 mod store;
 pub mod telemetry;

@@ -7,6 +7,7 @@
 mod activity;
 mod identity_keys;
 mod issuer;
+mod password_resets;
 mod revoke_reason;
 mod rotation;
 mod session_cache;
@@ -221,6 +222,10 @@ impl Store {
                     .rows_affected();
                 sqlx::query("DELETE FROM throttle_attempts WHERE window_started_at <= $1")
                     .bind(now - throttle_window_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("DELETE FROM password_resets WHERE used_at IS NOT NULL OR expires_at <= $1")
+                    .bind(now)
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= $1")

@@ -13,7 +13,7 @@ use silent_refresh::browser::{BrowserConfig, IdlePolicy};
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client_with};
 use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
 
-use crate::pages::{Dashboard, LoginPage, NotFound};
+use crate::pages::{Dashboard, ForgotPasswordPage, LoginPage, NotFound, ResetPasswordPage};
 
 const PROACTIVE_KEY: &str = "silent-refresh.proactive";
 const EVENT_LOG_LEN: usize = 60;
@@ -152,6 +152,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Dashboard />
                     <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                    <Route path=path!("/reset-password") view=ResetPasswordPage />
                 </Routes>
             </main>
         </Router>

@@ -87,6 +87,26 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// `POST /api/account/password-reset/request`: where to send a reset link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordResetRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 254))]
+    pub email: String,
+}
+
+/// `POST /api/account/password-reset/confirm`: the token from the link and the new password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordResetConfirm {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub token: String,
+    /// The sign-up rules apply.
+    #[serde(rename = "newPassword")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128, format = Password))]
+    pub new_password: String,
+}
+
 /// `POST /api/auth/reauthenticate`: the caller's password, entered again for a sensitive request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -48,6 +48,8 @@ pub enum ErrorCode {
     /// A sensitive request whose access token's authentication is too old (RFC 9470): enter the
     /// password again (`POST /api/auth/reauthenticate`) and retry. A refresh does not help.
     ReauthenticationRequired,
+    /// A password-reset link that is unknown, already used, superseded by a newer one, or expired.
+    ResetTokenInvalid,
     /// A cookie-mode request came from another site (its `Origin` or `Sec-Fetch-Site`).
     CsrfRejected,
     RateLimited,

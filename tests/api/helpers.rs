@@ -18,7 +18,7 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
-pub(crate) use crate::backend_process::{BackendProcess, DEFAULT_FLAGS, SECRET};
+pub(crate) use crate::backend_process::{BackendProcess, DEFAULT_FLAGS, SECRET, test_outbox};
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
@@ -90,7 +90,8 @@ pub(crate) struct TestApp {
 /// The flags every test server starts with; `overrides` later on the command line win.
 pub(crate) fn config(db_url: &str, overrides: &[&str]) -> Config {
     use clap::Parser;
-    let base = ["backend", "--database-url", db_url, "--jwt-secret", SECRET];
+    let outbox = test_outbox();
+    let base = ["backend", "--database-url", db_url, "--jwt-secret", SECRET, "--mail-outbox", &outbox];
     let args = base.iter().chain(DEFAULT_FLAGS).chain(overrides);
     Config::try_parse_from(args).expect("test configuration parses")
 }

@@ -6,6 +6,8 @@
 #[path = "../support/backend_process.rs"]
 mod backend_process;
 mod helpers;
+#[path = "../support/mail.rs"]
+mod mail;
 
 mod algorithms;
 mod bad_input;
@@ -26,6 +28,7 @@ mod logging;
 mod native_client;
 mod oauth;
 mod openapi;
+mod password_reset;
 mod prometheus;
 mod recent_auth;
 mod rotation;

@@ -105,6 +105,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         RefreshTokenReused,
         SessionIdle,
         ReauthenticationRequired,
+        ResetTokenInvalid,
         CsrfRejected,
         RateLimited,
         PayloadTooLarge,
@@ -129,6 +130,7 @@ fn every_error_code() -> Vec<ErrorCode> {
             | RefreshTokenReused
             | SessionIdle
             | ReauthenticationRequired
+            | ResetTokenInvalid
             | CsrfRejected
             | RateLimited
             | PayloadTooLarge

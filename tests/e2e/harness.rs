@@ -187,8 +187,17 @@ impl Scenario {
 
     /// The same port and database as before the outage: the browser's page must find it again.
     pub(crate) fn restart_backend(&mut self) {
+        self.restart_backend_with(&[]);
+    }
+
+    /// [`restart_backend`](Self::restart_backend) after a clean stop, with `extra` settings (a mail
+    /// server, another `REAUTH_MAX_AGE`): the browsers' sessions carry on.
+    pub(crate) fn restart_backend_with(&mut self, extra: &[&str]) {
+        if let Some(backend) = self.backend.take() {
+            drop(backend);
+        }
         let bind = format!("127.0.0.1:{}", self.port);
-        self.backend = Some(spawn_backend(&bind, &self.database, &self.dist, self.access_ttl));
+        self.backend = Some(spawn_backend_with(&bind, &self.database, &self.dist, self.access_ttl, extra));
     }
 
     pub(crate) async fn metrics(&self) -> anyhow::Result<Metrics> {
@@ -351,7 +360,11 @@ const SHORT_ACCESS_TTL: &str = "3s";
 
 /// The test defaults, plus the built SPA, the demo user and access tokens living `access_ttl`.
 fn spawn_backend(bind: &str, database: &str, dist: &str, access_ttl: &str) -> BackendProcess {
+    spawn_backend_with(bind, database, dist, access_ttl, &[])
+}
+
+fn spawn_backend_with(bind: &str, database: &str, dist: &str, access_ttl: &str, extra: &[&str]) -> BackendProcess {
     let args = ["--bind", bind, "--database-url", database, "--static-dir", dist, "--demo-user", "true"];
-    let args = [&args[..], &["--access-token-ttl", access_ttl]].concat();
+    let args = [&args[..], &["--access-token-ttl", access_ttl], extra].concat();
     BackendProcess::spawn(&backend_binary(), &args).expect("backend starts")
 }

@@ -8,7 +8,10 @@
 #[allow(dead_code)] // shared with the API suite, which uses all of it
 mod backend_process;
 mod harness;
+#[path = "../support/mail.rs"]
+mod mail;
 
+mod account_recovery;
 mod csp;
 mod devices;
 mod live;

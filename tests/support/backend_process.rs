@@ -26,6 +26,12 @@ pub(crate) const DEFAULT_FLAGS: &[&str] = &[
     "true",
 ];
 
+/// Where test servers write reset mail unless a test gives a folder of its own (a server on a database
+/// of its own must be told; tests that read mail pass `--mail-outbox` or `--smtp-url`).
+pub(crate) fn test_outbox() -> String {
+    std::env::temp_dir().join("silent-refresh-test-outbox").display().to_string()
+}
+
 #[derive(Debug)]
 pub(crate) struct BackendProcess {
     pub(crate) child: Child,
@@ -47,6 +53,7 @@ impl BackendProcess {
             .args(DEFAULT_FLAGS)
             .args(args)
             .env("JWT_SECRET", SECRET)
+            .env("MAIL_OUTBOX", test_outbox())
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -29,13 +29,24 @@ pub(crate) fn run_all() -> ExitCode {
         eprintln!("error: {error}");
     }
 
+    // The mail tests need a real SMTP server; without one they say they skipped.
+    let smtp_python = match tools::ensure_aiosmtpd() {
+        Ok(python) => python.display().to_string(),
+        Err(error) => {
+            eprintln!("warning: the SMTP tests will be skipped: {error}");
+            String::new()
+        }
+    };
+    let smtp: &[(&str, &str)] =
+        if smtp_python.is_empty() { &[] } else { &[("SMTP_TEST_PYTHON", smtp_python.as_str())] };
+
     step("building the workspace and its tests");
     // The SQLite pass must not inherit a PostgreSQL URL meant for the next pass.
     results.push((
         "native unit and integration tests (SQLite)",
         cargo_test(
             &["test", "--workspace", "--exclude", "e2e", "--features", "silent-refresh/testing"],
-            &[],
+            smtp,
             &["TEST_POSTGRES_URL"],
         ),
     ));
@@ -45,7 +56,11 @@ pub(crate) fn run_all() -> ExitCode {
             step("running the integration suite against PostgreSQL");
             (
                 "integration and two-instance suites (PostgreSQL)",
-                cargo_test(&["test", "--package", "backend", "--test", "api"], &[("TEST_POSTGRES_URL", &url)], &[]),
+                cargo_test(
+                    &["test", "--package", "backend", "--test", "api"],
+                    &[&[("TEST_POSTGRES_URL", url.as_str())], smtp].concat(),
+                    &[],
+                ),
             )
         }
         _ => (
@@ -74,7 +89,7 @@ pub(crate) fn run_all() -> ExitCode {
     results.push((
         "end-to-end browser scenarios (release SPA, headless Chromium)",
         match &tools {
-            Ok(()) => e2e_suite(),
+            Ok(()) => e2e_suite(smtp),
             Err(error) => Outcome { broken: true, note: Some(error.clone()), ..Outcome::default() },
         },
     ));
@@ -84,7 +99,7 @@ pub(crate) fn run_all() -> ExitCode {
 
 /// The release SPA, served by the real backend, driven through chromedriver. One scenario at a time:
 /// each runs its own Chromium and backend, and two cores are not enough for several.
-fn e2e_suite() -> Outcome {
+fn e2e_suite(smtp: &[(&str, &str)]) -> Outcome {
     if let Err(error) = crate::spa::build_release() {
         return Outcome { broken: true, note: Some(error), ..Outcome::default() };
     }
@@ -97,10 +112,14 @@ fn e2e_suite() -> Outcome {
     cargo_test(
         &["test", "--package", "e2e", "--", "--test-threads=1"],
         &[
-            ("E2E_DIST", dist.to_str().unwrap_or("dist")),
-            ("E2E_BACKEND", backend.to_str().unwrap_or("target/debug/backend")),
-            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        ],
+            &[
+                ("E2E_DIST", dist.to_str().unwrap_or("dist")),
+                ("E2E_BACKEND", backend.to_str().unwrap_or("target/debug/backend")),
+                ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ],
+            smtp,
+        ]
+        .concat(),
         &["TEST_POSTGRES_URL"],
     )
 }

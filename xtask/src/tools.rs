@@ -9,6 +9,7 @@ use crate::{Result, fail, step, workspace_root};
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_OPT_VERSION: &str = "132";
 const SEMVER_CHECKS_VERSION: &str = "0.51.0";
+const AIOSMTPD_VERSION: &str = "1.4.6";
 
 /// Where project-local tools (wasm-opt from npm) live; put on PATH for Trunk.
 pub(crate) fn tools_bin() -> PathBuf {
@@ -58,6 +59,23 @@ pub(crate) fn ensure_semver_checks() -> Result {
         run("cargo", &["install", "cargo-semver-checks", "--locked", "--version", SEMVER_CHECKS_VERSION])?;
     }
     Ok(())
+}
+
+/// aiosmtpd, the SMTP server the password-reset tests send their mail to, in a virtual environment
+/// under target/tools; returns its Python.
+pub(crate) fn ensure_aiosmtpd() -> Result<PathBuf> {
+    let venv = crate::target_dir().join("tools/aiosmtpd");
+    let python = venv.join("bin/python");
+    let probe = "import importlib.metadata as m; print(m.version('aiosmtpd'))";
+    if output(python.to_str().unwrap_or("python3"), &["-c", probe]).trim() == AIOSMTPD_VERSION {
+        return Ok(python);
+    }
+    step(&format!("installing aiosmtpd {AIOSMTPD_VERSION} from PyPI into target/tools (for the mail tests, once)"));
+    run("python3", &["-m", "venv", venv.to_str().ok_or("target path is not UTF-8")?])?;
+    let pip = venv.join("bin/pip");
+    let package = format!("aiosmtpd=={AIOSMTPD_VERSION}");
+    run(pip.to_str().unwrap_or("pip"), &["install", "--quiet", "--disable-pip-version-check", &package])?;
+    Ok(python)
 }
 
 /// Debian's Chromium and chromedriver, for the browser tests.

@@ -117,9 +117,13 @@ pub async fn rotate_keys(config: &Config, clock: &dyn Clock, create: bool) -> Re
     let activates_at = if empty { at_once(now) } else { now + policy.activation_delay_ms };
     let key = key_material::generate(policy.algorithm, now, activates_at)?;
     let kid = key.kid.clone();
-    store.add_signing_key(key, false).await?;
     let retires_at = activates_at + policy.overlap_ms;
-    let retired = if empty { 0 } else { store.retire_signing_keys(activates_at, retires_at).await? };
+    let retired = if empty {
+        store.add_signing_key(key, false).await?;
+        0
+    } else {
+        store.add_successor_key(key, retires_at).await?
+    };
     store.close().await;
     let seconds = |at: Millis| ((at - now) / 1000).max(0);
     Ok(format!(

@@ -46,7 +46,7 @@ pub(crate) async fn register(auth: &Auth, account: NewAccount, ip: IpAddr) -> Re
 
 /// The account a login's address names: the only one with its key, or, where accounts from before the
 /// identity rule share one, the one stored with exactly this spelling, else the one that holds the key.
-async fn find_account(auth: &Auth, lookup: &Lookup) -> Result<Option<UserRecord>, AuthError> {
+pub(crate) async fn find_account(auth: &Auth, lookup: &Lookup) -> Result<Option<UserRecord>, AuthError> {
     let mut candidates = auth.store.users_by_email_key(&lookup.key).await?;
     if candidates.len() > 1 {
         let exact = candidates.iter().position(|(user, _)| lookup.spellings.contains(&user.email));

@@ -35,6 +35,9 @@ pub(crate) enum AuthError {
     RefreshTokenReused,
     #[error("the session was idle for too long and has ended")]
     SessionIdle,
+    /// A password-reset token that is unknown, used, superseded or expired (all told apart by nothing).
+    #[error("this password-reset link is invalid or has expired; ask for a new one")]
+    ResetTokenInvalid,
     /// A sensitive request whose token's authentication is older than `max_age` seconds (RFC 9470).
     #[error("enter your password again to do this")]
     ReauthenticationRequired { max_age: u64 },
@@ -79,6 +82,7 @@ impl std::fmt::Display for RefreshRefusal {
                 RevokeReason::TokenRevocation => "session has ended: one of its tokens was revoked",
                 RevokeReason::LogoutOthers => "session has ended: signed out from another device",
                 RevokeReason::PasswordChanged => "session has ended: the password was changed",
+                RevokeReason::PasswordReset => "session has ended: the password was reset",
                 RevokeReason::Idle => "session has ended: it was idle for too long",
                 RevokeReason::SessionCap => {
                     "session has ended: too many sessions, and this was the least recently used"

@@ -33,7 +33,7 @@ impl Email {
 
 /// What a login looks its account up by: any address of the right length (one of another shape simply
 /// matches no account).
-fn lookup(raw: &str) -> Result<Lookup, AuthError> {
+pub(crate) fn lookup(raw: &str) -> Result<Lookup, AuthError> {
     identity::for_login(raw).map_err(|refusal| AuthError::Invalid(refusal.to_string()))
 }
 
@@ -160,6 +160,24 @@ pub(crate) struct PasswordChange {
 impl PasswordChange {
     pub(crate) fn parse(body: shared::auth::ChangePasswordRequest) -> Result<Self, AuthError> {
         Ok(Self { current: Password::given(body.current_password)?, new: Password::new_password(body.new_password)? })
+    }
+}
+
+/// A password reset's confirmation: the token from the link, and a new password by the sign-up rules.
+#[derive(Debug)]
+pub(crate) struct ResetConfirmation {
+    /// The token as the link carried it: 256 random bits in the refresh-token shape.
+    pub(crate) token: crate::auth::tokens::refresh_token::RefreshToken,
+    pub(crate) new: Password,
+}
+
+impl ResetConfirmation {
+    /// A token of any other shape matches no reset and is refused like an unknown one.
+    pub(crate) fn parse(body: shared::auth::PasswordResetConfirm) -> Result<Self, AuthError> {
+        let new = Password::new_password(body.new_password)?;
+        let token = crate::auth::tokens::refresh_token::RefreshToken::parse(body.token.trim())
+            .ok_or(AuthError::ResetTokenInvalid)?;
+        Ok(Self { token, new })
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::auth::error::AuthError;
+use crate::auth::password_reset::ResetPolicy;
 use crate::auth::passwords::Passwords;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::access::{AccessTokens, Subject};
@@ -27,6 +28,8 @@ pub(crate) struct Auth {
     pub(crate) sessions: SessionPolicy,
     /// Resource servers that may introspect tokens.
     pub(crate) introspection_clients: Arc<[ClientCredentials]>,
+    /// Where reset links go, and for how long they work.
+    pub(crate) password_reset: ResetPolicy,
 }
 
 impl Auth {

@@ -31,6 +31,11 @@ const POLL: Duration = Duration::from_millis(50);
 /// crashed process no longer counts.
 const LEASE: Duration = Duration::from_secs(120);
 
+/// Password-reset requests an address may make per window: enough for a family behind one router.
+const RESET_PER_ADDRESS: Limit = Limit { max: 10, window: Duration::from_secs(3600) };
+/// Reset mails one account gets per window, however many addresses ask: a mailbox is not flooded.
+const RESET_PER_ACCOUNT: Limit = Limit { max: 3, window: Duration::from_secs(3600) };
+
 /// At most `max` attempts per key in a fixed window of `window`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limit {
@@ -99,7 +104,7 @@ impl Throttle {
 
     /// How far back a counter can still matter (for purging).
     pub(crate) fn longest_window_ms(&self) -> Millis {
-        millis(self.login.window.max(self.register.window))
+        millis(self.login.window.max(self.register.window).max(RESET_PER_ADDRESS.window).max(RESET_PER_ACCOUNT.window))
     }
 
     /// Reserves a place for the account and one for the address, waiting while attempts in progress
@@ -197,12 +202,19 @@ impl Throttle {
 
     /// Takes a sign-up slot for the address, or answers 429. Every sign-up counts: each one costs a hash.
     pub(crate) async fn begin_registration(&self, store: &Store, ip: IpAddr, now: Millis) -> Result<(), AuthError> {
-        let window_ms = millis(self.register.window);
-        let window = store.count_attempt(&format!("register:{}", self.address(ip)), now, now - window_ms).await?;
-        if window.attempts <= i64::from(self.register.max) {
-            return Ok(());
-        }
-        Err(retry_after(window.window_started_at, window_ms, now))
+        within(store, &format!("register:{}", self.address(ip)), self.register, now).await
+    }
+
+    /// Counts a password-reset request from the address, or answers 429 (which says nothing about any
+    /// account).
+    pub(crate) async fn begin_reset_request(&self, store: &Store, ip: IpAddr, now: Millis) -> Result<(), AuthError> {
+        let key = format!("reset-ip:{}", self.address(ip));
+        within(store, &key, RESET_PER_ADDRESS, now).await
+    }
+
+    /// Counts a reset mail to the account `user_id`; refused past the account's share.
+    pub(crate) async fn begin_reset_mail(&self, store: &Store, user_id: &str, now: Millis) -> Result<(), AuthError> {
+        within(store, &format!("reset-account:{user_id}"), RESET_PER_ACCOUNT, now).await
     }
 
     async fn reserve(&self, store: &Store, key: &str, max: u32, now: Millis) -> Result<Reservation, AuthError> {
@@ -219,6 +231,16 @@ impl Throttle {
     fn refused(&self, window_started_at: Millis, now: Millis) -> AuthError {
         retry_after(window_started_at, millis(self.login.window), now)
     }
+}
+
+/// Counts one attempt at `key`: fine while the window holds at most `limit.max`, else 429.
+async fn within(store: &Store, key: &str, limit: Limit, now: Millis) -> Result<(), AuthError> {
+    let window_ms = millis(limit.window);
+    let window = store.count_attempt(key, now, now - window_ms).await?;
+    if window.attempts <= i64::from(limit.max) {
+        return Ok(());
+    }
+    Err(retry_after(window.window_started_at, window_ms, now))
 }
 
 /// 429 with the seconds until the window that began at `window_started_at` ends (at least one).

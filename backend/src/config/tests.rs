@@ -145,3 +145,16 @@ fn the_readme_states_each_plain_default_the_server_uses() {
     }
     assert!(checked >= 20, "only {checked} defaults were compared");
 }
+
+#[test]
+fn mail_goes_to_smtp_or_an_outbox_and_a_server_on_its_own_database_must_say_which() {
+    let embedded = parse(&["--data-dir", "/srv/auth"]).unwrap();
+    assert_eq!(embedded.mail_target().unwrap(), MailTarget::Outbox { folder: PathBuf::from("/srv/auth/outbox") });
+    let own = parse(&["--database-url", "postgres://db/auth"]).unwrap();
+    let refused = own.mail_target().unwrap_err().to_string();
+    assert!(refused.starts_with("SMTP_URL is required when DATABASE_URL is set"), "{refused}");
+    let smtp = parse(&["--database-url", "postgres://db/auth", "--smtp-url", "smtps://mail.example.com"]).unwrap();
+    assert_eq!(smtp.mail_target().unwrap(), MailTarget::Smtp { url: "smtps://mail.example.com".into() });
+    let outbox = parse(&["--database-url", "postgres://db/auth", "--mail-outbox", "/var/mail/out"]).unwrap();
+    assert_eq!(outbox.mail_target().unwrap(), MailTarget::Outbox { folder: PathBuf::from("/var/mail/out") });
+}

@@ -9,6 +9,7 @@ mod jwks;
 mod live;
 mod oauth;
 mod ops;
+mod password_reset;
 mod prometheus;
 mod refresh;
 mod sessions;
@@ -74,6 +75,7 @@ pub(crate) fn api(demo: bool) -> Routes {
             .merge(auth::router())
             .merge(refresh::router())
             .merge(account::router())
+            .merge(password_reset::router())
             .merge(sessions::router())
             .merge(ops::router());
     if demo {

@@ -23,10 +23,12 @@ pub(crate) enum RevokeReason {
     Idle,
     /// A newer login went past the per-user session cap, and this was the least recently used.
     SessionCap,
+    /// The password was reset with a link from the mail.
+    PasswordReset,
 }
 
 impl RevokeReason {
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::Logout,
         Self::LogoutAll,
         Self::Revoked,
@@ -37,6 +39,7 @@ impl RevokeReason {
         Self::PasswordChanged,
         Self::Idle,
         Self::SessionCap,
+        Self::PasswordReset,
     ];
 
     /// The column's value.
@@ -52,6 +55,7 @@ impl RevokeReason {
             Self::PasswordChanged => "password_changed",
             Self::Idle => "idle",
             Self::SessionCap => "session_cap",
+            Self::PasswordReset => "password_reset",
         }
     }
 

@@ -52,15 +52,15 @@ impl Store {
         .await
     }
 
-    /// Gives every key that activated before `successor_activates_at` and has no end yet the end
-    /// `retires_at`: its tokens are still accepted until then.
-    pub(crate) async fn retire_signing_keys(
-        &self,
-        successor_activates_at: Millis,
-        retires_at: Millis,
-    ) -> Result<u64, StoreError> {
+    /// Adds `successor` and gives every key that activated before it and has no end yet the end
+    /// `retires_at` (its tokens are still accepted until then), in one transaction: a server that reloads
+    /// the ring meanwhile sees both changes or neither, never the new key beside an old one without
+    /// its end. Returns how many keys were given an end.
+    pub(crate) async fn add_successor_key(&self, successor: KeyRow, retires_at: Millis) -> Result<u64, StoreError> {
         self.write(move |conn| {
             Box::pin(async move {
+                let successor_activates_at = successor.activates_at;
+                insert_key(conn, &successor, false).await?;
                 let retired = sqlx::query(
                     "UPDATE signing_keys SET retires_at = $1 WHERE retires_at IS NULL AND activates_at < $2",
                 )

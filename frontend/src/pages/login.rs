@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
-use leptos_router::components::Redirect;
+use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::{use_navigate, use_query_map};
 use shared::auth::{LoginRequest, RegisterRequest};
 use shared::paths;
@@ -101,6 +101,7 @@ pub(crate) fn LoginPage() -> impl IntoView {
                 <button class="link" on:click=move |_| registering.update(|r| *r = !*r)>
                     {move || if registering.get() { "I already have an account" } else { "Create an account instead" }}
                 </button>
+                <A href="/forgot-password" attr:id="forgot-password">"Forgot password?"</A>
             </section>
         </Show>
     }
