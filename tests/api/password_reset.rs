@@ -117,7 +117,7 @@ async fn appears_in_the_sqlite_file(app: &TestApp, token: &str) -> bool {
 
 #[tokio::test]
 async fn the_request_answers_alike_whether_or_not_the_account_exists() {
-    let (app, _clock, outbox) = app_with_outbox(&[]).await;
+    let (app, _clock, outbox) = app_with_outbox(&["--trust-forwarded-for", "true"]).await;
     let (email, _) = app.new_session().await;
     let nobody = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
     let known = request_reset(&app, &email).await;
@@ -130,21 +130,27 @@ async fn the_request_answers_alike_whether_or_not_the_account_exists() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(mails(outbox.path()).len(), 1, "a mail went to an address with no account");
 
-    // The time of the answer, side by side over many requests (printed; the bench keeps the figure).
+    // The time of the answer, side by side over many requests, each from an address of its own so the
+    // per-address share never answers instead (printed for the record; timing is not asserted).
     let mut known_ms = Vec::new();
     let mut unknown_ms = Vec::new();
-    for i in 0..8 {
-        for (address, times) in [(&email, &mut known_ms), (&nobody, &mut unknown_ms)] {
+    for i in 0..60u32 {
+        for (which, address, times) in [(1, &email, &mut known_ms), (2, &nobody, &mut unknown_ms)] {
+            let client = format!("10.0.{which}.{i}");
+            let request = app.client.post(app.url(paths::PASSWORD_RESET_REQUEST)).header("x-forwarded-for", client);
             let started = Instant::now();
-            let status = request_reset(&app, address).await.status();
+            let status = request.json(&json!({"email": address})).send().await.unwrap().status();
             times.push(started.elapsed().as_secs_f64() * 1000.0);
-            // Past the address's share the answer is 429 for both alike.
-            assert!(status == StatusCode::ACCEPTED || status == StatusCode::TOO_MANY_REQUESTS, "{i}: {status}");
+            assert_eq!(status, StatusCode::ACCEPTED, "{i}");
         }
     }
     known_ms.sort_by(f64::total_cmp);
     unknown_ms.sort_by(f64::total_cmp);
-    println!("reset request, median ms: existing account {:.2}, no account {:.2}", known_ms[4], unknown_ms[4]);
+    let (known, unknown) = (known_ms[30], unknown_ms[30]);
+    println!(
+        "reset request, median of 60: existing account {known:.2} ms, no account {unknown:.2} ms ({:.2})",
+        known / unknown
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::password_reset::ResetPolicy;
+use crate::auth::service::ResetPolicy;
 use crate::config::{Config, ConfigError, MailTarget};
 use crate::mail::{Mailer, Outbox, Smtp};
 

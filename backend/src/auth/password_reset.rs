@@ -4,7 +4,6 @@
 //! the password and ends every session of the account in one transaction.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use crate::auth::accounts::find_account;
 use crate::auth::error::AuthError;
@@ -12,18 +11,7 @@ use crate::auth::identity::Lookup;
 use crate::auth::input::ResetConfirmation;
 use crate::auth::service::Auth;
 use crate::clock::millis;
-use crate::mail::{Mail, Mailer};
-
-/// Where reset mail goes and what it says.
-#[derive(Debug, Clone)]
-pub(crate) struct ResetPolicy {
-    pub(crate) mailer: Mailer,
-    /// How long a link works.
-    pub(crate) ttl: Duration,
-    /// The page a link opens; the token follows in the fragment, which browsers never send to a
-    /// server or put in a `Referer`.
-    pub(crate) page: String,
-}
+use crate::mail::Mail;
 
 /// Counts the request against the address (429 past its share, which says nothing about any account),
 /// then hands the rest to a task of its own and returns.

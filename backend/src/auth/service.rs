@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use crate::auth::error::AuthError;
-use crate::auth::password_reset::ResetPolicy;
 use crate::auth::passwords::Passwords;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::access::{AccessTokens, Subject};
 use crate::auth::tokens::refresh_token::{RefreshToken, RefreshTokens};
 use crate::clock::{Millis, SharedClock};
 use crate::config::ClientCredentials;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::store::{Liveness, SessionRecord, Store, UserRecord};
 
@@ -42,6 +42,17 @@ impl Auth {
     pub(crate) fn liveness(&self) -> Liveness {
         self.sessions.liveness(self.now())
     }
+}
+
+/// Where reset mail goes and what it says.
+#[derive(Debug, Clone)]
+pub(crate) struct ResetPolicy {
+    pub(crate) mailer: Mailer,
+    /// How long a link works.
+    pub(crate) ttl: std::time::Duration,
+    /// The page a link opens; the token follows in the fragment, which browsers never send to a
+    /// server or put in a `Referer`.
+    pub(crate) page: String,
 }
 
 /// The session-lifetime rules, in milliseconds.
