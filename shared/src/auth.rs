@@ -91,7 +91,8 @@ pub struct ChangePasswordRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordResetRequest {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 254))]
+    /// Any address a login would accept: the pattern is the ASCII part of what is accepted.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$"))]
     pub email: String,
 }
 
@@ -99,6 +100,7 @@ pub struct PasswordResetRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordResetConfirm {
+    /// As the link carried it; a token of another shape is refused like an unknown one (403).
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub token: String,
     /// The sign-up rules apply.

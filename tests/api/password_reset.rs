@@ -101,7 +101,7 @@ async fn a_link_from_the_mail_sets_the_password_and_ends_every_session_once() {
     let new = json!({"email": email, "password": NEW_PASSWORD});
     expect_status(app.post_json(paths::LOGIN, &new).await, StatusCode::OK).await;
     // Single use.
-    expect_error(confirm(&app, &token, "yet another password").await, StatusCode::BAD_REQUEST, "reset_token_invalid")
+    expect_error(confirm(&app, &token, "yet another password").await, StatusCode::FORBIDDEN, "reset_token_invalid")
         .await;
     let raw_tokens_stored = appears_in_the_sqlite_file(&app, &token).await;
     assert!(!raw_tokens_stored, "the raw token is in the database");
@@ -162,11 +162,11 @@ async fn a_superseded_an_expired_and_a_malformed_token_are_refused_alike() {
     expect_status(request_reset(&app, &email).await, StatusCode::ACCEPTED).await;
     let second = token_in(&nth_mail(outbox.path(), 2).await);
     assert_ne!(first, second);
-    expect_error(confirm(&app, &first, NEW_PASSWORD).await, StatusCode::BAD_REQUEST, "reset_token_invalid").await;
+    expect_error(confirm(&app, &first, NEW_PASSWORD).await, StatusCode::FORBIDDEN, "reset_token_invalid").await;
     clock.advance(Duration::from_secs(31 * 60));
-    expect_error(confirm(&app, &second, NEW_PASSWORD).await, StatusCode::BAD_REQUEST, "reset_token_invalid").await;
+    expect_error(confirm(&app, &second, NEW_PASSWORD).await, StatusCode::FORBIDDEN, "reset_token_invalid").await;
     for bad in ["", "short", &"x".repeat(43), &format!("{second}x"), "../../etc/passwd"] {
-        expect_error(confirm(&app, bad, NEW_PASSWORD).await, StatusCode::BAD_REQUEST, "reset_token_invalid").await;
+        expect_error(confirm(&app, bad, NEW_PASSWORD).await, StatusCode::FORBIDDEN, "reset_token_invalid").await;
     }
     expect_status(request_reset(&app, &email).await, StatusCode::ACCEPTED).await;
     let third = token_in(&nth_mail(outbox.path(), 3).await);
@@ -195,7 +195,7 @@ async fn parallel_confirmations_with_one_token_succeed_exactly_once() {
     let answers = futures::future::join_all(passwords.iter().map(|p| confirm(&app, &token, p))).await;
     let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::FORBIDDEN), "{statuses:?}");
     // Exactly one of the passwords works.
     let mut working = 0;
     for password in &passwords {

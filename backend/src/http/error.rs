@@ -89,7 +89,7 @@ fn refusal_status_and_code(refusal: &AuthError) -> (StatusCode, ErrorCode) {
         AuthError::RefreshRefused(_) => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenInvalid),
         AuthError::RefreshTokenReused => (StatusCode::FORBIDDEN, ErrorCode::RefreshTokenReused),
         AuthError::SessionIdle => (StatusCode::FORBIDDEN, ErrorCode::SessionIdle),
-        AuthError::ResetTokenInvalid => (StatusCode::BAD_REQUEST, ErrorCode::ResetTokenInvalid),
+        AuthError::ResetTokenInvalid => (StatusCode::FORBIDDEN, ErrorCode::ResetTokenInvalid),
         AuthError::ReauthenticationRequired { .. } => (StatusCode::UNAUTHORIZED, ErrorCode::ReauthenticationRequired),
         AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
         AuthError::InvalidClient => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient),

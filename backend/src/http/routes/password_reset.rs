@@ -63,8 +63,9 @@ async fn request_reset(
     responses(
         (status = 200, description = "The password is set; `revoked` counts the sessions that ended",
             body = Envelope<OthersRevoked>),
-        (status = 400, description = "`reset_token_invalid`: the link is unknown, used, superseded or expired; \
-            `validation_failed`: a new password outside the sign-up rules", body = Failure),
+        (status = 400, description = "`validation_failed`: a new password outside the sign-up rules", body = Failure),
+        (status = 403, description = "`reset_token_invalid`: the link is unknown, used, superseded or expired (told \
+            apart by nothing), as a dead refresh token is", body = Failure),
         (status = "default", response = OtherFailure),
     )
 )]
