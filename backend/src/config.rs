@@ -177,12 +177,14 @@ pub struct Config {
     #[arg(long, env = "LOGIN_QUEUE_TIMEOUT", default_value = "10s", value_parser = parse_lifetime)]
     pub login_queue_timeout: Duration,
 
-    /// Per-address limits (logins, sign-ups, introspection clients, connections) count an IPv6
+    /// Per-address limits (logins, sign-ups, introspection clients, password-reset requests,
+    /// connections) count an IPv6
     /// address by this many leading bits, since one IPv6 client holds at least a /64 (RFC 6177, RFC 8981).
     #[arg(long, env = "IPV6_LIMIT_PREFIX", default_value = "64", value_parser = clap::value_parser!(u8).range(1..=128))]
     pub ipv6_limit_prefix: u8,
 
-    /// How often expired and revoked sessions are deleted.
+    /// How often expired and revoked sessions, stale throttle counters, retired signing keys and used or
+    /// expired password-reset tokens are deleted.
     #[arg(long, env = "PURGE_INTERVAL", default_value = "1h", value_parser = parse_lifetime)]
     pub purge_interval: Duration,
 
