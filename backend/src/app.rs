@@ -132,6 +132,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let auth: &Auth = &self.state.auth;
+        upkeep::purge_now(auth).await;
         let purge = upkeep::purge(auth.clone(), self.purge_every);
         let reload = upkeep::reload_keys(auth.clone(), self.key_reload);
         let counting = upkeep::count_sessions(auth.clone(), SESSION_GAUGE_EVERY);

@@ -19,6 +19,8 @@ use shared::paths;
 use crate::helpers::{TestApp, TestDatabase, spawn_app_on_manual_clock};
 use crate::jose::claims;
 
+mod reset;
+
 const ACCESS_TTL_MS: i64 = 60_000;
 const REFRESH_TTL_MS: i64 = 3_600_000;
 const GRACE_MS: i64 = 10_000;
@@ -50,18 +52,45 @@ const PASSWORDS: [&str; 2] = ["first model password", "second model password"];
 
 #[derive(Debug, Clone)]
 enum Command {
-    Login { device: Option<u8> },
-    Me { token: u8 },
-    Refresh { token: u8 },
-    IntrospectAccess { token: u8 },
-    IntrospectRefresh { token: u8 },
-    ListSessions { token: u8 },
-    LogoutAll { token: u8 },
-    LogoutOthers { token: u8 },
-    RevokeSession { token: u8, target: u8 },
-    Reauthenticate { token: u8 },
-    ChangePassword { token: u8 },
-    Advance { ms: i64 },
+    Login {
+        device: Option<u8>,
+    },
+    Me {
+        token: u8,
+    },
+    Refresh {
+        token: u8,
+    },
+    IntrospectAccess {
+        token: u8,
+    },
+    IntrospectRefresh {
+        token: u8,
+    },
+    ListSessions {
+        token: u8,
+    },
+    LogoutAll {
+        token: u8,
+    },
+    LogoutOthers {
+        token: u8,
+    },
+    RevokeSession {
+        token: u8,
+        target: u8,
+    },
+    Reauthenticate {
+        token: u8,
+    },
+    /// Ask for a reset link and, when the model expects one to arrive, use it.
+    ResetPassword,
+    ChangePassword {
+        token: u8,
+    },
+    Advance {
+        ms: i64,
+    },
     Restart,
 }
 
@@ -79,6 +108,7 @@ fn command() -> impl Strategy<Value = Command> {
         1 => (index(), index()).prop_map(|(token, target)| Command::RevokeSession { token, target }),
         1 => index().prop_map(|token| Command::ChangePassword { token }),
         1 => index().prop_map(|token| Command::Reauthenticate { token }),
+        1 => Just(Command::ResetPassword),
         5 => prop_oneof![Just(1_000i64), Just(5_000), Just(20_000), Just(61_000), Just(300_000), Just(610_000), Just(3_700_000)]
             .prop_map(|ms| Command::Advance { ms }),
         1 => Just(Command::Restart),
@@ -114,6 +144,11 @@ struct Model {
     /// (token, session index, generation)
     refresh_tokens: Vec<(String, usize, u32)>,
     access_tokens: Vec<AccessToken>,
+    /// The reset requests' share of this address, and the reset mails' share of the account.
+    reset_requests: reset::Window,
+    reset_mails: reset::Window,
+    /// Reset mails the outbox should hold.
+    mails: usize,
 }
 
 /// An access token the model holds, with what it must carry.
@@ -183,6 +218,13 @@ struct World {
     app: Option<TestApp>,
     clock: ManualClock,
     model: Model,
+    /// Where the server writes its reset mail.
+    outbox: tempfile::TempDir,
+}
+
+fn flags_with_outbox(outbox: &std::path::Path) -> Vec<&'static str> {
+    let outbox: &'static str = Box::leak(outbox.display().to_string().into_boxed_str());
+    [FLAGS, &["--mail-outbox", outbox]].concat()
 }
 
 fn pick(index: u8, len: usize) -> Option<usize> {
@@ -207,6 +249,10 @@ impl World {
         self.app.as_ref().unwrap()
     }
 
+    fn flags(&self) -> Vec<&str> {
+        flags_with_outbox(self.outbox.path())
+    }
+
     /// Runs one command on the server and on the model; returns (server, model).
     async fn step(&mut self, command: &Command) -> (Outcome, Outcome) {
         // Every step at its own instant, so no two sessions tie on their times.
@@ -220,7 +266,7 @@ impl World {
             }
             Command::Restart => {
                 let db = self.app.take().unwrap().stop().await;
-                self.app = Some(spawn_app_on_manual_clock(db, FLAGS, self.clock.clone()).await);
+                self.app = Some(spawn_app_on_manual_clock(db, &self.flags(), self.clock.clone()).await);
                 let now = self.model.now;
                 for s in &mut self.model.sessions {
                     s.recorded = None;
@@ -229,6 +275,7 @@ impl World {
                 (Outcome::Skipped, Outcome::Skipped)
             }
             Command::Login { device } => self.login(device).await,
+            Command::ResetPassword => self.reset_password().await,
             Command::Refresh { token } => self.refresh(token).await,
             Command::IntrospectRefresh { token } => {
                 let Some(t) = pick(token, self.model.refresh_tokens.len()) else { return skipped() };
@@ -445,10 +492,12 @@ async fn run(commands: &[Command]) -> Result<usize, String> {
     let start = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
     let start = start.unwrap();
     let clock = ManualClock::starting_at(start);
-    let app = spawn_app_on_manual_clock(TestDatabase::new().await, FLAGS, clock.clone()).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let flags = flags_with_outbox(outbox.path());
+    let app = spawn_app_on_manual_clock(TestDatabase::new().await, &flags, clock.clone()).await;
     let body = json!({"username": "model", "email": EMAIL, "password": PASSWORDS[0]});
     assert_eq!(app.post_json(paths::REGISTER, &body).await.status(), StatusCode::CREATED);
-    let mut world = World { app: Some(app), clock, model: Model { now: start, ..Model::default() } };
+    let mut world = World { app: Some(app), clock, model: Model { now: start, ..Model::default() }, outbox };
     let mut steps = 0;
     for (i, command) in commands.iter().enumerate() {
         let (server, model) = world.step(command).await;

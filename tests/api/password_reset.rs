@@ -29,7 +29,7 @@ async fn confirm(app: &TestApp, token: &str, password: &str) -> reqwest::Respons
 }
 
 /// Every mail in `folder` (an outbox, or a maildir's `new/`), oldest first, decoded.
-fn mails(folder: &Path) -> Vec<String> {
+pub(crate) fn mails(folder: &Path) -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(folder)
         .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -39,13 +39,13 @@ fn mails(folder: &Path) -> Vec<String> {
 }
 
 /// The token of the link in a mail.
-fn token_in(mail: &str) -> String {
+pub(crate) fn token_in(mail: &str) -> String {
     let at = mail.find("#token=").unwrap_or_else(|| panic!("no link in the mail:\n{mail}"));
     mail[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
 /// Waits for the `count`-th mail in `folder` and returns it.
-async fn nth_mail(folder: &Path, count: usize) -> String {
+pub(crate) async fn nth_mail(folder: &Path, count: usize) -> String {
     eventually(Duration::from_secs(10), "the reset mail", || async {
         let all = mails(folder);
         all.get(count - 1).cloned().ok_or_else(|| format!("{} mail(s)", all.len()))

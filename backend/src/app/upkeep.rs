@@ -13,16 +13,20 @@ use crate::telemetry::error_chain;
 /// Purges every `period` until the returned task is aborted. Failures are logged and retried on the
 /// next tick.
 pub(super) fn purge(auth: Auth, period: Duration) -> JoinHandle<()> {
-    every(Duration::ZERO, period, move || {
+    every(period, period, move || {
         let auth = auth.clone();
-        async move {
-            match auth.store.purge(auth.now(), auth.throttle.longest_window_ms()).await {
-                Ok(0) => {}
-                Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
-                Err(error) => tracing::warn!(error = %error_chain(&error), "purge failed"),
-            }
-        }
+        async move { purge_now(&auth).await }
     })
+}
+
+/// One purge, now. The server runs one before it accepts its first connection, so what a restart
+/// answers never depends on whether the purge has run yet.
+pub(super) async fn purge_now(auth: &Auth) {
+    match auth.store.purge(auth.now(), auth.throttle.longest_window_ms()).await {
+        Ok(0) => {}
+        Ok(sessions) => tracing::info!(sessions, "purged ended sessions"),
+        Err(error) => tracing::warn!(error = %error_chain(&error), "purge failed"),
+    }
 }
 
 /// Reads the signing keys again every `period`, so a key another instance or `backend keys rotate`

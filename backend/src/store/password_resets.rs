@@ -81,9 +81,10 @@ impl Store {
                         .bind(&user)
                         .execute(&mut *conn)
                         .await?;
+                    // Expired sessions are over already; they are neither counted nor touched.
                     let ended = sqlx::query(
                         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
-                         WHERE user_id = $3 AND revoked_at IS NULL",
+                         WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1",
                     )
                     .bind(now)
                     .bind(RevokeReason::PasswordReset.as_str())
