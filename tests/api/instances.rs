@@ -184,6 +184,43 @@ async fn a_revocation_reaches_the_other_instance_within_the_session_cache_ttl() 
     .await;
 }
 
+/// A password reset confirmed on A ends the session that B has cached, within `SESSION_CACHE_TTL`, and
+/// its refresh token at once on both.
+#[tokio::test]
+async fn a_password_reset_on_one_instance_ends_the_session_on_the_other_within_the_session_cache_ttl() {
+    let outbox = tempfile::tempdir().unwrap();
+    let folder = outbox.path().display().to_string();
+    let pair = two_instances(&["--session-cache-ttl", "1s", "--mail-outbox", &folder]).await;
+    let login = pair.login(&pair.b, "phone").await;
+    let token = &login.tokens.access_token;
+    let me = |on: &BackendProcess| pair.http.get(on.url(paths::ME)).bearer_auth(token).send();
+    assert_eq!(me(&pair.b).await.unwrap().status(), StatusCode::OK, "B has now cached the session");
+
+    let asked = pair.post(&pair.a, paths::PASSWORD_RESET_REQUEST, &json!({"email": "multi@example.com"})).await;
+    expect_status(asked, StatusCode::ACCEPTED).await;
+    let reset_token = crate::password_reset::token_in(&crate::password_reset::nth_mail(outbox.path(), 1).await);
+    let confirm = json!({"token": reset_token, "newPassword": "a password after the reset"});
+    expect_status(pair.post(&pair.a, paths::PASSWORD_RESET_CONFIRM, &confirm).await, StatusCode::OK).await;
+    // The same link does not work twice, whichever instance it is shown to.
+    let again = pair.post(&pair.b, paths::PASSWORD_RESET_CONFIRM, &confirm).await;
+    expect_error(again, StatusCode::FORBIDDEN, "reset_token_invalid").await;
+    expect_error(
+        pair.refresh(&pair.b, &login.tokens.refresh_token).await,
+        StatusCode::FORBIDDEN,
+        "refresh_token_invalid",
+    )
+    .await;
+    let me = &me;
+    let b = &pair.b;
+    eventually(Duration::from_secs(3), "B refuses the reset account's session", || async move {
+        match me(b).await.unwrap().status() {
+            StatusCode::OK => Err("B still accepts it".to_owned()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+}
+
 /// Clients rotate through instance A as fast as they can; A is killed mid-load. Every token A had
 /// acknowledged must still refresh on B (a commit A made but never acknowledged leaves the client with
 /// the previous token, which the grace window honours).
