@@ -32,7 +32,7 @@ use crate::clock::{SharedClock, SystemClock, millis};
 use crate::config::{Config, ConfigError, JwtAlgorithm, MetricsExposure, RefreshExpiry};
 use crate::http::limits::RequestLimits;
 use crate::http::router::{AppService, RouterError};
-use crate::http::state::AppState;
+use crate::http::state::{AppState, Shared};
 use crate::metrics::Metrics;
 use crate::store::{KeyPolicyRow, PoolSettings, Store, StoreError};
 use crate::telemetry::error_chain;
@@ -85,7 +85,7 @@ impl App {
     /// [`ManualClock`](crate::clock::ManualClock)).
     pub async fn build_with_clock(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
         let auth = auth(config, clock).await?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             auth: Arc::new(auth),
             trust_forwarded_for: config.trust_forwarded_for,
             cors_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
@@ -94,7 +94,7 @@ impl App {
             jwks_max_age: (config.key_activation_delay.as_secs() / 2).min(3600),
             echoes_in_flight: Arc::default(),
             openapi: Bytes::new(),
-        };
+        });
         if config.demo_user_enabled() {
             demo_user::seed(&state.auth).await?;
         }

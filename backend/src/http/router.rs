@@ -32,7 +32,7 @@ pub(crate) type AppService = Envelope<Router>;
 
 /// The application, and the path template of every route it registered (for the OpenAPI coverage
 /// test).
-pub(crate) fn router(mut state: AppState, config: &Config) -> Result<(AppService, Vec<String>), RouterError> {
+pub(crate) fn router(state: AppState, config: &Config) -> Result<(AppService, Vec<String>), RouterError> {
     let metrics = Arc::clone(&state.auth.metrics);
     let (api, api_paths) = routes::api(config.demo_routes_enabled()).merge(routes::oauth()).into_parts();
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
@@ -55,7 +55,7 @@ pub(crate) fn router(mut state: AppState, config: &Config) -> Result<(AppService
         crate::http::fault::with_refresh_outage_switch(api)
     };
     let (api, document) = api.split_for_parts();
-    state.openapi = document.to_json().map_err(RouterError::OpenApi)?.into();
+    let state = state.with_openapi(document.to_json().map_err(RouterError::OpenApi)?.into());
     let mut app = api.method_not_allowed_fallback(routes::method_not_allowed).with_state(state);
     if config.static_dir.is_dir() {
         app = app.merge(spa::router(&config.static_dir, &config.csp_connect_src)?);

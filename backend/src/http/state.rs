@@ -6,10 +6,15 @@ use axum::body::Bytes;
 
 use crate::auth::service::Auth;
 
-/// Cheap to clone: every field is a handle or an `Arc`.
+/// What every handler reads, behind one `Arc`: axum clones the state for every request (twice on some
+/// paths), and one reference count is cheaper than a count per handle, each a cache line the request
+/// threads would pass back and forth.
 #[derive(Debug, Clone)]
-pub(crate) struct AppState {
-    /// Behind an `Arc`: the state is cloned for every request, and the rules' handles are not all cheap.
+pub(crate) struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`].
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
     pub(crate) auth: Arc<Auth>,
     /// Whether the client address comes from `X-Forwarded-For` (behind a trusted proxy).
     pub(crate) trust_forwarded_for: bool,
@@ -21,4 +26,23 @@ pub(crate) struct AppState {
     pub(crate) echoes_in_flight: Arc<std::sync::atomic::AtomicU32>,
     /// The OpenAPI document, serialised once the router that it describes is built.
     pub(crate) openapi: Bytes,
+}
+
+impl AppState {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// The same state with the OpenAPI document set (the router writes it once it has every route).
+    pub(crate) fn with_openapi(&self, openapi: Bytes) -> Self {
+        Self::new(Shared { openapi, ..(*self.0).clone() })
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
