@@ -98,7 +98,7 @@ impl App {
         if config.demo_user_enabled() {
             demo_user::seed(&state.auth).await?;
         }
-        let (router, route_paths) = crate::http::router::router(state.clone(), config)?;
+        let (router, route_paths) = crate::http::router::router(&state, config)?;
         Ok(Self {
             state,
             router,

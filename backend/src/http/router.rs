@@ -32,7 +32,7 @@ pub(crate) type AppService = Envelope<Router>;
 
 /// The application, and the path template of every route it registered (for the OpenAPI coverage
 /// test).
-pub(crate) fn router(state: AppState, config: &Config) -> Result<(AppService, Vec<String>), RouterError> {
+pub(crate) fn router(state: &AppState, config: &Config) -> Result<(AppService, Vec<String>), RouterError> {
     let metrics = Arc::clone(&state.auth.metrics);
     let (api, api_paths) = routes::api(config.demo_routes_enabled()).merge(routes::oauth()).into_parts();
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
