@@ -224,3 +224,28 @@ async fn a_plain_fetch_with_no_body_refreshes_in_cookie_mode() {
     let response = cookie_mode(&app, not_json.body("refresh please")).send().await.unwrap();
     expect_error(response, StatusCode::BAD_REQUEST, "validation_failed").await;
 }
+
+#[tokio::test]
+async fn reauthentication_in_cookie_mode_keeps_the_cookie_and_its_chain() {
+    let (app, clock) = crate::helpers::spawn_app_with_manual_clock(&["--reauth-max-age", "10m"]).await;
+    let (_, cookie, _) = login_with_cookie(&app).await;
+    clock.advance(std::time::Duration::from_secs(11 * 60));
+    let refreshed = refresh_with(&app, &cookie).await;
+    let cookie = cookie_value(refreshed.headers()).expect("the successor cookie");
+    let access = expect_status(refreshed, StatusCode::OK).await["data"]["access_token"].as_str().unwrap().to_owned();
+    let challenged = app.post_with_token(paths::LOGOUT_OTHERS, &access).await;
+    expect_error(challenged, StatusCode::UNAUTHORIZED, "reauthentication_required").await;
+
+    let request =
+        app.client.post(app.url(paths::REAUTHENTICATE)).bearer_auth(&access).json(&json!({"password": PASSWORD}));
+    let answer = cookie_mode(&app, request).send().await.unwrap();
+    assert!(set_cookie(answer.headers()).is_none(), "a re-authentication sets no cookie");
+    let body = expect_status(answer, StatusCode::OK).await;
+    assert!(body["data"].get("refresh_token").is_none(), "{body}");
+    let fresh = body["data"]["access_token"].as_str().unwrap().to_owned();
+    expect_status(app.post_with_token(paths::LOGOUT_OTHERS, &fresh).await, StatusCode::OK).await;
+    // The cookie from before goes on rotating, now with the new authentication time.
+    let next = refresh_with(&app, &cookie).await;
+    let next = expect_status(next, StatusCode::OK).await["data"]["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(crate::jose::claims(&next)["auth_time"], crate::jose::claims(&fresh)["auth_time"]);
+}
