@@ -88,6 +88,7 @@ impl App {
         let state = AppState::new(Shared {
             auth: Arc::new(auth),
             trust_forwarded_for: config.trust_forwarded_for,
+            cookie_prefix: config.refresh_cookie_prefix,
             cors_origins: config.cors_origins.iter().map(|o| o.trim().to_owned()).collect(),
             // Verifiers may cache the key set for half the activation delay, so a standby key reaches
             // them before it signs anything.

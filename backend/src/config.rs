@@ -12,8 +12,8 @@ use clap::Parser;
 
 pub use secret::Secret;
 pub use values::{
-    AccountsCommand, ClientCredentials, Command, DatabaseTarget, JwtAlgorithm, KeysCommand, MetricsExposure,
-    RefreshExpiry,
+    AccountsCommand, ClientCredentials, Command, CookiePrefix, DatabaseTarget, JwtAlgorithm, KeysCommand,
+    MetricsExposure, RefreshExpiry,
 };
 pub use values::{KeySetting, is_url_issuer};
 use values::{parse_duration, parse_issuer, parse_lifetime};
@@ -106,6 +106,12 @@ pub struct Config {
     /// `fixed`: the session keeps the expiry set at login.
     #[arg(long, env = "REFRESH_EXPIRY", default_value = "sliding")]
     pub refresh_expiry: RefreshExpiry,
+
+    /// The refresh cookie's name in cookie mode: `host` (`__Host-refresh_token`) or `host-http`
+    /// (`__Host-Http-refresh_token`, which a script cannot set in a browser that knows the prefix).
+    /// Either name is read, so changing it logs nobody out.
+    #[arg(long, env = "REFRESH_COOKIE_PREFIX", default_value = "host")]
+    pub refresh_cookie_prefix: CookiePrefix,
 
     /// Hard cap on a session's life, counted from login.
     #[arg(long, env = "SESSION_MAX_LIFETIME", default_value = "30d", value_parser = parse_lifetime)]

@@ -176,6 +176,9 @@ pub const TOKEN_DELIVERY_HEADER: &str = "X-Token-Delivery";
 /// host, over a secure channel, for `Path=/`, never for a parent domain, so a sibling subdomain cannot
 /// plant or overwrite it.
 pub const REFRESH_COOKIE: &str = "__Host-refresh_token";
+/// The same cookie under the `__Host-Http-` prefix (the server's `REFRESH_COOKIE_PREFIX=host-http`),
+/// which a browser that knows the prefix lets no script set.
+pub const REFRESH_COOKIE_HTTP: &str = "__Host-Http-refresh_token";
 
 /// Login and refresh answers in cookie mode: the access token and the user, and no refresh token (it
 /// is in the cookie). Refresh answers carry the user too, so a reloaded page can restore its session

@@ -249,3 +249,38 @@ async fn reauthentication_in_cookie_mode_keeps_the_cookie_and_its_chain() {
     let next = expect_status(next, StatusCode::OK).await["data"]["access_token"].as_str().unwrap().to_owned();
     assert_eq!(crate::jose::claims(&next)["auth_time"], crate::jose::claims(&fresh)["auth_time"]);
 }
+
+#[tokio::test]
+async fn the_host_http_prefix_is_set_and_a_cookie_under_the_old_name_moves_over_without_a_logout() {
+    const HTTP_COOKIE: &str = "__Host-Http-refresh_token";
+    let db = crate::helpers::TestDatabase::new().await;
+    let app = crate::helpers::spawn_app_on(db, &[]).await;
+    // A session from before the change, under the old name.
+    let (_, old_cookie, _) = login_with_cookie(&app).await;
+    let db = app.stop().await;
+    let app = crate::helpers::spawn_app_on(db, &["--refresh-cookie-prefix", "host-http"]).await;
+
+    let moved = refresh_with(&app, &old_cookie).await;
+    let set: Vec<String> = moved.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    expect_status(moved, StatusCode::OK).await;
+    let new_cookie = set.iter().find_map(|c| c.strip_prefix(&format!("{HTTP_COOKIE}="))).expect("the new name");
+    let new_cookie = new_cookie.split(';').next().unwrap().to_owned();
+    assert!(set.iter().find(|c| c.starts_with(HTTP_COOKIE)).unwrap().contains("HttpOnly; Secure; SameSite=Strict"));
+    assert!(set.iter().any(|c| c.starts_with(&format!("{COOKIE}=;")) && c.contains("Max-Age=0")), "{set:?}");
+
+    // The next refresh comes with the new name (and, in an older browser's jar, maybe nothing else).
+    let request = app
+        .client
+        .post(app.url(paths::REFRESH))
+        .header("Cookie", format!("{HTTP_COOKIE}={new_cookie}"))
+        .json(&json!({}));
+    expect_status(cookie_mode(&app, request).send().await.unwrap(), StatusCode::OK).await;
+    // Logging out clears both names.
+    let request = app.client.post(app.url(paths::LOGOUT)).header("Cookie", format!("{HTTP_COOKIE}={new_cookie}"));
+    let out = cookie_mode(&app, request).send().await.unwrap();
+    let cleared: Vec<String> =
+        out.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    for name in [COOKIE, HTTP_COOKIE] {
+        assert!(cleared.iter().any(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0")), "{cleared:?}");
+    }
+}

@@ -174,6 +174,27 @@ pub fn is_url_issuer(issuer: &str) -> bool {
     issuer.starts_with("https://") || issuer.starts_with("http://")
 }
 
+/// The refresh cookie's name prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CookiePrefix {
+    /// `__Host-refresh_token`: Secure, `Path=/`, no `Domain` (every current browser enforces it).
+    Host,
+    /// `__Host-Http-refresh_token`: also only ever set by a `Set-Cookie` header with `HttpOnly`, never
+    /// by a script (draft-ietf-httpbis-layered-cookies; enforced by Chromium from 140; a browser
+    /// without it still enforces the `__Host-` part).
+    HostHttp,
+}
+
+impl CookiePrefix {
+    /// The cookie's name.
+    pub fn cookie_name(self) -> &'static str {
+        match self {
+            Self::Host => shared::auth::REFRESH_COOKIE,
+            Self::HostHttp => shared::auth::REFRESH_COOKIE_HTTP,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RefreshExpiry {
     Sliding,

@@ -12,10 +12,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use shared::auth::{
-    COOKIE_DELIVERY, CookieSession, LoginResponse, REFRESH_COOKIE, TOKEN_DELIVERY_HEADER, TOKEN_TYPE, TokenPair,
+    COOKIE_DELIVERY, CookieSession, LoginResponse, REFRESH_COOKIE, REFRESH_COOKIE_HTTP, TOKEN_DELIVERY_HEADER,
+    TOKEN_TYPE, TokenPair,
 };
 
 use crate::auth::service::Issued;
+use crate::config::CookiePrefix;
 use crate::http::error::ApiError;
 use crate::http::reply::reply;
 use crate::http::state::AppState;
@@ -23,7 +25,8 @@ use crate::http::state::AppState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivery {
     Body,
-    Cookie,
+    /// The refresh token in an `HttpOnly` cookie with this prefix.
+    Cookie(CookiePrefix),
 }
 
 impl FromRequestParts<AppState> for Delivery {
@@ -34,7 +37,7 @@ impl FromRequestParts<AppState> for Delivery {
         match value.to_str().map(str::trim) {
             Ok(v) if v.eq_ignore_ascii_case(COOKIE_DELIVERY) => {
                 check_same_site(&parts.headers, &state.cors_origins)?;
-                Ok(Self::Cookie)
+                Ok(Self::Cookie(state.cookie_prefix))
             }
             Ok(v) if v.eq_ignore_ascii_case("body") => Ok(Self::Body),
             _ => Err(ApiError::Validation(format!("{TOKEN_DELIVERY_HEADER} must be `cookie` or `body`"))),
@@ -83,7 +86,7 @@ impl Delivery {
                 let data = LoginResponse { tokens, username: user.username, email: user.email, role: user.role };
                 reply(StatusCode::OK, message, data)
             }
-            Self::Cookie => {
+            Self::Cookie(prefix) => {
                 let data = CookieSession {
                     access_token,
                     token_type,
@@ -95,10 +98,14 @@ impl Delivery {
                 };
                 let mut response = reply(StatusCode::OK, message, data);
                 // Not remembered: a browser-session cookie (no Max-Age), at every rotation too.
-                set_refresh_cookie(&mut response, refresh.as_str(), remembered.then_some(refresh_expires_in));
+                set_refresh_cookie(&mut response, prefix, refresh.as_str(), remembered.then_some(refresh_expires_in));
                 response
             }
         }
+    }
+
+    pub(crate) fn is_cookie(self) -> bool {
+        matches!(self, Self::Cookie(_))
     }
 
     /// `result` as a response; in cookie mode a refused refresh token also clears the cookie, so the
@@ -107,7 +114,7 @@ impl Delivery {
         match result {
             Ok(response) => response,
             Err(error) => {
-                let clears = self == Self::Cookie && error.ends_refresh_token();
+                let clears = self.is_cookie() && error.ends_refresh_token();
                 let mut response = error.into_response();
                 if clears {
                     clear_refresh_cookie(&mut response);
@@ -118,31 +125,55 @@ impl Delivery {
     }
 }
 
-/// The refresh token in the request's cookies, if any.
-pub(crate) fn refresh_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The refresh token in the request's cookies, if any: under the configured name, else under the other
+/// one (set before `REFRESH_COOKIE_PREFIX` changed), so a change of prefix logs nobody out.
+pub(crate) fn refresh_cookie(headers: &HeaderMap, prefix: CookiePrefix) -> Option<&str> {
+    let other = match prefix {
+        CookiePrefix::Host => CookiePrefix::HostHttp,
+        CookiePrefix::HostHttp => CookiePrefix::Host,
+    };
+    cookie(headers, prefix.cookie_name()).or_else(|| cookie(headers, other.cookie_name()))
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == REFRESH_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim())
 }
 
 /// Sets the refresh cookie for `max_age_secs` (the session's remaining life), or, with `None`, for the
-/// browser session only.
-pub(crate) fn set_refresh_cookie(response: &mut Response, token: &str, max_age_secs: Option<u64>) {
+/// browser session only. Under the `__Host-Http-` name the `__Host-` one is cleared, so the browser
+/// never keeps a retired token under the old name.
+pub(crate) fn set_refresh_cookie(
+    response: &mut Response,
+    prefix: CookiePrefix,
+    token: &str,
+    max_age_secs: Option<u64>,
+) {
     let max_age = max_age_secs.map(|secs| format!("; Max-Age={secs}")).unwrap_or_default();
-    let cookie = format!("{REFRESH_COOKIE}={token}; Path=/{max_age}; HttpOnly; Secure; SameSite=Strict");
+    let name = prefix.cookie_name();
+    let cookie = format!("{name}={token}; Path=/{max_age}; HttpOnly; Secure; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, value);
     }
+    if prefix == CookiePrefix::HostHttp {
+        append_clear(response, REFRESH_COOKIE);
+    }
 }
 
-/// Tells the browser to drop the refresh cookie.
+/// Tells the browser to drop the refresh cookie, under either name.
 pub(crate) fn clear_refresh_cookie(response: &mut Response) {
-    let cookie = format!("{REFRESH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+    append_clear(response, REFRESH_COOKIE);
+    append_clear(response, REFRESH_COOKIE_HTTP);
+}
+
+fn append_clear(response: &mut Response, name: &str) {
+    let cookie = format!("{name}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
     response.headers_mut().append(SET_COOKIE, HeaderValue::from_str(&cookie).expect("a static cookie is valid"));
 }
 
@@ -176,8 +207,12 @@ mod tests {
     #[test]
     fn the_refresh_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "a=1; __Host-refresh_token=tok ; b=2")]);
-        assert_eq!(refresh_cookie(&h), Some("tok"));
-        assert_eq!(refresh_cookie(&headers(&[("cookie", "refresh_token=x")])), None);
+        assert_eq!(refresh_cookie(&h, CookiePrefix::Host), Some("tok"));
+        assert_eq!(refresh_cookie(&h, CookiePrefix::HostHttp), Some("tok"), "the other name is read too");
+        let both = headers(&[("cookie", "__Host-refresh_token=old; __Host-Http-refresh_token=new")]);
+        assert_eq!(refresh_cookie(&both, CookiePrefix::HostHttp), Some("new"));
+        assert_eq!(refresh_cookie(&both, CookiePrefix::Host), Some("old"));
+        assert_eq!(refresh_cookie(&headers(&[("cookie", "refresh_token=x")]), CookiePrefix::Host), None);
     }
 
     proptest::proptest! {
@@ -188,7 +223,7 @@ mod tests {
                 h.insert(COOKIE, c);
                 h.insert(ORIGIN, o);
                 h.insert(HOST, HeaderValue::from_static("app.example"));
-                let _ = refresh_cookie(&h);
+                let _ = refresh_cookie(&h, CookiePrefix::HostHttp);
                 if check_same_site(&h, &[]).is_ok() {
                     proptest::prop_assert!(origin.trim().eq_ignore_ascii_case("http://app.example") || origin.trim().eq_ignore_ascii_case("https://app.example"));
                 }

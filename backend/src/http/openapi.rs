@@ -64,7 +64,8 @@ impl Modify for SecuritySchemes {
         let cookie = ApiKeyValue::with_description(
             REFRESH_COOKIE,
             "The refresh token in cookie mode (`X-Token-Delivery: cookie`); HttpOnly, so only the \
-             browser sends it.",
+             browser sends it. Named `__Host-Http-refresh_token` instead with `REFRESH_COOKIE_PREFIX=host-http`; \
+             either name is read.",
         );
         components.add_security_scheme(REFRESH_COOKIE_SCHEME, SecurityScheme::ApiKey(ApiKey::Cookie(cookie)));
         let basic = HttpBuilder::new()

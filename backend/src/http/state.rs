@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) trust_forwarded_for: bool,
     /// Origins besides this server's own that may make cookie-mode requests (`CORS_ORIGINS`).
     pub(crate) cors_origins: Arc<[String]>,
+    /// The refresh cookie's name prefix (`REFRESH_COOKIE_PREFIX`).
+    pub(crate) cookie_prefix: crate::config::CookiePrefix,
     /// How long the JWKS may be cached, in seconds.
     pub(crate) jwks_max_age: u64,
     /// Demo echo calls in progress, which each echo reports (overlap, seen from the server).

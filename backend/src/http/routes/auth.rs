@@ -124,16 +124,16 @@ async fn logout(
     let mut ended: Vec<SessionRef> = Vec::new();
     match (delivery, claims) {
         (Delivery::Body, claims) => ended.push(claims?.0.into()),
-        (Delivery::Cookie, claims) => {
+        (Delivery::Cookie(prefix), claims) => {
             ended.extend(claims.ok().map(|Claims(c)| c.into()));
-            if let Some(cookie) = refresh_cookie(&headers) {
+            if let Some(cookie) = refresh_cookie(&headers, prefix) {
                 ended.extend(sessions::session_of_refresh_token(&state.auth, cookie).await?);
             }
         }
     }
     sessions::log_out(&state.auth, &ended).await?;
     let mut response = reply(StatusCode::OK, "logged out", ());
-    if delivery == Delivery::Cookie {
+    if delivery.is_cookie() {
         clear_refresh_cookie(&mut response);
     }
     Ok(response)

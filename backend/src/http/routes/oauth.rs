@@ -142,7 +142,10 @@ async fn revoke(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, ApiError> {
     let token = form.token.filter(|t| !t.trim().is_empty());
-    let cookie = (delivery == Delivery::Cookie).then(|| refresh_cookie(&headers)).flatten();
+    let cookie = match delivery {
+        Delivery::Cookie(prefix) => refresh_cookie(&headers, prefix),
+        Delivery::Body => None,
+    };
     if token.is_none() && cookie.is_none() {
         return Err(ApiError::InvalidRequest("token is required".into()));
     }
@@ -150,7 +153,7 @@ async fn revoke(
         oauth::revoke(&state.auth, token).await?;
     }
     let mut response = reply(StatusCode::OK, "revoked", ());
-    if delivery == Delivery::Cookie {
+    if delivery.is_cookie() {
         clear_refresh_cookie(&mut response);
     }
     Ok(response)

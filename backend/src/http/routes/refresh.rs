@@ -56,7 +56,7 @@ async fn refresh_token(
     let result = async {
         let presented = presented_token(delivery, &headers, &body)?;
         let issued = refresh(&state.auth, presented).await?;
-        Ok(delivery.answer("token refreshed", issued, delivery == Delivery::Cookie))
+        Ok(delivery.answer("token refreshed", issued, delivery.is_cookie()))
     };
     delivery.respond(result.await)
 }
@@ -70,10 +70,10 @@ fn presented_token<'a>(
     let in_body = body.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let raw = match delivery {
         Delivery::Body => in_body,
-        Delivery::Cookie if in_body.is_some() => {
+        Delivery::Cookie(_) if in_body.is_some() => {
             return Err(ApiError::Validation("in cookie mode the refresh token comes from the cookie only".into()));
         }
-        Delivery::Cookie => refresh_cookie(headers).filter(|t| !t.is_empty()),
+        Delivery::Cookie(prefix) => refresh_cookie(headers, prefix).filter(|t| !t.is_empty()),
     };
     raw.ok_or(ApiError::RefreshTokenMissing)
 }
