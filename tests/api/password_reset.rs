@@ -53,9 +53,22 @@ pub(crate) async fn nth_mail(folder: &Path, count: usize) -> String {
     .await
 }
 
+/// A folder the server creates for its mail, inside a temporary one of the test's.
+struct Outbox {
+    _dir: TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Outbox {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// A server whose mail goes to a folder of the test's own, on a manual clock.
-async fn app_with_outbox(extra: &[&str]) -> (TestApp, backend::clock::ManualClock, TempDir) {
-    let outbox = tempfile::tempdir().unwrap();
+async fn app_with_outbox(extra: &[&str]) -> (TestApp, backend::clock::ManualClock, Outbox) {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox { path: dir.path().join("outbox"), _dir: dir };
     let folder = outbox.path().display().to_string();
     let mut flags = vec!["--mail-outbox", folder.as_str()];
     flags.extend_from_slice(extra);
@@ -103,6 +116,14 @@ async fn a_link_from_the_mail_sets_the_password_and_ends_every_session_once() {
     // Single use.
     expect_error(confirm(&app, &token, "yet another password").await, StatusCode::FORBIDDEN, "reset_token_invalid")
         .await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(outbox.path()), 0o700, "the outbox folder is the owner's only");
+        let file = std::fs::read_dir(outbox.path()).unwrap().next().unwrap().unwrap().path();
+        assert_eq!(mode(&file), 0o600, "a mail with a working link is the owner's only");
+    }
     let raw_tokens_stored = appears_in_the_sqlite_file(&app, &token).await;
     assert!(!raw_tokens_stored, "the raw token is in the database");
 }

@@ -1,5 +1,6 @@
 //! The outbox adapter: each message is an `.eml` file (RFC 5322, as an SMTP server would receive it) in
-//! a folder, written whole under a temporary name and then renamed, so a reader never sees half of one.
+//! a folder only its owner may read, written whole under a temporary name and then renamed, so a
+//! reader never sees half of one.
 
 use std::path::PathBuf;
 
@@ -26,11 +27,19 @@ impl Outbox {
     pub(super) async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let formatted = message(&self.from, mail)?.formatted();
         let error = |source| MailError::Outbox { path: self.folder.clone(), source };
-        tokio::fs::create_dir_all(&self.folder).await.map_err(error)?;
+        // Only this user may read the folder and its files: each mail carries a working reset link.
+        let mut folder = tokio::fs::DirBuilder::new();
+        folder.recursive(true).mode(0o700);
+        folder.create(&self.folder).await.map_err(error)?;
         let name = format!("{}-{}", sortable_timestamp(), uuid::Uuid::new_v4().simple());
         let partial = self.folder.join(format!(".{name}.partial"));
         let path = self.folder.join(format!("{name}.eml"));
-        tokio::fs::write(&partial, formatted).await.map_err(error)?;
+        let mut file = tokio::fs::OpenOptions::new();
+        file.write(true).create_new(true).mode(0o600);
+        let mut file = file.open(&partial).await.map_err(error)?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, &formatted).await.map_err(error)?;
+        file.sync_all().await.map_err(error)?;
+        drop(file);
         tokio::fs::rename(&partial, &path).await.map_err(error)?;
         tracing::info!(path = %path.display(), "mail written to the outbox");
         Ok(())
