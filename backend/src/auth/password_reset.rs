@@ -40,8 +40,13 @@ enum LinkError {
 
 /// The account's link, by mail, unless there is no such account or it had its share of mails.
 async fn send_link(auth: &Auth, lookup: &Lookup) -> Result<(), LinkError> {
-    let Some(user) = find_account(auth, lookup).await? else { return Ok(()) };
     let now = auth.now();
+    let Some(user) = find_account(auth, lookup).await? else {
+        // The same write an account's request makes, so the work after the answer (which the next
+        // request from anyone shares the machine with) does not tell the two apart either.
+        let _ = auth.throttle.begin_reset_mail(&auth.store, &format!("unknown:{}", lookup.key), now).await;
+        return Ok(());
+    };
     if auth.throttle.begin_reset_mail(&auth.store, &user.id, now).await.is_err() {
         tracing::info!(user_id = %user.id, "password-reset mail not sent: the account had its share this hour");
         return Ok(());
