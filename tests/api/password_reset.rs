@@ -279,52 +279,14 @@ async fn a_server_on_its_own_database_with_no_mailer_does_not_start() {
     assert!(error.to_string().contains("smtp://"), "{error}");
 }
 
-/// aiosmtpd (PyPI), a real SMTP server, when `cargo xtask test` installed it (`SMTP_TEST_PYTHON`).
-struct SmtpServer {
-    child: std::process::Child,
-    port: u16,
-    maildir: TempDir,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl SmtpServer {
-    async fn start() -> Option<Self> {
-        let Ok(python) = std::env::var("SMTP_TEST_PYTHON") else {
-            println!("skipped: SMTP_TEST_PYTHON is not set (cargo xtask test installs aiosmtpd and sets it)");
-            return None;
-        };
-        let maildir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path().join("mail"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let server = Self { child, port, maildir };
-        eventually(Duration::from_secs(10), "aiosmtpd listening", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(drop).map_err(|e| e.to_string())
-        })
-        .await;
-        Some(server)
-    }
-}
-
 #[tokio::test]
 async fn the_link_arrives_through_a_real_smtp_server() {
-    let Some(smtp) = SmtpServer::start().await else { return };
+    let Some(smtp) = crate::mail::SmtpServer::start().unwrap() else { return };
     let url = format!("smtp://127.0.0.1:{}", smtp.port);
     let app = spawn_app_with(&["--smtp-url", &url, "--mail-from", "Accounts <accounts@example.com>"]).await;
     let (email, session) = app.new_session().await;
     expect_status(request_reset(&app, &email).await, StatusCode::ACCEPTED).await;
-    let mail = nth_mail(&smtp.maildir.path().join("mail/new"), 1).await;
+    let mail = nth_mail(&smtp.inbox(), 1).await;
     assert!(mail.contains("From: Accounts <accounts@example.com>"), "{mail}");
     let token = token_in(&mail);
     expect_status(confirm(&app, &token, NEW_PASSWORD).await, StatusCode::OK).await;

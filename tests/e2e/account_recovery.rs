@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::harness::{DEMO_EMAIL, DEMO_PASSWORD, Scenario};
+use crate::mail::SmtpServer;
 
 #[tokio::test]
 async fn a_sensitive_action_asks_for_the_password_again_and_then_goes_through() {
@@ -31,52 +32,17 @@ async fn a_sensitive_action_asks_for_the_password_again_and_then_goes_through() 
     .await;
 }
 
-/// aiosmtpd writing to a maildir, for as long as it lives.
-struct MailServer {
-    child: std::process::Child,
-    port: u16,
-    maildir: tempfile::TempDir,
-}
-
-impl Drop for MailServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl MailServer {
-    fn start(python: &str) -> anyhow::Result<Self> {
-        let maildir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = std::process::Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path().join("mail"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-        let server = Self { child, port, maildir };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(server);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+/// The link in the first mail `smtp` receives.
+async fn first_link(smtp: &SmtpServer) -> anyhow::Result<String> {
+    let new = smtp.inbox();
+    for _ in 0..200 {
+        if let Some(mail) = first_file(&new) {
+            let start = mail.find("http").ok_or_else(|| anyhow::anyhow!("no link in:\n{mail}"))?;
+            return Ok(mail[start..].split_whitespace().next().unwrap_or_default().to_owned());
         }
-        anyhow::bail!("aiosmtpd did not listen on {port}")
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-
-    /// The link in the first mail that arrives.
-    async fn first_link(&self) -> anyhow::Result<String> {
-        let new = self.maildir.path().join("mail/new");
-        for _ in 0..200 {
-            if let Some(mail) = first_file(&new) {
-                let start = mail.find("http").ok_or_else(|| anyhow::anyhow!("no link in:\n{mail}"))?;
-                return Ok(mail[start..].split_whitespace().next().unwrap_or_default().to_owned());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        anyhow::bail!("no mail arrived")
-    }
+    anyhow::bail!("no mail arrived")
 }
 
 fn first_file(folder: &Path) -> Option<String> {
@@ -86,13 +52,9 @@ fn first_file(folder: &Path) -> Option<String> {
 
 #[tokio::test]
 async fn forgot_password_mails_a_link_that_sets_a_new_one_and_signs_every_device_out() {
-    let Ok(python) = std::env::var("SMTP_TEST_PYTHON") else {
-        println!("skipped: SMTP_TEST_PYTHON is not set (cargo xtask test installs aiosmtpd and sets it)");
-        return;
-    };
+    let Some(mail) = SmtpServer::start().expect("aiosmtpd") else { return };
     Scenario::run("password-reset", |scenario| {
         Box::pin(async move {
-            let mail = MailServer::start(&python)?;
             let smtp = format!("smtp://127.0.0.1:{}", mail.port);
             let page = scenario.url("/reset-password");
             scenario.restart_backend_with(&["--smtp-url", &smtp, "--password-reset-url", &page]);
@@ -106,7 +68,7 @@ async fn forgot_password_mails_a_link_that_sets_a_new_one_and_signs_every_device
             scenario.type_into("input[name=email]", DEMO_EMAIL).await?;
             scenario.click("#send-reset").await?;
             scenario.wait_for("#reset-sent").await?;
-            let link = mail.first_link().await?;
+            let link = first_link(&mail).await?;
             anyhow::ensure!(link.starts_with(&page) && link.contains("#token="), "the link: {link}");
             scenario.browser.goto(&link).await?;
             scenario.type_into("#reset-new-password", "a brand new password").await?;
