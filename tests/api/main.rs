@@ -10,7 +10,9 @@ mod helpers;
 mod mail;
 
 mod algorithms;
+mod app_server;
 mod bad_input;
+mod bff;
 mod contract;
 mod cookies;
 mod durability;
@@ -35,6 +37,7 @@ mod rotation;
 mod session_controls;
 mod sessions;
 mod slow_clients;
+mod ssr_layer;
 mod startup;
 mod static_files;
 mod throttling;

@@ -18,6 +18,7 @@
 //! | `native`  | `native`: a `reqwest` transport, the system clock, a tokio driver, a file store |
 //! | `testing` | the `testing` module: a scripted server with real token rules, virtual clock, fake storage and lock |
 //! | `leptos`  | `leptos`: context, signals, `RequireSession` |
+//! | `ssr`     | `ssr`: refresh before render for an Axum router (Leptos's included), `ServerSession`, the backend-for-frontend mode |
 //!
 //! # Example
 //!
@@ -62,6 +63,7 @@ mod ports;
 mod protocol;
 pub mod redirect;
 mod session;
+mod snapshot;
 
 #[cfg(feature = "browser")]
 pub mod browser;
@@ -70,6 +72,8 @@ pub mod browser;
 pub mod leptos;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub mod native;
+#[cfg(all(feature = "ssr", not(target_arch = "wasm32")))]
+pub mod ssr;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -82,6 +86,7 @@ pub use http::{Body, CacheMode, Method, Request, Response};
 pub use ports::{Clock, MemoryStore, NoLock, RefreshLock, TokenStore, Transport};
 pub use protocol::{EnvelopeProtocol, OAuthGrant, OAuthProtocol, Protocol, RefreshOutcome, TokenGrant};
 pub use session::Session;
+pub use snapshot::{Presence, SessionSnapshot};
 
 // Every example in the README compiles and runs as a doctest.
 #[cfg(doctest)]

@@ -1,0 +1,231 @@
+//! The refresh table of one app-server process: every request presenting the same refresh token
+//! shares one refresh (single flight) and then its answer, for as long as the access token lives.
+//!
+//! Keys are SHA-256 digests, never the tokens. An entry for the presented token keeps the successor
+//! so that every response to it (five tabs restored together) sets the same successor cookie; an
+//! entry for the successor carries the same access token, so the next page load refreshes nothing.
+//! Several app servers each have a table; the auth server's grace window keeps them on one chain.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderValue;
+use tokio::sync::OnceCell;
+
+use super::auth_server::{Grant, RefreshAnswer};
+
+/// How long a refused token is remembered as refused (its requests cost no call meanwhile).
+const REFUSED_FOR: Duration = Duration::from_secs(60);
+/// How long an auth server that did not answer is not asked again for the same token.
+const UNAVAILABLE_FOR: Duration = Duration::from_secs(1);
+
+type Digest = [u8; 32];
+
+/// What a presented refresh token stands for now.
+#[derive(Clone)]
+pub(crate) enum Outcome {
+    Live(Arc<Grant>),
+    /// Refused by the auth server: these headers clear its cookie.
+    Ended(Arc<Vec<HeaderValue>>),
+    Unavailable,
+}
+
+struct Flight {
+    outcome: OnceCell<Outcome>,
+    born: Instant,
+}
+
+impl Flight {
+    fn new() -> Self {
+        Self { outcome: OnceCell::new(), born: Instant::now() }
+    }
+
+    fn settled(outcome: Outcome) -> Self {
+        Self { outcome: OnceCell::new_with(Some(outcome)), born: Instant::now() }
+    }
+
+    /// Whether a request may join this flight or use its answer.
+    fn usable(&self, ahead: Duration) -> bool {
+        match self.outcome.get() {
+            None => true,
+            Some(Outcome::Live(grant)) => grant.is_live(ahead),
+            Some(Outcome::Ended(_)) => self.born.elapsed() < REFUSED_FOR,
+            Some(Outcome::Unavailable) => self.born.elapsed() < UNAVAILABLE_FOR,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Flights {
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<Digest, Arc<Flight>>,
+    sweep_at: usize,
+}
+
+impl Table {
+    fn insert(&mut self, key: Digest, flight: Arc<Flight>, ahead: Duration) {
+        // Bounded by the live sessions: dead entries go whenever the table has doubled since the last sweep.
+        if self.entries.len() >= self.sweep_at {
+            self.entries.retain(|_, flight| flight.usable(ahead));
+            self.sweep_at = (self.entries.len() * 2).max(1024);
+        }
+        self.entries.insert(key, flight);
+    }
+}
+
+impl std::fmt::Debug for Flights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flights").field("entries", &self.lock().entries.len()).finish()
+    }
+}
+
+impl Flights {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic elsewhere never leaves the map half-changed: every change is one insert or retain.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What `token` stands for: a live grant from the table, or the answer of one refresh shared by
+    /// every request that presents it meanwhile.
+    pub(crate) async fn resolve<F, Fut>(&self, token: &str, ahead: Duration, refresh: F) -> Outcome
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = RefreshAnswer>,
+    {
+        let key = digest(token);
+        let flight = {
+            let mut table = self.lock();
+            match table.entries.get(&key) {
+                Some(flight) if flight.usable(ahead) => Arc::clone(flight),
+                _ => {
+                    let flight = Arc::new(Flight::new());
+                    table.insert(key, Arc::clone(&flight), ahead);
+                    flight
+                }
+            }
+        };
+        flight
+            .outcome
+            .get_or_init(|| async {
+                match refresh().await {
+                    RefreshAnswer::Granted(grant) => {
+                        let grant = Arc::new(grant);
+                        if let Some(successor) = &grant.successor {
+                            let next = Flight::settled(Outcome::Live(Arc::new(grant.for_successor())));
+                            self.lock().insert(digest(&successor.token), Arc::new(next), ahead);
+                        }
+                        Outcome::Live(grant)
+                    }
+                    RefreshAnswer::Refused(clear) => Outcome::Ended(Arc::new(clear)),
+                    RefreshAnswer::Unavailable => Outcome::Unavailable,
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// A session that starts here (a login through the layer): its refresh token maps to its grant.
+    pub(crate) fn adopt(&self, token: &str, grant: Grant, ahead: Duration) {
+        let flight = Flight::settled(Outcome::Live(Arc::new(grant)));
+        self.lock().insert(digest(token), Arc::new(flight), ahead);
+    }
+
+    /// The session of `token` ended here (a logout): no request presenting it, or a token it shares a
+    /// grant with, gets its access token any more.
+    pub(crate) fn end(&self, token: &str) {
+        let removed = self.lock().entries.remove(&digest(token));
+        if let Some(Outcome::Live(grant)) = removed.as_ref().and_then(|flight| flight.outcome.get()) {
+            grant.end();
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
+
+fn digest(token: &str) -> Digest {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut key = [0; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::ssr::auth_server::Successor;
+
+    fn grant(successor: Option<&str>, lives: Duration) -> Grant {
+        Grant {
+            access_token: "access".to_owned(),
+            expires_at: Instant::now() + lives,
+            expires_at_unix: 0,
+            user: serde_json::json!({"username": "ada"}),
+            successor: successor.map(|token| Successor { token: token.to_owned(), max_age: None, set_cookie: vec![] }),
+            ended: AtomicBool::new(false),
+        }
+    }
+
+    fn run<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_refresh_and_the_successor_needs_none() {
+        let flights = Flights::default();
+        let calls = AtomicUsize::new(0);
+        let refresh = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            RefreshAnswer::Granted(grant(Some("next"), Duration::from_secs(60)))
+        };
+        let ahead = Duration::from_secs(1);
+        let outcomes = run(futures::future::join_all((0..5).map(|_| flights.resolve("first", ahead, refresh))));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(outcomes.iter().all(|o| matches!(o, Outcome::Live(g) if g.successor.is_some())));
+        let next = run(flights.resolve("next", ahead, refresh));
+        assert!(matches!(next, Outcome::Live(g) if g.successor.is_none()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the successor reuses the grant");
+    }
+
+    #[test]
+    fn a_token_close_to_expiry_is_refreshed_again_and_a_logout_ends_every_entry_of_its_grant() {
+        let flights = Flights::default();
+        let calls = AtomicUsize::new(0);
+        let short = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            RefreshAnswer::Granted(grant(Some("next"), Duration::from_secs(5)))
+        };
+        let ahead = Duration::from_secs(10);
+        run(flights.resolve("first", ahead, short));
+        run(flights.resolve("first", ahead, short));
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "5 s left is inside the 10 s margin");
+
+        let long = || async { RefreshAnswer::Granted(grant(Some("second"), Duration::from_secs(60))) };
+        let Outcome::Live(first) = run(flights.resolve("one", ahead, long)) else { panic!("live") };
+        flights.end("second");
+        assert!(first.is_live(ahead), "ending the successor's entry leaves the presented token's grant alone…");
+        flights.end("one");
+        assert!(!first.is_live(ahead), "…ending the presented token ends its grant");
+    }
+
+    #[test]
+    fn refused_tokens_stay_refused_and_an_outage_is_asked_again_after_a_second() {
+        let flights = Flights::default();
+        let refused = || async { RefreshAnswer::Refused(vec![]) };
+        assert!(matches!(run(flights.resolve("dead", Duration::ZERO, refused)), Outcome::Ended(_)));
+        let never = || async { unreachable!("a refused token is not sent again") };
+        assert!(matches!(run(flights.resolve("dead", Duration::ZERO, never)), Outcome::Ended(_)));
+        assert_eq!(flights.len(), 1);
+    }
+}
