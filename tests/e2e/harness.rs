@@ -61,8 +61,30 @@ pub(crate) struct Scenario {
     dist: String,
     database: String,
     access_ttl: &'static str,
+    /// The server-rendered demo in front of the backend, when the scenario runs against it.
+    app: Option<AppServer>,
     _data: tempfile::TempDir,
     _driver: Chromedriver,
+}
+
+/// The server-rendered demo's app server (`ssr-demo`), killed with the scenario.
+struct AppServer {
+    process: Child,
+    port: u16,
+}
+
+impl Drop for AppServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// How the server-rendered demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppMode {
+    Ssr,
+    Bff,
 }
 
 impl Scenario {
@@ -144,9 +166,42 @@ impl Scenario {
             dist,
             database,
             access_ttl,
+            app: None,
             _data: data,
             _driver: driver,
         }
+    }
+
+    /// [`run`](Self::run) against the server-rendered demo (`E2E_SSR_DEMO`, its site in
+    /// `E2E_SSR_SITE`) in front of the backend: [`url`](Self::url) then names the app server's pages.
+    pub(crate) async fn run_app<F>(name: &'static str, mode: AppMode, steps: F)
+    where
+        F: for<'a> FnOnce(&'a mut Scenario) -> futures::future::BoxFuture<'a, anyhow::Result<()>>,
+    {
+        let mut scenario = Self::start(name, SHORT_ACCESS_TTL).await;
+        let binary = std::env::var("E2E_SSR_DEMO").ok().filter(|b| PathBuf::from(b).exists());
+        let binary = binary.unwrap_or_else(|| panic!("{name}: E2E_SSR_DEMO does not name the built ssr-demo binary"));
+        let site = std::env::var("E2E_SSR_SITE").unwrap_or_else(|_| panic!("{name}: E2E_SSR_SITE is not set"));
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command
+            .env("SSR_DEMO_ADDR", format!("127.0.0.1:{port}"))
+            .env("SSR_DEMO_SITE", site)
+            .env("AUTH_URL", scenario.backend_url(""))
+            .stdout(Stdio::null());
+        if mode == AppMode::Bff {
+            command.env("BFF_KEY", "an e2e sealing key of thirty-two bytes or more");
+        }
+        let process = command.spawn().expect("the app server starts");
+        let app = AppServer { process, port };
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the app server did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        scenario.app = Some(app);
+        let result = steps(&mut scenario).await;
+        scenario.finish(result).await;
     }
 
     /// Saves a screenshot and the page source when `result` failed, always closes the browser, then
@@ -174,7 +229,13 @@ impl Scenario {
         }
     }
 
+    /// A page of the app under test: the backend's SPA, or the server-rendered demo.
     pub(crate) fn url(&self, path: &str) -> String {
+        let port = self.app.as_ref().map_or(self.port, |app| app.port);
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
+    pub(crate) fn backend_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -201,7 +262,7 @@ impl Scenario {
     }
 
     pub(crate) async fn metrics(&self) -> anyhow::Result<Metrics> {
-        let body: Value = self.http.get(self.url(paths::METRICS)).send().await?.json().await?;
+        let body: Value = self.http.get(self.backend_url(paths::METRICS)).send().await?.json().await?;
         Ok(serde_json::from_value(body["data"].clone())?)
     }
 

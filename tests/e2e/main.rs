@@ -19,5 +19,6 @@ mod login;
 mod outage;
 mod refresh;
 mod revocation;
+mod ssr_demo;
 mod tabs;
 mod timing;

@@ -12,6 +12,7 @@ mod http;
 mod interop;
 mod packaging;
 mod spa;
+mod ssr_site;
 mod suite;
 mod tools;
 
@@ -21,12 +22,15 @@ use std::process::{Command, ExitCode};
 const DEMO_URL: &str = "http://127.0.0.1:3000";
 /// Where `trunk serve` serves the app in development (Trunk.toml); its proxy forwards /api.
 const DEV_URL: &str = "http://127.0.0.1:8080";
+/// Where `cargo xtask run ssr|bff` serves the server-rendered demo.
+const SSR_DEMO_URL: &str = "http://127.0.0.1:8090";
 
 pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
+        Some("run") if matches!(args.get(1).map(String::as_str), Some("ssr" | "bff")) => run_ssr_demo(&args[1]),
         Some("run") => run_demo(),
         Some("test") => return suite::run_all(),
         Some("size") => tools::ensure_wasm_tools().and_then(|()| spa::build_release()),
@@ -51,6 +55,9 @@ fn main() -> ExitCode {
         }),
         _ => {
             eprintln!("usage: cargo xtask run    build the SPA and start the demo on {DEMO_URL}");
+            eprintln!(
+                "       cargo xtask run ssr|bff  the server-rendered demo on {SSR_DEMO_URL} (BFF: no token in the browser)"
+            );
             eprintln!("       cargo xtask test   install test tools, run every suite, print a summary");
             eprintln!("       cargo xtask size   build the SPA and print its size (benchmark)");
             eprintln!("       cargo xtask bench  measure every performance figure side by side (benchmark)");
@@ -116,6 +123,37 @@ fn run_demo() -> Result {
     if status.success() { Ok(()) } else { fail(&format!("the backend exited with {status}")) }
 }
 
+/// The server-rendered demo: the backend on :3000 as its auth server, and the Leptos app server in
+/// front of it, in plain server rendering or as a backend-for-frontend.
+fn run_ssr_demo(mode: &str) -> Result {
+    tools::ensure_wasm_tools()?;
+    let site = ssr_site::build(true)?;
+    step("building the backend (release)");
+    tools::run("cargo", &["build", "--release", "--package", "backend"])?;
+    let mut backend = Command::new(target_dir().join("release/backend"))
+        .current_dir(workspace_root())
+        // The app server forwards each user's address; it is the only proxy the demo trusts.
+        .env("TRUST_FORWARDED_FOR", "true")
+        .spawn()
+        .map_err(|e| format!("cannot start the backend: {e}"))?;
+    step(&format!("starting the server-rendered demo on {SSR_DEMO_URL} ({mode})"));
+    println!();
+    println!("    open   {SSR_DEMO_URL}");
+    println!("    login  demo@example.com / demo-password");
+    println!("    stop   Ctrl-C");
+    println!();
+    let mut app = Command::new(&site.binary);
+    app.current_dir(workspace_root()).env("SSR_DEMO_SITE", &site.site).env("AUTH_URL", DEMO_URL);
+    if mode == "bff" {
+        // A key for this run only: every restart logs the demo's users out, as a key change would.
+        app.env("BFF_KEY", crate::random_hex(32)?);
+    }
+    let status = app.status().map_err(|e| format!("cannot start the app server: {e}"));
+    let _ = backend.kill();
+    let status = status?;
+    if status.success() { Ok(()) } else { fail(&format!("the app server exited with {status}")) }
+}
+
 /// Development: the backend, told that the `trunk serve` origin is this site too (cookie-mode
 /// requests arrive through Trunk's proxy with `Origin: http://127.0.0.1:8080`), and `trunk serve`
 /// building into its own folder so the release `dist/` is never overwritten.
@@ -142,4 +180,14 @@ fn run_dev() -> Result {
         Ok(status) => fail(&format!("trunk serve exited with {status}")),
         Err(error) => fail(&format!("cannot run trunk: {error}")),
     }
+}
+
+/// `bytes` random bytes from the OS, as hex.
+fn random_hex(bytes: usize) -> Result<String> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut buffer))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }

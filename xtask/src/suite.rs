@@ -107,6 +107,10 @@ fn e2e_suite(smtp: &[(&str, &str)]) -> Outcome {
     if let Err(error) = crate::tools::run("cargo", &["build", "--quiet", "--package", "backend", "--features", "e2e"]) {
         return Outcome { broken: true, note: Some(error), ..Outcome::default() };
     }
+    let ssr = match crate::ssr_site::build(false) {
+        Ok(ssr) => ssr,
+        Err(error) => return Outcome { broken: true, note: Some(error), ..Outcome::default() },
+    };
     let dist = crate::workspace_root().join("dist");
     let backend = target_dir().join("debug/backend");
     cargo_test(
@@ -115,6 +119,8 @@ fn e2e_suite(smtp: &[(&str, &str)]) -> Outcome {
             &[
                 ("E2E_DIST", dist.to_str().unwrap_or("dist")),
                 ("E2E_BACKEND", backend.to_str().unwrap_or("target/debug/backend")),
+                ("E2E_SSR_DEMO", ssr.binary.to_str().unwrap_or_default()),
+                ("E2E_SSR_SITE", ssr.site.to_str().unwrap_or_default()),
                 ("CHROMEDRIVER", "/usr/bin/chromedriver"),
             ],
             smtp,

@@ -53,6 +53,46 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// Every error or warning in the browser's console since the last read (hydration mismatches,
+    /// panics, CSP reports, failed loads).
+    pub(crate) async fn console_problems(&self) -> anyhow::Result<Vec<String>> {
+        let log = self.browser.issue_cmd(BrowserLog).await.context("read the browser log")?;
+        Ok(log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| matches!(entry["level"].as_str(), Some("SEVERE" | "WARNING")))
+            .filter_map(|entry| entry["message"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// Runs `source` in every document this browser opens from now on, before the page's own scripts
+    /// (Chrome DevTools `Page.addScriptToEvaluateOnNewDocument`, through ChromeDriver).
+    pub(crate) async fn before_every_page(&self, source: &str) -> anyhow::Result<()> {
+        let command = Cdp { cmd: "Page.addScriptToEvaluateOnNewDocument", params: json!({"source": source}) };
+        self.browser.issue_cmd(command).await.context("add a script to new documents")?;
+        Ok(())
+    }
+}
+
+/// ChromeDriver's Chrome DevTools passthrough.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"cmd": self.cmd, "params": self.params}).to_string()))
+    }
+}
+
 /// ChromeDriver's log endpoint (not part of W3C WebDriver, so fantoccini has no method for it).
 #[derive(Debug)]
 struct BrowserLog;

@@ -17,6 +17,9 @@ pub(crate) struct Grant {
     pub(crate) access_token: String,
     pub(crate) expires_at: Instant,
     pub(crate) expires_at_unix: u64,
+    /// The token's whole life: the refresh margin is at most half of it, so that tokens shorter than
+    /// `refresh_ahead` are still used by more than one request.
+    pub(crate) lifetime: Duration,
     /// The user fields of the answer (the answer minus its token fields).
     pub(crate) user: Value,
     /// The refresh token that replaced the presented one, with the auth server's own `Set-Cookie`
@@ -35,7 +38,8 @@ impl std::fmt::Debug for Grant {
 
 impl Grant {
     pub(crate) fn is_live(&self, ahead: Duration) -> bool {
-        !self.ended.load(Ordering::Acquire) && Instant::now() + ahead < self.expires_at
+        let margin = ahead.min(self.lifetime / 2);
+        !self.ended.load(Ordering::Acquire) && Instant::now() + margin < self.expires_at
     }
 
     pub(crate) fn end(&self) {
@@ -48,6 +52,7 @@ impl Grant {
             access_token: self.access_token.clone(),
             expires_at: self.expires_at,
             expires_at_unix: self.expires_at_unix,
+            lifetime: self.lifetime,
             user: self.user.clone(),
             successor: None,
             ended: AtomicBool::new(false),
@@ -187,6 +192,7 @@ fn grant(config: &SsrConfig, answer: &Relayed) -> Option<Grant> {
         access_token,
         expires_at: Instant::now() + Duration::from_secs(expires_in),
         expires_at_unix: now_unix + expires_in,
+        lifetime: Duration::from_secs(expires_in),
         user: Value::Object(data),
         successor,
         ended: AtomicBool::new(false),

@@ -126,8 +126,9 @@ impl SsrConfig {
         self
     }
 
-    /// Refreshes when the access token has less than this left (default 10 s), so that a page's server
-    /// functions and API calls never start with a token about to expire.
+    /// Refreshes when the access token has less than this left (default 10 s, and at most half the
+    /// token's life), so that a page's server functions and API calls never start with a token about
+    /// to expire.
     #[must_use]
     pub fn refresh_ahead(mut self, ahead: Duration) -> Self {
         self.refresh_ahead = ahead;

@@ -170,6 +170,7 @@ mod tests {
             access_token: "access".to_owned(),
             expires_at: Instant::now() + lives,
             expires_at_unix: 0,
+            lifetime: Duration::from_secs(3600),
             user: serde_json::json!({"username": "ada"}),
             successor: successor.map(|token| Successor { token: token.to_owned(), max_age: None, set_cookie: vec![] }),
             ended: AtomicBool::new(false),
@@ -217,6 +218,22 @@ mod tests {
         assert!(first.is_live(ahead), "ending the successor's entry leaves the presented token's grant alone…");
         flights.end("one");
         assert!(!first.is_live(ahead), "…ending the presented token ends its grant");
+    }
+
+    #[test]
+    fn a_token_shorter_than_the_margin_is_still_shared_for_half_its_life() {
+        let flights = Flights::default();
+        let calls = AtomicUsize::new(0);
+        let refresh = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let mut grant = grant(None, Duration::from_secs(3));
+            grant.lifetime = Duration::from_secs(3);
+            RefreshAnswer::Granted(grant)
+        };
+        let ahead = Duration::from_secs(10);
+        run(flights.resolve("t", ahead, refresh));
+        run(flights.resolve("t", ahead, refresh));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "3 s tokens with a 10 s margin refresh at 1.5 s, not every time");
     }
 
     #[test]

@@ -6,9 +6,10 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, S
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
-/// The default policy: scripts only with the request's nonce (and what they load, `'strict-dynamic'`),
-/// WebAssembly compiled from them, nothing framed, nothing inline.
-pub(crate) const DEFAULT_CSP: &str = "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' \
+/// The default policy: inline scripts only with the request's nonce, script files only from this
+/// origin (Leptos preloads its module with a `<link>` that carries no nonce, which `'strict-dynamic'`
+/// would block), WebAssembly compiled from them, nothing framed; no `'unsafe-inline'` anywhere.
+pub(crate) const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'nonce-{nonce}' \
      'wasm-unsafe-eval'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
      form-action 'self'";
 
