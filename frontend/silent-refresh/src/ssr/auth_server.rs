@@ -3,6 +3,7 @@
 //! headers are read for the successor.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,9 +26,10 @@ pub(crate) struct Grant {
     /// The refresh token that replaced the presented one, with the auth server's own `Set-Cookie`
     /// headers for it; `None` for a grant reached through its successor.
     pub(crate) successor: Option<Successor>,
-    /// Set by a logout through the layer: every request still presenting a token of this grant is
-    /// logged out, whichever entry of the table it reached the grant through.
-    pub(crate) ended: AtomicBool,
+    /// Set by a logout through the layer, or when an API refused the access token (a revoked signing
+    /// key, a clock that moved): no request uses this access token any more, whichever entry of the
+    /// table it reached it through (shared with the successor's copy); the next one refreshes.
+    pub(crate) retired: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Grant {
@@ -39,11 +41,11 @@ impl std::fmt::Debug for Grant {
 impl Grant {
     pub(crate) fn is_live(&self, ahead: Duration) -> bool {
         let margin = ahead.min(self.lifetime / 2);
-        !self.ended.load(Ordering::Acquire) && Instant::now() + margin < self.expires_at
+        !self.retired.load(Ordering::Acquire) && Instant::now() + margin < self.expires_at
     }
 
-    pub(crate) fn end(&self) {
-        self.ended.store(true, Ordering::Release);
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
     }
 
     /// The same access token, reached through the successor (which has no successor of its own yet).
@@ -55,7 +57,7 @@ impl Grant {
             lifetime: self.lifetime,
             user: self.user.clone(),
             successor: None,
-            ended: AtomicBool::new(false),
+            retired: Arc::clone(&self.retired),
         }
     }
 }
@@ -195,7 +197,7 @@ fn grant(config: &SsrConfig, answer: &Relayed) -> Option<Grant> {
         lifetime: Duration::from_secs(expires_in),
         user: Value::Object(data),
         successor,
-        ended: AtomicBool::new(false),
+        retired: Arc::new(AtomicBool::new(false)),
     })
 }
 

@@ -18,8 +18,6 @@ use super::auth_server::{Grant, RefreshAnswer};
 
 /// How long a refused token is remembered as refused (its requests cost no call meanwhile).
 const REFUSED_FOR: Duration = Duration::from_secs(60);
-/// How long an auth server that did not answer is not asked again for the same token.
-const UNAVAILABLE_FOR: Duration = Duration::from_secs(1);
 
 type Digest = [u8; 32];
 
@@ -52,7 +50,9 @@ impl Flight {
             None => true,
             Some(Outcome::Live(grant)) => grant.is_live(ahead),
             Some(Outcome::Ended(_)) => self.born.elapsed() < REFUSED_FOR,
-            Some(Outcome::Unavailable) => self.born.elapsed() < UNAVAILABLE_FOR,
+            // Asked again by the next request (a retry after a 401 must not find the outage cached);
+            // requests that arrive together still share one attempt.
+            Some(Outcome::Unavailable) => false,
         }
     }
 }
@@ -141,7 +141,7 @@ impl Flights {
     pub(crate) fn end(&self, token: &str) {
         let removed = self.lock().entries.remove(&digest(token));
         if let Some(Outcome::Live(grant)) = removed.as_ref().and_then(|flight| flight.outcome.get()) {
-            grant.end();
+            grant.retire();
         }
     }
 
@@ -173,12 +173,16 @@ mod tests {
             lifetime: Duration::from_secs(3600),
             user: serde_json::json!({"username": "ada"}),
             successor: successor.map(|token| Successor { token: token.to_owned(), max_age: None, set_cookie: vec![] }),
-            ended: AtomicBool::new(false),
+            retired: Arc::new(AtomicBool::new(false)),
         }
     }
 
     fn run<T>(future: impl Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+    }
+
+    async fn never_called() -> RefreshAnswer {
+        unreachable!("the successor's entry answers from the table")
     }
 
     #[test]
@@ -214,10 +218,11 @@ mod tests {
 
         let long = || async { RefreshAnswer::Granted(grant(Some("second"), Duration::from_secs(60))) };
         let Outcome::Live(first) = run(flights.resolve("one", ahead, long)) else { panic!("live") };
+        let Outcome::Live(second) = run(flights.resolve("second", ahead, never_called)) else { panic!("live") };
+        assert!(first.is_live(ahead) && second.is_live(ahead));
         flights.end("second");
-        assert!(first.is_live(ahead), "ending the successor's entry leaves the presented token's grant alone…");
-        flights.end("one");
-        assert!(!first.is_live(ahead), "…ending the presented token ends its grant");
+        assert!(!first.is_live(ahead), "the presented token and its successor share one access token…");
+        assert!(!second.is_live(ahead), "…and it is retired through either");
     }
 
     #[test]
@@ -237,12 +242,17 @@ mod tests {
     }
 
     #[test]
-    fn refused_tokens_stay_refused_and_an_outage_is_asked_again_after_a_second() {
+    fn refused_tokens_stay_refused_and_an_outage_is_asked_again_by_the_next_request() {
         let flights = Flights::default();
         let refused = || async { RefreshAnswer::Refused(vec![]) };
         assert!(matches!(run(flights.resolve("dead", Duration::ZERO, refused)), Outcome::Ended(_)));
         let never = || async { unreachable!("a refused token is not sent again") };
         assert!(matches!(run(flights.resolve("dead", Duration::ZERO, never)), Outcome::Ended(_)));
         assert_eq!(flights.len(), 1);
+
+        let down = || async { RefreshAnswer::Unavailable };
+        assert!(matches!(run(flights.resolve("t", Duration::ZERO, down)), Outcome::Unavailable));
+        let up = || async { RefreshAnswer::Granted(grant(None, Duration::from_secs(60))) };
+        assert!(matches!(run(flights.resolve("t", Duration::ZERO, up)), Outcome::Live(_)));
     }
 }

@@ -187,16 +187,16 @@ impl Shared {
         };
         let refresh = || self.auth.refresh(&self.config, &token, client);
         let outcome = self.flights.resolve(&token, self.config.refresh_ahead, refresh).await;
-        let (snapshot, access, set_cookie) = match outcome {
+        let (snapshot, grant, set_cookie) = match outcome {
             Outcome::Live(grant) => {
                 let cookies = grant.successor.as_ref().map(|s| self.successor_cookies(s)).unwrap_or_default();
                 let snapshot = SessionSnapshot::logged_in(grant.user.clone(), grant.expires_at_unix);
-                (snapshot, Some(grant.access_token.clone()), cookies)
+                (snapshot, Some(grant), cookies)
             }
             Outcome::Ended(clear) => (SessionSnapshot::logged_out(), None, self.clearing_cookies(&clear)),
             Outcome::Unavailable => (SessionSnapshot::unknown(), None, vec![]),
         };
-        Resolved { session: ServerSession::new(snapshot, access, http), set_cookie, presented: Some(token) }
+        Resolved { session: ServerSession::new(snapshot, grant, http), set_cookie, presented: Some(token) }
     }
 
     /// The cookies that hand the browser the successor: the auth server's own, or sealed.

@@ -7,6 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 
+use super::auth_server::Grant;
 use crate::snapshot::{Presence, SessionSnapshot};
 
 /// The request's session, put in the request's extensions by [`RefreshLayer`](super::RefreshLayer).
@@ -21,7 +22,7 @@ pub struct ServerSession {
 
 struct Inner {
     snapshot: SessionSnapshot,
-    access_token: Option<String>,
+    grant: Option<Arc<Grant>>,
     http: reqwest::Client,
 }
 
@@ -60,8 +61,8 @@ impl std::error::Error for SessionError {
 }
 
 impl ServerSession {
-    pub(crate) fn new(snapshot: SessionSnapshot, access_token: Option<String>, http: reqwest::Client) -> Self {
-        Self { inner: Arc::new(Inner { snapshot, access_token, http }) }
+    pub(crate) fn new(snapshot: SessionSnapshot, grant: Option<Arc<Grant>>, http: reqwest::Client) -> Self {
+        Self { inner: Arc::new(Inner { snapshot, grant, http }) }
     }
 
     /// What to serialise into the page: presence, user and expiry, never a token.
@@ -77,7 +78,7 @@ impl ServerSession {
     /// The access token, valid for at least the layer's `refresh_ahead` when the request arrived. For
     /// server-side use only: in the BFF mode it must never be written into a response.
     pub fn access_token(&self) -> Option<&str> {
-        self.inner.access_token.as_deref()
+        self.inner.grant.as_deref().map(|grant| grant.access_token.as_str())
     }
 
     /// `request` with `Authorization: Bearer <access token>`, or [`SessionError::NoSession`].
@@ -87,10 +88,23 @@ impl ServerSession {
     }
 
     /// Sends `request` (built with [`ServerSession::http`]) with the access token. A 401 from the API
-    /// is returned as it is: the session ended since the page started, and the page should say so
-    /// rather than refresh here.
+    /// is returned as it is, and never refreshed here (the response may have started); the layer
+    /// stops using that access token, so the next request (the client's retry, or the next page)
+    /// refreshes first, and learns whether the session is still there.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, SessionError> {
-        self.authorize(request)?.send().await.map_err(SessionError::Transport)
+        let answer = self.authorize(request)?.send().await.map_err(SessionError::Transport)?;
+        if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
+            self.token_refused();
+        }
+        Ok(answer)
+    }
+
+    /// Tells the layer that an API refused this request's access token (for calls not made with
+    /// [`ServerSession::send`]): the next request refreshes before it uses the session.
+    pub fn token_refused(&self) {
+        if let Some(grant) = &self.inner.grant {
+            grant.retire();
+        }
     }
 
     /// The layer's HTTP client (connection pool shared by all requests).
