@@ -48,6 +48,14 @@ impl Scenario {
         Ok(self.browser.execute_async(&wrapped, vec![]).await?)
     }
 
+    /// The backend's test switch (feature `e2e`): every refresh answers 503 while it is on.
+    async fn refresh_outage(&self, on: bool) -> anyhow::Result<()> {
+        let url = self.backend_url(&format!("{}?on={on}", shared::paths::TEST_REFRESH_OUTAGE));
+        let status = self.http.post(url).send().await?.status();
+        anyhow::ensure!(status == 204, "the outage switch answered {status}");
+        Ok(())
+    }
+
     async fn clean_console(&self) -> anyhow::Result<()> {
         let problems = self.console_problems().await?;
         anyhow::ensure!(problems.is_empty(), "the console reported: {problems:#?}");
@@ -119,13 +127,45 @@ async fn ssr_five_parallel_loads_and_twenty_server_calls_each_make_one_refresh()
             tokio::time::sleep(PAST_EXPIRY).await;
             let before = scenario.metrics().await?;
             scenario.click("#twenty").await?;
-            scenario.wait_for_text("#server-result", "20/20 server calls answered").await?;
+            scenario.wait_for_text("#server-result", "20/20 server calls answered; session checks so far: 0").await?;
             let after = scenario.metrics().await?;
             anyhow::ensure!(after.refreshes - before.refreshes == 1, "twenty calls: {before:?} → {after:?}");
             anyhow::ensure!(after.reuse_detected == before.reuse_detected);
             scenario.click("#whoami").await?;
             scenario.wait_for_text("#server-result", "server function: demo@example.com").await?;
             scenario.clean_console().await
+        })
+    })
+    .await;
+}
+
+/// Server calls that all get 401 (the auth server's refresh is down, so the layer could not refresh)
+/// share one session check, give up at once instead of hanging, and work again, through one refresh,
+/// when the refresh endpoint is back.
+#[tokio::test]
+async fn ssr_server_calls_that_meet_an_outage_share_one_session_check_and_recover() {
+    Scenario::run_app("ssr-outage", AppMode::Ssr, |scenario| {
+        Box::pin(async move {
+            scenario.log_in_on_the_app().await?;
+            scenario.hydrated().await?;
+            scenario.refresh_outage(true).await?;
+            tokio::time::sleep(PAST_EXPIRY).await;
+            scenario.click("#twenty").await?;
+            let failed = "0/20 server calls answered; session checks so far: 1";
+            scenario.wait_for_text("#server-result", failed).await?;
+
+            scenario.refresh_outage(false).await?;
+            let before = scenario.metrics().await?;
+            scenario.click("#twenty").await?;
+            scenario.wait_for_text("#server-result", "20/20 server calls answered; session checks so far: 1").await?;
+            let after = scenario.metrics().await?;
+            anyhow::ensure!(after.refreshes - before.refreshes == 1, "{before:?} → {after:?}");
+            anyhow::ensure!(after.reuse_detected == before.reuse_detected);
+            // The refused calls are in the console as failed loads (401), and nothing else is.
+            let problems = scenario.console_problems().await?;
+            let unexpected: Vec<_> = problems.iter().filter(|p| !p.contains(" 401 ")).collect();
+            anyhow::ensure!(unexpected.is_empty(), "the console reported: {unexpected:#?}");
+            Ok(())
         })
     })
     .await;

@@ -18,6 +18,7 @@
 //! | `native`  | `native`: a `reqwest` transport, the system clock, a tokio driver, a file store |
 //! | `testing` | the `testing` module: a scripted server with real token rules, virtual clock, fake storage and lock |
 //! | `leptos`  | `leptos`: context, signals, `RequireSession` |
+//! | `hydrate` | `hydrate`: the page's session snapshot, a `server_fn` client with one shared session check and one retry on a 401 |
 //! | `ssr`     | `ssr`: refresh before render for an Axum router (Leptos's included), `ServerSession`, the backend-for-frontend mode |
 //!
 //! # Example
@@ -67,6 +68,8 @@ mod snapshot;
 
 #[cfg(feature = "browser")]
 pub mod browser;
+#[cfg(feature = "hydrate")]
+pub mod hydrate;
 #[cfg(feature = "leptos")]
 #[allow(unreachable_pub)] // `#[component]` expands to items the lint misjudges
 pub mod leptos;

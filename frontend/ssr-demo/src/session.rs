@@ -31,7 +31,7 @@ pub fn initial_snapshot() -> SessionSnapshot {
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
-        crate::session::browser::snapshot_in_page().unwrap_or_else(SessionSnapshot::unknown)
+        silent_refresh::hydrate::snapshot_in_page(SNAPSHOT_ELEMENT).unwrap_or_else(SessionSnapshot::unknown)
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {
@@ -46,18 +46,11 @@ pub fn snapshot_json(snapshot: &SessionSnapshot) -> String {
 
 #[cfg(feature = "hydrate")]
 pub mod browser {
-    //! The browser's side: the snapshot in the page and the layer's routes, over fetch.
+    //! The browser's calls to the layer's login and logout routes.
 
     use gloo_net::http::Request;
     use silent_refresh::SessionSnapshot;
-
-    /// The header every state-changing call to the app server carries (the layer's CSRF rule).
-    const CSRF_HEADER: &str = "X-Requested-With";
-
-    pub fn snapshot_in_page() -> Option<SessionSnapshot> {
-        let element = web_sys::window()?.document()?.get_element_by_id(super::SNAPSHOT_ELEMENT)?;
-        serde_json::from_str(&element.text_content()?).ok()
-    }
+    use silent_refresh::hydrate::CSRF_HEADER;
 
     #[derive(serde::Deserialize)]
     struct Answer {
@@ -69,11 +62,6 @@ pub mod browser {
         let response = request.send().await.map_err(|e| e.to_string())?;
         let answer: Answer = response.json().await.map_err(|e| e.to_string())?;
         answer.data.ok_or(answer.message)
-    }
-
-    /// `GET /session`: what the server says now (for a page rendered "unknown").
-    pub async fn current() -> Result<SessionSnapshot, String> {
-        snapshot_of(Request::get("/session").build().map_err(|e| e.to_string())?).await
     }
 
     pub async fn login(email: &str, password: &str) -> Result<SessionSnapshot, String> {

@@ -7,7 +7,9 @@ use silent_refresh::Presence;
 use crate::session::SessionState;
 
 /// `GET /api/me` at the auth server with this request's access token; the user's e-mail address.
-#[server(prefix = "/fn", input = leptos::server_fn::codec::GetUrl)]
+/// Called through the crate's client: a 401 makes one session check shared by every call that got
+/// one, and one retry.
+#[server(prefix = "/fn", input = leptos::server_fn::codec::GetUrl, client = silent_refresh::hydrate::ServerFnClient)]
 pub async fn whoami() -> Result<String, ServerFnError> {
     crate::server::whoami().await
 }
@@ -21,9 +23,7 @@ pub fn Home() -> impl IntoView {
     Effect::new(move |_| {
         if state.presence() == Presence::Unknown {
             leptos::task::spawn_local(async move {
-                if let Ok(snapshot) = crate::session::browser::current().await {
-                    state.0.set(snapshot);
-                }
+                state.0.set(silent_refresh::hydrate::current_session().await);
             });
         }
     });
@@ -46,6 +46,16 @@ pub fn Home() -> impl IntoView {
     }
 }
 
+#[cfg(feature = "hydrate")]
+fn session_checks() -> u32 {
+    silent_refresh::hydrate::session_checks()
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn session_checks() -> u32 {
+    0
+}
+
 /// One server-function call, and twenty at once (the layer refreshes once for all of them).
 #[component]
 fn ServerCalls() -> impl IntoView {
@@ -62,7 +72,8 @@ fn ServerCalls() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let answers = futures::future::join_all((0..20).map(|_| whoami())).await;
             let ok = answers.iter().filter(|answer| answer.is_ok()).count();
-            set_result.set(format!("{ok}/20 server calls answered"));
+            let checks = session_checks();
+            set_result.set(format!("{ok}/20 server calls answered; session checks so far: {checks}"));
         });
     };
     view! {
