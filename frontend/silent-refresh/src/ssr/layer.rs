@@ -105,7 +105,8 @@ where
 pub(crate) struct Resolved {
     pub(crate) session: ServerSession,
     pub(crate) set_cookie: Vec<HeaderValue>,
-    pub(crate) presented: Option<String>,
+    /// Whether the request carried a session cookie (its answer is then private).
+    pub(crate) presented: bool,
 }
 
 impl Shared {
@@ -127,7 +128,7 @@ impl Shared {
         request.extensions_mut().insert(resolved.session.clone());
         let mut response = inner.call(request).await?;
         let csp = self.csp.replace("{nonce}", nonce.as_str());
-        respond::finish(&mut response, &resolved.set_cookie, resolved.presented.is_some(), Some(&csp));
+        respond::finish(&mut response, &resolved.set_cookie, resolved.presented, Some(&csp));
         Ok(response)
     }
 
@@ -175,7 +176,7 @@ impl Shared {
             Ok(presented) => presented,
             Err(clear) => {
                 let session = ServerSession::new(SessionSnapshot::logged_out(), None, http);
-                return Resolved { session, set_cookie: vec![clear], presented: None };
+                return Resolved { session, set_cookie: vec![clear], presented: true };
             }
         };
         let Some(token) = presented else {
@@ -183,7 +184,11 @@ impl Shared {
             // the user is logged in: say so, rather than render "logged out".
             let cross_site = headers.get("sec-fetch-site").is_some_and(|site| site == "cross-site");
             let snapshot = if cross_site { SessionSnapshot::unknown() } else { SessionSnapshot::logged_out() };
-            return Resolved { session: ServerSession::new(snapshot, None, http), set_cookie: vec![], presented: None };
+            return Resolved {
+                session: ServerSession::new(snapshot, None, http),
+                set_cookie: vec![],
+                presented: false,
+            };
         };
         let refresh = || self.auth.refresh(&self.config, &token, client);
         let outcome = self.flights.resolve(&token, self.config.refresh_ahead, refresh).await;
@@ -196,7 +201,7 @@ impl Shared {
             Outcome::Ended(clear) => (SessionSnapshot::logged_out(), None, self.clearing_cookies(&clear)),
             Outcome::Unavailable => (SessionSnapshot::unknown(), None, vec![]),
         };
-        Resolved { session: ServerSession::new(snapshot, grant, http), set_cookie, presented: Some(token) }
+        Resolved { session: ServerSession::new(snapshot, grant, http), set_cookie, presented: true }
     }
 
     /// The cookies that hand the browser the successor: the auth server's own, or sealed.
