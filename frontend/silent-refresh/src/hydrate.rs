@@ -9,7 +9,7 @@
 //! session is still there. Nothing retries twice, and a session that is over gives every waiting call
 //! its 401 at once.
 //!
-//! ```ignore
+//! ```text
 //! #[server(client = silent_refresh::hydrate::ServerFnClient)]
 //! pub async fn whoami() -> Result<String, ServerFnError> { /* … */ }
 //! ```
