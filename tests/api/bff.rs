@@ -99,6 +99,17 @@ async fn only_listed_upstreams_and_methods_are_called_and_state_changes_need_the
         assert_eq!(bare.status(), StatusCode::FORBIDDEN, "{path}");
         assert_eq!(json_body(&bare.text().await.unwrap())["error"], "csrf_rejected");
     }
+    // A body over a mebibyte is refused before anything is sent upstream.
+    let big = app
+        .client
+        .post(app.url("/session/upstream/others"))
+        .header("cookie", &cookie)
+        .header("x-requested-with", "t")
+        .body(vec![b'x'; (1 << 20) + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // A GET needs no header; the session still works after all of that.
     assert_eq!(app.get("/session/upstream/me", Some(&cookie)).await.status(), StatusCode::OK);
 }
@@ -150,4 +161,26 @@ async fn the_auth_server_throttles_each_user_behind_the_app_server_at_their_own_
     let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
     auth.register(&email).await;
     assert_eq!(attempt("198.51.100.7", email, PASSWORD).await.unwrap().status(), StatusCode::OK);
+}
+
+/// An auth server whose successful login answer the layer cannot read (another server's format, a
+/// proxy's page) is never relayed: it may hold a token the page must not see.
+#[tokio::test]
+async fn a_login_answer_the_layer_cannot_read_is_not_relayed() {
+    use axum::routing::post;
+    let odd = axum::Router::new().route(
+        paths::LOGIN,
+        post(|| async { axum::Json(json!({"data": {"token": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}})) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let auth_url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, odd).await.unwrap() });
+    let bff = BffConfig::new(KEY);
+    let app = AppServer::start(&auth_url, RefreshLayer::new(SsrConfig::new(&auth_url).bff(bff))).await;
+    let answer = app.post("/session/login", None, &json!({"email": "a@example.com", "password": "x"})).await;
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    assert!(answer.headers().get(SET_COOKIE).is_none());
+    let (_, text) = seen(answer).await;
+    assert!(!Regex::new(JWT).unwrap().is_match(&text), "{text}");
+    server.abort();
 }

@@ -54,6 +54,10 @@ publish = false
 default = ["leptos", "browser"]
 leptos = []
 browser = []
+# Declared so the README's server-side quick starts (`ssr`, `native`; native targets, covered by the
+# doctests) are left out of this wasm32 build without an unknown-cfg warning.
+ssr = []
+native = []
 
 [dependencies]
 {CRATE} = {{ path = "{}", features = ["leptos"] }}

@@ -154,6 +154,7 @@ impl SsrConfig {
     /// a page of another site cannot add it without a CORS preflight this server never grants.
     #[must_use]
     pub fn csrf_header(mut self, name: &str) -> Self {
+        assert!(axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok(), "{name:?} is not a header name");
         self.csrf_header = name.to_ascii_lowercase();
         self
     }

@@ -69,6 +69,10 @@ async fn login(shared: &Shared, request: Request<Body>, client: Option<IpAddr>) 
     let Ok((answer, grant)) = shared.auth.login(&shared.config, body, client).await else {
         return failure(StatusCode::BAD_GATEWAY, "internal", "the auth server did not answer");
     };
+    if answer.status.is_success() && grant.is_none() {
+        // Never relayed: a success this layer cannot read may hold a token the page must not see.
+        return failure(StatusCode::BAD_GATEWAY, "internal", "the auth server's answer could not be read");
+    }
     let Some(mut grant) = grant else {
         // A refusal (wrong password, throttled, malformed) is relayed as the auth server wrote it:
         // its body is an error envelope and holds no token.
