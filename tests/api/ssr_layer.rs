@@ -185,3 +185,25 @@ async fn an_access_token_the_api_refused_is_refreshed_by_the_next_request() {
     assert_eq!(after.refreshes - before.refreshes, 1);
     assert_eq!(after.reuse_detected, before.reuse_detected);
 }
+
+/// A logout that races page loads refreshing the same session (another tab): once it has answered,
+/// no cookie any of those answers set still renders a signed-in page.
+#[tokio::test]
+async fn a_logout_racing_page_loads_sticks_for_every_cookie_they_set() {
+    let auth = spawn_app().await;
+    let app = AppServer::ssr(&auth, |c| c).await;
+    let (_, cookie) = refresh_cookie_only(&auth).await;
+    let empty = json!({});
+    let loads = futures::future::join_all((0..10).map(|_| app.get("/", Some(&cookie))));
+    let (pages, logout) = tokio::join!(loads, app.post("/session/logout", Some(&cookie), &empty));
+    assert_eq!(logout.status(), StatusCode::OK);
+    let mut cookies: Vec<String> = pages.iter().filter_map(cookie_pair).collect();
+    cookies.push(cookie);
+    cookies.dedup();
+    for cookie in cookies {
+        let page = app.get("/", Some(&cookie)).await.text().await.unwrap();
+        assert!(page.contains("logged out"), "{cookie} still renders: {page}");
+        let call = app.post("/fn/me", Some(&cookie), &empty).await;
+        assert_eq!(call.status(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,15 +34,18 @@ pub(crate) enum Outcome {
 struct Flight {
     outcome: OnceCell<Outcome>,
     born: Instant,
+    /// A logout through the layer ended this token's session, possibly while its refresh was on the
+    /// wire: whatever the refresh brings back is not handed out.
+    logged_out: AtomicBool,
 }
 
 impl Flight {
     fn new() -> Self {
-        Self { outcome: OnceCell::new(), born: Instant::now() }
+        Self { outcome: OnceCell::new(), born: Instant::now(), logged_out: AtomicBool::new(false) }
     }
 
     fn settled(outcome: Outcome) -> Self {
-        Self { outcome: OnceCell::new_with(Some(outcome)), born: Instant::now() }
+        Self { outcome: OnceCell::new_with(Some(outcome)), ..Self::new() }
     }
 
     /// Whether a request may join this flight or use its answer.
@@ -110,7 +114,7 @@ impl Flights {
                 }
             }
         };
-        flight
+        let outcome = flight
             .outcome
             .get_or_init(|| async {
                 match refresh().await {
@@ -127,7 +131,16 @@ impl Flights {
                 }
             })
             .await
-            .clone()
+            .clone();
+        // Checked after the answer is stored, and `end` sets the mark before it looks at the answer:
+        // whichever comes second retires the grant (and the successor's copy with it).
+        if flight.logged_out.load(Ordering::SeqCst) {
+            if let Outcome::Live(grant) = &outcome {
+                grant.retire();
+            }
+            return Outcome::Ended(Arc::new(Vec::new()));
+        }
+        outcome
     }
 
     /// A session that starts here (a login through the layer): its refresh token maps to its grant.
@@ -140,7 +153,9 @@ impl Flights {
     /// grant with, gets its access token any more.
     pub(crate) fn end(&self, token: &str) {
         let removed = self.lock().entries.remove(&digest(token));
-        if let Some(Outcome::Live(grant)) = removed.as_ref().and_then(|flight| flight.outcome.get()) {
+        let Some(flight) = removed else { return };
+        flight.logged_out.store(true, Ordering::SeqCst);
+        if let Some(Outcome::Live(grant)) = flight.outcome.get() {
             grant.retire();
         }
     }
@@ -160,7 +175,7 @@ fn digest(token: &str) -> Digest {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use super::*;
     use crate::ssr::auth_server::Successor;
@@ -239,6 +254,28 @@ mod tests {
         run(flights.resolve("t", ahead, refresh));
         run(flights.resolve("t", ahead, refresh));
         assert_eq!(calls.load(Ordering::SeqCst), 1, "3 s tokens with a 10 s margin refresh at 1.5 s, not every time");
+    }
+
+    #[test]
+    fn a_logout_while_the_refresh_is_on_the_wire_hands_out_nothing_it_brings_back() {
+        let flights = Flights::default();
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let refresh = || async move {
+            let _ = wait.await;
+            RefreshAnswer::Granted(grant(Some("next"), Duration::from_secs(60)))
+        };
+        let (page, ()) = run(async {
+            let page = flights.resolve("first", Duration::ZERO, refresh);
+            let logout = async {
+                tokio::task::yield_now().await; // the page's refresh has started
+                flights.end("first");
+                let _ = release.send(());
+            };
+            futures::join!(page, logout)
+        });
+        assert!(matches!(page, Outcome::Ended(_)), "the page that raced the logout is logged out");
+        let next = run(flights.resolve("next", Duration::ZERO, || async { RefreshAnswer::Refused(vec![]) }));
+        assert!(matches!(next, Outcome::Ended(_)), "the successor is not served from the table");
     }
 
     #[test]
