@@ -37,7 +37,7 @@ pub fn cookie_client<P: Protocol + 'static>(protocol: P, base_url: &str, config:
 }
 
 /// `fetch`, with paths joined to a base URL. API calls bypass the browser's HTTP cache by default
-/// ([`CacheMode::NoStore`](crate::CacheMode::NoStore); a request's own mode wins): the cache lets only
+/// ([`CacheMode::NoStore`]; a request's own mode wins): the cache lets only
 /// one request per URL be in flight and makes identical concurrent requests wait for each other.
 /// Dropping a send aborts its fetch, and while the browser says it is offline, sends fail at once.
 #[derive(Debug, Clone)]

@@ -82,7 +82,7 @@ pub struct SessionPresence {
 }
 
 /// Puts `client` in context with its signals, restores the session when the protocol can (cookie
-/// mode, after a reload), and starts the client's [`Driver`](crate::browser::Driver) for as long as the
+/// mode, after a reload), and starts the client's [`Driver`] for as long as the
 /// current owner lives, with the default [`BrowserConfig`].
 pub fn provide_refresh_client<P: Protocol + 'static>(client: RefreshClient<P>) -> RefreshContext<P> {
     provide_refresh_client_with(client, &BrowserConfig::default())

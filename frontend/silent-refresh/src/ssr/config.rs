@@ -25,6 +25,7 @@ pub struct SsrConfig {
 /// user behind one app server would be throttled as one address. The auth server must trust the app
 /// server as a proxy (`TRUST_FORWARDED_FOR=true` on this project's server) for it to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientAddress {
     /// The TCP peer (`axum::extract::ConnectInfo<SocketAddr>`: serve the router with
     /// `into_make_service_with_connect_info`). The default.
@@ -35,6 +36,7 @@ pub enum ClientAddress {
 
 /// Plain server rendering, or a backend-for-frontend.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Mode {
     /// The auth server's own `HttpOnly` refresh cookie, relayed as it set it: the browser holds the
     /// refresh token (out of every script's reach), the app server holds the access token.

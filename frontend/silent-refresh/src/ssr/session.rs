@@ -35,6 +35,7 @@ impl std::fmt::Debug for ServerSession {
 
 /// A call made with [`ServerSession::send`] that could not be made or was refused.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The request has no live session (presence logged out or unknown): answer 401.
     NoSession,
