@@ -141,7 +141,10 @@ impl SsrConfig {
     /// `POST {mount}/logout`, `GET {mount}` (the snapshot) and, in BFF mode, `{mount}/upstream/…`.
     #[must_use]
     pub fn mount(mut self, mount: &str) -> Self {
-        self.mount = mount.trim_end_matches('/').to_owned();
+        let mount = mount.trim_end_matches('/');
+        // An empty mount would make every path of the app one of the layer's routes.
+        assert!(mount.starts_with('/') && mount.len() > 1, "the mount is a path below `/`, like `/session`");
+        self.mount = mount.to_owned();
         self
     }
 
