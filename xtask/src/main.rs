@@ -132,7 +132,8 @@ fn run_ssr_demo(mode: &str) -> Result {
     tools::run("cargo", &["build", "--release", "--package", "backend"])?;
     let mut backend = Command::new(target_dir().join("release/backend"))
         .current_dir(workspace_root())
-        // The app server forwards each user's address; it is the only proxy the demo trusts.
+        // The app server forwards each user's address. The backend listens on 127.0.0.1 only, so
+        // nothing but this machine can claim an address to it.
         .env("TRUST_FORWARDED_FOR", "true")
         .spawn()
         .map_err(|e| format!("cannot start the backend: {e}"))?;
