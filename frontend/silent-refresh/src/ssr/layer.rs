@@ -101,6 +101,10 @@ where
     }
 }
 
+/// A session cookie that does not open with this layer's key.
+#[derive(Debug)]
+pub(crate) struct Unreadable;
+
 /// A request's session as the layer resolved it, and the cookies its response must set.
 pub(crate) struct Resolved {
     pub(crate) session: ServerSession,
@@ -156,15 +160,13 @@ impl Shared {
     }
 
     /// The refresh token the browser presented: the auth server's cookie, or in BFF mode the sealed
-    /// cookie opened. `Err` holds the clearing header for a sealed cookie this key cannot open.
-    pub(crate) fn presented(&self, headers: &HeaderMap) -> Result<Option<String>, HeaderValue> {
+    /// cookie opened. `Err` for a sealed cookie this key cannot open (tampered, or another key's).
+    pub(crate) fn presented(&self, headers: &HeaderMap) -> Result<Option<String>, Unreadable> {
         match &self.config.mode {
             Mode::Ssr => Ok(self.config.cookie_names.iter().find_map(|name| cookie(headers, name)).map(str::to_owned)),
             Mode::Bff(bff) => match cookie(headers, &bff.cookie_name) {
                 None => Ok(None),
-                Some(sealed) => bff.key.open(&bff.cookie_name, sealed).map(Some).ok_or_else(|| {
-                    respond::bff_cookie(&bff.cookie_name, "", Some(0)).unwrap_or(HeaderValue::from_static(""))
-                }),
+                Some(sealed) => bff.key.open(&bff.cookie_name, sealed).map(Some).ok_or(Unreadable),
             },
         }
     }
@@ -174,9 +176,9 @@ impl Shared {
         let http = self.auth.http().clone();
         let presented = match self.presented(headers) {
             Ok(presented) => presented,
-            Err(clear) => {
+            Err(Unreadable) => {
                 let session = ServerSession::new(SessionSnapshot::logged_out(), None, http);
-                return Resolved { session, set_cookie: vec![clear], presented: true };
+                return Resolved { session, set_cookie: self.clearing_cookies(&[]), presented: true };
             }
         };
         let Some(token) = presented else {
@@ -211,7 +213,7 @@ impl Shared {
             Mode::Bff(bff) => bff
                 .key
                 .seal(&bff.cookie_name, &successor.token)
-                .and_then(|sealed| respond::bff_cookie(&bff.cookie_name, &sealed, successor.max_age))
+                .and_then(|sealed| respond::host_cookie(&bff.cookie_name, &sealed, successor.max_age))
                 .into_iter()
                 .collect(),
         }
@@ -223,9 +225,9 @@ impl Shared {
         match &self.config.mode {
             Mode::Ssr if !from_auth_server.is_empty() => from_auth_server.to_vec(),
             Mode::Ssr => {
-                self.config.cookie_names.iter().filter_map(|name| respond::bff_cookie(name, "", Some(0))).collect()
+                self.config.cookie_names.iter().filter_map(|name| respond::host_cookie(name, "", Some(0))).collect()
             }
-            Mode::Bff(bff) => respond::bff_cookie(&bff.cookie_name, "", Some(0)).into_iter().collect(),
+            Mode::Bff(bff) => respond::host_cookie(&bff.cookie_name, "", Some(0)).into_iter().collect(),
         }
     }
 }

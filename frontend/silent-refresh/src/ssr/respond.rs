@@ -31,9 +31,10 @@ fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     response
 }
 
-/// `Set-Cookie` for the BFF cookie: `HttpOnly; Secure; SameSite=Strict`, `Path=/` as `__Host-` needs;
-/// `max_age` `None` is a browser-session cookie, `Some(0)` clears it.
-pub(crate) fn bff_cookie(name: &str, value: &str, max_age: Option<u64>) -> Option<HeaderValue> {
+/// `Set-Cookie` for a `__Host-` cookie of the layer's (the BFF cookie, or clearing the auth server's
+/// names): `HttpOnly; Secure; SameSite=Strict`, `Path=/`; `max_age` `None` is a browser-session
+/// cookie, `Some(0)` clears it.
+pub(crate) fn host_cookie(name: &str, value: &str, max_age: Option<u64>) -> Option<HeaderValue> {
     let max_age = max_age.map(|seconds| format!("; Max-Age={seconds}")).unwrap_or_default();
     HeaderValue::from_str(&format!("{name}={value}; Path=/{max_age}; HttpOnly; Secure; SameSite=Strict")).ok()
 }
