@@ -21,6 +21,9 @@ use tokio::net::TcpListener;
 pub use identities::account_conflicts;
 pub use keys_command::{CommandError, list_keys, revoke_key, rotate_keys};
 
+use crate::auth::dpop::DpopPolicy;
+use crate::auth::dpop::nonce::Nonces;
+use crate::auth::dpop::replay::SeenProofs;
 use crate::auth::passwords::{PasswordError, Passwords};
 use crate::auth::service::{Auth, SessionPolicy};
 use crate::auth::throttle::{Limit, Throttle};
@@ -188,6 +191,7 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         None => Signer::hs256(&secret),
     };
     let password_reset = mailer::reset_policy(config, &issuer)?;
+    let dpop = dpop_policy(config, &store).await?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Ok(Auth {
         clock,
@@ -232,8 +236,26 @@ async fn auth(config: &Config, clock: SharedClock) -> Result<Auth, StartError> {
         },
         introspection_clients: config.introspection_clients.clone().into(),
         password_reset,
+        dpop,
     })
 }
+
+/// The DPoP rules, with the nonce secret every instance reads from the database.
+async fn dpop_policy(config: &Config, store: &Store) -> Result<DpopPolicy, StartError> {
+    let secret = store.dpop_nonce_secret().await?;
+    Ok(DpopPolicy {
+        setting: config.dpop,
+        nonce_required: config.dpop_nonce_required,
+        max_age: config.dpop_proof_max_age,
+        nonces: Nonces::new(&secret),
+        seen: Arc::new(SeenProofs::new(DPOP_SEEN_CAPACITY)),
+        public_url: config.public_url.clone(),
+    })
+}
+
+/// How many proofs seen at resources an instance remembers: at a minute each, 200 000 DPoP requests a
+/// minute before it refuses new ones (about 12 MB).
+const DPOP_SEEN_CAPACITY: usize = 200_000;
 
 /// The JOSE name of the algorithm a setting names, as the servers record it in `key_policy`.
 pub(crate) fn algorithm_name(setting: JwtAlgorithm) -> &'static str {

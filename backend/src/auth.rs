@@ -3,6 +3,7 @@
 //! layer maps onto the envelope. Below this layer there is only the store and the base modules.
 
 pub(crate) mod accounts;
+pub(crate) mod dpop;
 pub(crate) mod error;
 pub(crate) mod identity;
 pub(crate) mod input;

@@ -12,11 +12,11 @@ use clap::Parser;
 
 pub use secret::Secret;
 pub use values::{
-    AccountsCommand, ClientCredentials, Command, CookiePrefix, DatabaseTarget, JwtAlgorithm, KeysCommand,
+    AccountsCommand, ClientCredentials, Command, CookiePrefix, DatabaseTarget, DpopSetting, JwtAlgorithm, KeysCommand,
     MetricsExposure, RefreshExpiry,
 };
 pub use values::{KeySetting, is_url_issuer};
-use values::{parse_duration, parse_issuer, parse_lifetime};
+use values::{parse_duration, parse_issuer, parse_lifetime, parse_public_url};
 
 use secret::MIN_SECRET_BYTES;
 const DEFAULT_DB_FILE: &str = "app.db";
@@ -173,6 +173,27 @@ pub struct Config {
     /// last 30 seconds, the time a client needs to ask and retry).
     #[arg(long, env = "REAUTH_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
     pub reauth_max_age: Duration,
+
+    /// DPoP (RFC 9449): `optional` binds a session to the key of the proof its login or refresh sent,
+    /// `required` refuses a login or refresh without one, `off` binds no new session (sessions bound
+    /// before stay bound).
+    #[arg(long, env = "DPOP", default_value = "optional")]
+    pub dpop: DpopSetting,
+
+    /// Whether every DPoP proof must carry a nonce from this server (`DPoP-Nonce`); a proof without
+    /// one is answered with `use_dpop_nonce` and the nonce, once.
+    #[arg(long, env = "DPOP_NONCE_REQUIRED", default_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub dpop_nonce_required: bool,
+
+    /// How old a DPoP proof's `iat` may be.
+    #[arg(long, env = "DPOP_PROOF_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
+    pub dpop_proof_max_age: Duration,
+
+    /// The URL clients reach this server at (scheme, host, port and any path prefix), when a proxy
+    /// changes it; a DPoP proof's `htu` is compared with it. Unset: the request's own `Host`.
+    #[arg(long, env = "PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
 
     /// Live sessions per user; a login beyond it ends the least recently used one. 0: unlimited.
     #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value = "20")]

@@ -3,6 +3,7 @@
 //! of routes. Handlers extract, parse, call a rule in `auth`, and answer.
 
 pub(crate) mod delivery;
+pub(crate) mod dpop;
 pub(crate) mod envelope;
 pub(crate) mod error;
 pub(crate) mod extract;

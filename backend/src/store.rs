@@ -5,6 +5,7 @@
 //! way a write transaction starts differ per engine (see ARCHITECTURE.md for why rotation cannot fork).
 
 mod activity;
+mod dpop_proofs;
 mod identity_keys;
 mod issuer;
 mod password_resets;
@@ -66,6 +67,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder")]
     Folder(#[source] std::io::Error),
+    #[error("no randomness from the operating system")]
+    Random(#[source] getrandom::Error),
+    #[error("the database holds a value this version cannot read: {0}")]
+    Corrupt(&'static str),
 }
 
 /// Pool sizing and waiting, and how long a confirmed live session is trusted without asking again.
@@ -228,6 +233,7 @@ impl Store {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
+                sqlx::query("DELETE FROM dpop_proofs WHERE forget_at <= $1").bind(now).execute(&mut *conn).await?;
                 sqlx::query("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= $1")
                     .bind(now)
                     .execute(&mut *conn)

@@ -4,8 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// Every account gets this role; a role sent by a client is ignored.
 pub const DEFAULT_ROLE: &str = "user";
-/// The only token type the server issues.
+/// The token type of a session that is not bound to a key.
 pub const TOKEN_TYPE: &str = "Bearer";
+/// The token type of a session bound to a DPoP key (RFC 9449 §5): its access tokens are sent with
+/// `Authorization: DPoP` and a proof by that key.
+pub const DPOP_TOKEN_TYPE: &str = "DPoP";
+/// The request header that carries a DPoP proof, and the answer header that carries the nonce.
+pub const DPOP_HEADER: &str = "DPoP";
+pub const DPOP_NONCE_HEADER: &str = "DPoP-Nonce";
 
 /// What the server accepts, in characters (Unicode scalar values), after trimming where noted. The
 /// OpenAPI schemas below repeat these numbers as literals (the derive takes no constants); the

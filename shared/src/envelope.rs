@@ -60,8 +60,15 @@ pub enum ErrorCode {
     InvalidClient,
     /// OAuth (RFC 6749 §5.2): a required form parameter is missing or malformed.
     InvalidRequest,
+    /// RFC 9449: a DPoP proof that is missing where required, malformed, replayed, or not made for
+    /// this request or by the key the session is bound to.
+    InvalidDpopProof,
+    /// RFC 9449 §8: retry with a proof that carries the nonce of the `DPoP-Nonce` header.
+    UseDpopNonce,
     NotFound,
     MethodNotAllowed,
+    /// The server is briefly too busy for this request; `Retry-After` says when to try again.
+    Unavailable,
     Internal,
     /// A code this build does not know yet; keeps old clients decoding newer servers.
     #[serde(other)]

@@ -53,6 +53,16 @@ pub struct Introspection {
     /// How (RFC 8176), such as `["pwd"]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The DPoP key a bound token is bound to (RFC 9449 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` member (RFC 7800): the RFC 7638 thumbprint of the key a token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// RFC 8414 authorization-server metadata.
@@ -70,4 +80,7 @@ pub struct AuthorizationServerMetadata {
     pub response_types_supported: Vec<String>,
     /// The `alg` values access tokens are signed with now.
     pub access_token_signing_alg_values_supported: Vec<String>,
+    /// The `alg` values of DPoP proofs this server accepts (RFC 9449 §5.1); absent with `DPOP=off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }

@@ -15,6 +15,7 @@ mod bad_input;
 mod bff;
 mod contract;
 mod cookies;
+mod dpop;
 mod durability;
 mod expiry;
 mod identity;

@@ -112,8 +112,11 @@ fn every_error_code() -> Vec<ErrorCode> {
         RequestTimeout,
         InvalidClient,
         InvalidRequest,
+        InvalidDpopProof,
+        UseDpopNonce,
         NotFound,
         MethodNotAllowed,
+        Unavailable,
         Internal,
     ];
     for code in &all {
@@ -137,8 +140,11 @@ fn every_error_code() -> Vec<ErrorCode> {
             | RequestTimeout
             | InvalidClient
             | InvalidRequest
+            | InvalidDpopProof
+            | UseDpopNonce
             | NotFound
             | MethodNotAllowed
+            | Unavailable
             | Internal
             | Unknown => {}
         }

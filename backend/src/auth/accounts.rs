@@ -148,10 +148,17 @@ async fn check_and_settle(
 
 /// Checks the password (throttled) and starts a session, remembered or not, recording where it came
 /// from; past the per-user cap, the least recently used session ends.
-pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin) -> Result<Issued, AuthError> {
+/// `dpop_jkt` binds the session to the DPoP key the request proved.
+pub(crate) async fn log_in(
+    auth: &Auth,
+    credentials: Credentials,
+    origin: Origin,
+    dpop_jkt: Option<&str>,
+) -> Result<Issued, AuthError> {
     let Credentials { email, password, device, remember } = credentials;
     let user = throttled_password_check(auth, Account::Named(email), password, origin.ip).await?;
-    let issued = start_session(auth, user, &device, remember, Some(&origin), auth.sessions.max_sessions).await?;
+    let start = SessionStart { device: &device, remember, origin: Some(&origin), dpop_jkt };
+    let issued = start_session(auth, user, start, auth.sessions.max_sessions).await?;
     auth.metrics.login(LoginOutcome::Succeeded);
     Ok(issued)
 }
@@ -161,11 +168,10 @@ pub(crate) async fn log_in(auth: &Auth, credentials: Credentials, origin: Origin
 pub(crate) async fn start_session(
     auth: &Auth,
     user: UserRecord,
-    device: &Device,
-    remember: bool,
-    origin: Option<&Origin>,
+    start: SessionStart<'_>,
     max_sessions: u32,
 ) -> Result<Issued, AuthError> {
+    let SessionStart { device, remember, origin, dpop_jkt } = start;
     let now = auth.now();
     // Before the session is written, so a login that cannot sign leaves nothing behind.
     let key = auth.access.signing_key(now).await?;
@@ -187,12 +193,23 @@ pub(crate) async fn start_session(
             ip: ip.as_deref(),
             user_agent: origin.and_then(|origin| origin.user_agent.as_deref()),
             max_sessions,
+            dpop_jkt,
         })
         .await?;
     let (access_token, expires_in) = auth.access.issue(&key, subject(&user, &session), now)?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
     let refresh_expires_in = seconds_until(session.expires_at, now);
-    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered: remember })
+    let dpop_bound = session.dpop_jkt.is_some();
+    Ok(Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered: remember, dpop_bound })
+}
+
+/// How a session starts: from which device, remembered or not, from where, bound to which DPoP key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionStart<'a> {
+    pub(crate) device: &'a Device,
+    pub(crate) remember: bool,
+    pub(crate) origin: Option<&'a Origin>,
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 /// Changes the caller's password: the current one is checked like a login (same throttle, so this is
@@ -237,7 +254,8 @@ pub(crate) async fn reauthenticate(
     let session = session.ok_or(AuthError::SessionEnded)?;
     let (access_token, expires_in) = auth.access.issue(&key, subject(&user, &session), now)?;
     tracing::info!(user_id = %user.id, session_id, "re-authenticated");
-    Ok(Reauthenticated { access_token, expires_in, auth_time: session.auth_time / 1000 })
+    let dpop_bound = session.dpop_jkt.is_some();
+    Ok(Reauthenticated { access_token, expires_in, auth_time: session.auth_time / 1000, dpop_bound })
 }
 
 /// What a re-authentication hands back.
@@ -247,4 +265,6 @@ pub(crate) struct Reauthenticated {
     pub(crate) expires_in: u64,
     /// Seconds since the epoch, as the token's claim.
     pub(crate) auth_time: i64,
+    /// Whether the token is bound to the session's DPoP key.
+    pub(crate) dpop_bound: bool,
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::dpop;
 use crate::auth::error::AuthError;
 use crate::auth::passwords::Passwords;
 use crate::auth::throttle::Throttle;
@@ -30,6 +31,8 @@ pub(crate) struct Auth {
     pub(crate) introspection_clients: Arc<[ClientCredentials]>,
     /// Where reset links go, and for how long they work.
     pub(crate) password_reset: ResetPolicy,
+    /// Sender-constrained tokens: proofs, nonces, replay.
+    pub(crate) dpop: dpop::DpopPolicy,
 }
 
 impl Auth {
@@ -41,6 +44,16 @@ impl Auth {
     /// What "live" means now.
     pub(crate) fn liveness(&self) -> Liveness {
         self.sessions.liveness(self.now())
+    }
+
+    /// The DPoP key a login or refresh proved with `proof` (see [`dpop::token_endpoint_key`]).
+    pub(crate) async fn token_endpoint_dpop_key(
+        &self,
+        proof: Option<&str>,
+        target: &dpop::RequestTarget<'_>,
+        request: dpop::TokenRequest,
+    ) -> Result<Option<String>, AuthError> {
+        dpop::token_endpoint_key(&self.dpop, &self.store, self.now(), proof, target, request).await
     }
 }
 
@@ -120,6 +133,8 @@ pub(crate) struct Issued {
     pub(crate) user: UserRecord,
     /// Whether the refresh token may outlive the browser session (a persistent cookie).
     pub(crate) remembered: bool,
+    /// Whether the session is bound to a DPoP key (`token_type: DPoP`, `cnf` in the access token).
+    pub(crate) dpop_bound: bool,
 }
 
 /// Who an access token for `user`'s `session` is for: the session's client, authentication time and
@@ -133,6 +148,7 @@ pub(crate) fn subject<'a>(user: &'a UserRecord, session: &'a SessionRecord) -> S
         client_id: session.app_id.as_deref(),
         auth_time: session.auth_time,
         amr: &session.amr,
+        dpop_jkt: session.dpop_jkt.as_deref(),
     }
 }
 

@@ -195,10 +195,33 @@ impl CookiePrefix {
     }
 }
 
+/// Sender-constrained tokens (DPoP, RFC 9449).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DpopSetting {
+    /// Logins ignore proofs and bind nothing; sessions bound earlier stay bound to their keys.
+    Off,
+    /// A login or refresh with a proof binds its session; one without stays a Bearer session.
+    Optional,
+    /// Every login and refresh needs a proof; a session from before is bound at its next refresh.
+    Required,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RefreshExpiry {
     Sliding,
     Fixed,
+}
+
+/// `PUBLIC_URL`: an http(s) URL with no query, fragment or credentials.
+pub(super) fn parse_public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim()).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.has_host();
+    if plain { Ok(url) } else { Err(format!("{value:?} must be an http(s) URL without query, fragment or user")) }
 }
 
 pub(super) fn parse_duration(value: &str) -> Result<Duration, String> {

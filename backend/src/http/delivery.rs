@@ -12,8 +12,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use shared::auth::{
-    COOKIE_DELIVERY, CookieSession, LoginResponse, REFRESH_COOKIE, REFRESH_COOKIE_HTTP, TOKEN_DELIVERY_HEADER,
-    TOKEN_TYPE, TokenPair,
+    COOKIE_DELIVERY, CookieSession, DPOP_TOKEN_TYPE, LoginResponse, REFRESH_COOKIE, REFRESH_COOKIE_HTTP,
+    TOKEN_DELIVERY_HEADER, TOKEN_TYPE, TokenPair,
 };
 
 use crate::auth::service::Issued;
@@ -69,8 +69,8 @@ impl Delivery {
     /// The answer to a login (`with_user`) or a refresh: the tokens in the body, or the access token
     /// and user in the body and the refresh token in the cookie.
     pub(crate) fn answer(self, message: &str, issued: Issued, with_user: bool) -> Response {
-        let Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered } = issued;
-        let token_type = TOKEN_TYPE.to_owned();
+        let Issued { access_token, expires_in, refresh, refresh_expires_in, user, remembered, dpop_bound } = issued;
+        let token_type = if dpop_bound { DPOP_TOKEN_TYPE } else { TOKEN_TYPE }.to_owned();
         match self {
             Self::Body => {
                 let tokens = TokenPair {

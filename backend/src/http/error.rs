@@ -4,7 +4,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::{Envelope, ErrorCode};
 
-use crate::auth::error::AuthError;
+use crate::auth::dpop::ALGORITHMS;
+use crate::auth::error::{AuthError, DpopAt};
 use crate::store::StoreError;
 
 /// What the HTTP layer answers: a rule's refusal, worded by the rule (`AuthError`), or a refusal of
@@ -94,12 +95,35 @@ fn refusal_status_and_code(refusal: &AuthError) -> (StatusCode, ErrorCode) {
         AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
         AuthError::InvalidClient => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient),
         AuthError::NoSuchSession => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        AuthError::DpopProof { at: DpopAt::Token, .. } => (StatusCode::BAD_REQUEST, ErrorCode::InvalidDpopProof),
+        AuthError::DpopProof { at: DpopAt::Resource, .. } => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidDpopProof),
+        AuthError::DpopNonceRequired { at: DpopAt::Token, .. } => (StatusCode::BAD_REQUEST, ErrorCode::UseDpopNonce),
+        AuthError::DpopNonceRequired { at: DpopAt::Resource, .. } => {
+            (StatusCode::UNAUTHORIZED, ErrorCode::UseDpopNonce)
+        }
+        AuthError::DpopBoundToken | AuthError::NotDpopBound => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken),
+        AuthError::DpopBusy => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
         AuthError::Store(_)
         | AuthError::Password(_)
         | AuthError::Signing(_)
         | AuthError::Random(_)
         | AuthError::Interrupted => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
     }
+}
+
+/// The header that carries the server's DPoP nonce (RFC 9449 §8).
+pub(crate) const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+
+/// `DPoP algs="…"`, with an error and its description when there is one (RFC 9449 §7.1).
+fn dpop_challenge(error: Option<(&str, &str)>) -> HeaderValue {
+    let algs = ALGORITHMS.join(" ");
+    let value = match error {
+        Some((code, description)) => {
+            format!(r#"DPoP error="{code}", error_description="{description}", algs="{algs}""#)
+        }
+        None => format!(r#"DPoP algs="{algs}""#),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
 }
 
 impl IntoResponse for ApiError {
@@ -113,15 +137,36 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            // RFC 6750: no error attribute when no token was presented.
+            // RFC 6750: no error attribute when no token was presented. Either scheme will do
+            // (RFC 9449 §7.1).
             Self::MissingToken => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers.append(header::WWW_AUTHENTICATE, dpop_challenge(None));
             }
             Self::Refused(AuthError::InvalidToken | AuthError::SessionEnded | AuthError::TokenExpired) => {
                 let value = format!(r#"Bearer error="invalid_token", error_description="{self}""#);
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }
+            }
+            Self::Refused(AuthError::DpopBoundToken | AuthError::NotDpopBound) => {
+                headers.insert(header::WWW_AUTHENTICATE, dpop_challenge(Some(("invalid_token", &self.to_string()))));
+            }
+            Self::Refused(AuthError::DpopProof { at: DpopAt::Resource, .. }) => {
+                let challenge = dpop_challenge(Some(("invalid_dpop_proof", &self.to_string())));
+                headers.insert(header::WWW_AUTHENTICATE, challenge);
+            }
+            Self::Refused(AuthError::DpopNonceRequired { nonce, at }) => {
+                if *at == DpopAt::Resource {
+                    let challenge = dpop_challenge(Some(("use_dpop_nonce", &self.to_string())));
+                    headers.insert(header::WWW_AUTHENTICATE, challenge);
+                }
+                if let Ok(nonce) = HeaderValue::from_str(nonce) {
+                    headers.insert(DPOP_NONCE, nonce);
+                }
+            }
+            Self::Refused(AuthError::DpopBusy) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             // RFC 9470 §3: the step-up challenge, with the largest age the route accepts.
             Self::Refused(AuthError::ReauthenticationRequired { max_age }) => {

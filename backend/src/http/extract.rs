@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 
 use crate::auth::sessions::{live_session_user, verify_access_token};
 use crate::auth::tokens::access::AccessClaims;
+use crate::http::dpop::{access_token, check_binding};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::store::UserRecord;
@@ -111,7 +112,8 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
-/// A verified access token: signature, `typ`, `iss`, `aud` and `exp` checked, the session not consulted.
+/// A verified access token: signature, `typ`, `iss`, `aud` and `exp` checked, and for a DPoP-bound
+/// token the proof by its key (`http/dpop.rs`); the session not consulted.
 /// Enough for logout, which must stay idempotent after the session is gone.
 #[derive(Debug)]
 pub(crate) struct Claims(pub(crate) AccessClaims);
@@ -120,8 +122,10 @@ impl FromRequestParts<AppState> for Claims {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
-        Ok(Self(verify_access_token(&state.auth, token).await?))
+        let (scheme, token) = access_token(parts)?;
+        let claims = verify_access_token(&state.auth, token).await?;
+        check_binding(parts, state, scheme, token, &claims).await?;
+        Ok(Self(claims))
     }
 }
 
@@ -135,6 +139,8 @@ pub(crate) struct Caller {
     pub(crate) client_id: String,
     /// The token's `auth_time` and `amr`.
     pub(crate) authentication: Authentication,
+    /// The DPoP key the token is bound to (`cnf.jkt`), proved by this request.
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 /// When (seconds) and how the user behind a token last proved who they are, as the token says.
@@ -151,7 +157,8 @@ impl FromRequestParts<AppState> for Caller {
         let Claims(claims) = Claims::from_request_parts(parts, state).await?;
         let user = live_session_user(&state.auth, &claims).await?;
         let authentication = Authentication { time: claims.auth_time, methods: claims.amr };
-        Ok(Self { user, session_id: claims.sid, client_id: claims.client_id, authentication })
+        let dpop_jkt = claims.cnf.map(|cnf| cnf.jkt);
+        Ok(Self { user, session_id: claims.sid, client_id: claims.client_id, authentication, dpop_jkt })
     }
 }
 
@@ -197,34 +204,9 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235).
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let mut headers = parts.headers.get_all(AUTHORIZATION).iter();
-    let header = headers.next().ok_or(ApiError::MissingToken)?;
-    if headers.next().is_some() {
-        return Err(ApiError::Validation("the request has more than one Authorization header".into()));
-    }
-    let value = header.to_str().map_err(|_| ApiError::invalid_token())?.trim();
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::MissingToken);
-    }
-    match token.trim() {
-        "" => Err(ApiError::invalid_token()),
-        token => Ok(token),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::Request;
-
     use super::*;
-
-    fn parts(header: &[u8]) -> Option<Parts> {
-        let value = axum::http::HeaderValue::from_bytes(header).ok()?;
-        Some(Request::builder().header(AUTHORIZATION, value).body(()).ok()?.into_parts().0)
-    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {
@@ -234,33 +216,6 @@ mod tests {
         assert_eq!(basic_credentials(&header("a%20b:c+d")), Some(("a b".into(), "c d".into())));
         for bad in ["Bearer x", "Basic !!!", "Basic", &header("no-colon")] {
             assert_eq!(basic_credentials(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn bearer_tokens_are_read_and_malformed_headers_refused() {
-        assert_eq!(bearer_token(&parts(b"Bearer abc").unwrap()).unwrap(), "abc");
-        assert_eq!(bearer_token(&parts(b"bEaReR   abc  ").unwrap()).unwrap(), "abc");
-        for bad in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"abc", b"", b"Bearer \xff"] {
-            assert!(bearer_token(&parts(bad).unwrap()).is_err(), "{bad:?}");
-        }
-        let mut twice = parts(b"Bearer abc").unwrap();
-        twice.headers.append(AUTHORIZATION, axum::http::HeaderValue::from_static("Bearer def"));
-        assert!(matches!(bearer_token(&twice), Err(ApiError::Validation(_))), "two Authorization headers");
-    }
-
-    proptest::proptest! {
-        /// Any header bytes: no panic; a token comes back only from a Bearer header, never empty and
-        /// never with surrounding white space.
-        #[test]
-        fn any_authorization_header_is_handled(header in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let Some(parts) = parts(&header) else { return Ok(()) };
-            if let Ok(token) = bearer_token(&parts) {
-                let text = String::from_utf8_lossy(&header).trim().to_ascii_lowercase();
-                proptest::prop_assert!(text.starts_with("bearer "));
-                proptest::prop_assert!(!token.is_empty());
-                proptest::prop_assert_eq!(token, token.trim());
-            }
         }
     }
 }

@@ -104,8 +104,11 @@ pub(crate) struct Ack {
     data: (),
 }
 
-/// `missing_token`, `invalid_token` (also a revoked or ended session) or `token_expired`, with
-/// `WWW-Authenticate: Bearer`.
+/// `missing_token`, `invalid_token` (also a revoked or ended session, a DPoP-bound token sent as
+/// `Bearer`, or an unbound one sent as `DPoP`) or `token_expired`, with `WWW-Authenticate: Bearer`; for
+/// a token sent with `Authorization: DPoP`, `invalid_dpop_proof` (the `DPoP` proof header is missing, or
+/// not made for this request by the token's key, RFC 9449) or `use_dpop_nonce` (retry with the nonce of
+/// the `DPoP-Nonce` header), with `WWW-Authenticate: DPoP error=…, algs="…"`.
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct Unauthorized(#[to_schema] Failure);
@@ -126,7 +129,8 @@ pub(crate) struct CsrfRejected(#[to_schema] Failure);
 
 /// Any other failure: `payload_too_large` (413), `request_timeout` (408: the body or the whole request
 /// came too slowly), `validation_failed` (400: no `Host`, two `Host` or two `Authorization` headers),
-/// `method_not_allowed` (405), `internal` (500, or 503 when the database is down).
+/// `method_not_allowed` (405), `unavailable` (503: too many DPoP proofs at once on this instance; retry
+/// after the Retry-After header's seconds), `internal` (500, or 503 when the database is down).
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct OtherFailure(#[to_schema] Failure);

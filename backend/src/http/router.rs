@@ -1,15 +1,13 @@
 //! The whole application as one service: the API, the well-known documents, optionally `/metrics`
 //! and the built SPA in one `Router`, each route with its `Track` layer, inside the `Envelope`.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, MetricsExposure};
 use crate::http::envelope::Envelope;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, DPOP_NONCE};
 use crate::http::limits::RequestLimits;
 use crate::http::routes;
 use crate::http::spa::{self, SpaError};
@@ -33,11 +31,10 @@ pub(crate) type AppService = Envelope<Router>;
 /// The application, and the path template of every route it registered (for the OpenAPI coverage
 /// test).
 pub(crate) fn router(state: &AppState, config: &Config) -> Result<(AppService, Vec<String>), RouterError> {
-    let metrics = Arc::clone(&state.auth.metrics);
     let (api, api_paths) = routes::api(config.demo_routes_enabled()).merge(routes::oauth()).into_parts();
     // Token responses must never be cached (RFC 6749 §5.1); nothing else under /api should be either.
     // Only matched routes are counted, under their template (so ids never become label values).
-    let mut api = api.route_layer(TrackLayer::new(Arc::clone(&metrics), Caching::NoStore));
+    let mut api = api.route_layer(TrackLayer::new(&state.auth, Caching::NoStore));
     let mut paths = api_paths;
     let mut extra = routes::well_known();
     if config.metrics == MetricsExposure::Same {
@@ -45,7 +42,7 @@ pub(crate) fn router(state: &AppState, config: &Config) -> Result<(AppService, V
     }
     let (extra, extra_paths) = extra.into_parts();
     paths.extend(extra_paths);
-    api = api.merge(extra.route_layer(TrackLayer::new(metrics, Caching::RoutesOwn)));
+    api = api.merge(extra.route_layer(TrackLayer::new(&state.auth, Caching::RoutesOwn)));
     #[cfg(feature = "e2e")]
     let api = {
         use crate::http::test_sessions;
@@ -85,8 +82,14 @@ fn cors(origins: &[String]) -> Result<CorsLayer, RouterError> {
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-token-delivery")])
-        // A script on another origin reads the step-up challenge (RFC 9470) and the throttle's wait.
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-token-delivery"),
+            HeaderName::from_static("dpop"),
+        ])
+        // A script on another origin reads the step-up challenge (RFC 9470), the DPoP challenge and
+        // nonce (RFC 9449), and the throttle's wait.
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, DPOP_NONCE])
         .allow_credentials(true))
 }

@@ -35,7 +35,13 @@ pub(crate) async fn open_sessions(
     let herd = Device { name: Some("herd".to_owned()), ..Device::default() };
     let mut pairs = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     for _ in 0..count {
-        let issued = accounts::start_session(&state.auth, caller.user.clone(), &herd, true, None, 0).await?;
+        let issued = accounts::start_session(
+            &state.auth,
+            caller.user.clone(),
+            accounts::SessionStart { device: &herd, remember: true, origin: None, dpop_jkt: None },
+            0,
+        )
+        .await?;
         pairs.push(TokenPair {
             access_token: issued.access_token,
             refresh_token: issued.refresh.into_string(),

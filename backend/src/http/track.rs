@@ -1,5 +1,5 @@
 //! The one per-route layer: every request that matched a route is counted and timed by its template,
-//! and its answer gets the route's caching rule. A route layer, so it runs after routing has set
+//! and its answer gets the route's caching rule (and, for a request with a DPoP proof, the nonce). A route layer, so it runs after routing has set
 //! `MatchedPath`; one hand-written layer (no `from_fn`, no stack of layers), because axum clones a
 //! route's whole stack of services for every request.
 
@@ -16,6 +16,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tower::{Layer, Service};
 
+use crate::auth::service::Auth;
+use crate::http::error::DPOP_NONCE;
 use crate::metrics::{Metrics, RequestSeries, status_class};
 
 /// What a route's answers say about caching.
@@ -31,11 +33,12 @@ pub(crate) enum Caching {
 pub(crate) struct TrackLayer {
     metrics: Arc<Metrics>,
     caching: Caching,
+    auth: Arc<Auth>,
 }
 
 impl TrackLayer {
-    pub(crate) fn new(metrics: Arc<Metrics>, caching: Caching) -> Self {
-        Self { metrics, caching }
+    pub(crate) fn new(auth: &Arc<Auth>, caching: Caching) -> Self {
+        Self { metrics: Arc::clone(&auth.metrics), caching, auth: Arc::clone(auth) }
     }
 }
 
@@ -44,7 +47,7 @@ impl<S> Layer<S> for TrackLayer {
 
     fn layer(&self, inner: S) -> Track<S> {
         let series = Arc::new(RouteSeries { metrics: Arc::clone(&self.metrics), by_class: Default::default() });
-        Track { inner, series, caching: self.caching }
+        Track { inner, series, caching: self.caching, auth: Arc::clone(&self.auth) }
     }
 }
 
@@ -67,6 +70,7 @@ pub(crate) struct Track<S> {
     inner: S,
     series: Arc<RouteSeries>,
     caching: Caching,
+    auth: Arc<Auth>,
 }
 
 impl<S> Service<Request> for Track<S>
@@ -83,12 +87,16 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
+        // A client that sends proofs gets the nonce with every answer, ahead of its expiry, so it
+        // rarely pays the round trip of a `use_dpop_nonce` (RFC 9449 §8.2).
+        let nonce = request.headers().contains_key("dpop").then(|| self.auth.dpop.nonce(self.auth.now()));
         TrackedAnswer {
             answer: self.inner.call(request),
             series: Arc::clone(&self.series),
             route,
             caching: self.caching,
             started: Instant::now(),
+            nonce,
         }
     }
 }
@@ -101,6 +109,7 @@ pin_project_lite::pin_project! {
         route: Option<MatchedPath>,
         caching: Caching,
         started: Instant,
+        nonce: Option<String>,
     }
 }
 
@@ -115,6 +124,9 @@ where
         let mut response = ready!(this.answer.poll(cx))?;
         if *this.caching == Caching::NoStore {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some(nonce) = this.nonce.take().and_then(|n| HeaderValue::try_from(n).ok()) {
+            response.headers_mut().entry(DPOP_NONCE).or_insert(nonce);
         }
         let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
         this.series.observe(route, response.status().as_u16(), this.started.elapsed());

@@ -12,13 +12,15 @@ use super::token_hash::TokenHash;
 use super::{Store, StoreError};
 
 /// `$4` is the sliding expiry, or NULL to keep the session's: bound on every call, so no edit can shift
-/// the parameters.
+/// the parameters. `$6` binds an unbound session to a DPoP key (NULL: it stays as it is); `$7` is the
+/// key the request proved, which a bound session's must equal.
 const ROTATE: &str = concat!(
     "UPDATE sessions
      SET current_hash = $1, previous_hash = $2, rotated_at = $3,
          expires_at = CASE WHEN $4 IS NULL THEN expires_at
-                           WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END
-     WHERE current_hash = $2 AND ",
+                           WHEN max_expires_at < $4 THEN max_expires_at ELSE $4 END,
+         dpop_jkt = COALESCE(dpop_jkt, $6)
+     WHERE current_hash = $2 AND (dpop_jkt IS NULL OR dpop_jkt = $7) AND ",
     live_session!("", "$3", "$5"),
     " RETURNING ",
     session_columns!()
@@ -38,6 +40,10 @@ pub(crate) struct RotationRequest<'a> {
     /// A session whose last authenticated request is this old or older is idle and ends (`None`: no
     /// idle timeout). Refreshes never count as activity.
     pub(crate) idle_cutoff: Option<Millis>,
+    /// The DPoP key the request proved, if any; a bound session refuses any other.
+    pub(crate) proved_jkt: Option<&'a str>,
+    /// Whether an unbound session becomes bound to `proved_jkt`.
+    pub(crate) bind: bool,
 }
 
 /// What a refresh attempt came to.
@@ -62,6 +68,9 @@ pub(crate) enum Rejection {
     Idle,
     /// With the reason it was revoked for, when it is one this version writes.
     Revoked(Option<RevokeReason>),
+    /// The session is bound to a DPoP key the request did not prove: refused, and nothing changes,
+    /// so a thief without the key can neither use the token nor end the owner's session.
+    WrongKey,
 }
 
 /// The chain columns read when a rotation did not apply, to say why.
@@ -103,6 +112,8 @@ struct OwnedRotation {
     slide_to: Option<Millis>,
     grace_ms: Millis,
     idle_cutoff: Option<Millis>,
+    proved_jkt: Option<String>,
+    bind_jkt: Option<String>,
 }
 
 impl From<RotationRequest<'_>> for OwnedRotation {
@@ -114,6 +125,8 @@ impl From<RotationRequest<'_>> for OwnedRotation {
             slide_to: request.sliding_ttl_ms.map(|ttl| request.now.saturating_add(ttl)),
             grace_ms: request.grace_ms,
             idle_cutoff: request.idle_cutoff,
+            proved_jkt: request.proved_jkt.map(str::to_owned),
+            bind_jkt: request.proved_jkt.filter(|_| request.bind).map(str::to_owned),
         }
     }
 }
@@ -153,6 +166,8 @@ async fn rotate_row(
         .bind(request.now)
         .bind(request.slide_to)
         .bind(idle_cutoff)
+        .bind(&request.bind_jkt)
+        .bind(&request.proved_jkt)
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(session) = &rotated {
@@ -199,6 +214,10 @@ async fn classify_retired(
             revoke_in(conn, &row.session.id, request.now, RevokeReason::Idle).await?;
             return Ok(Rotation::Rejected(Rejection::Idle));
         }
+        // Before grace and reuse: without the key, a token is worth nothing, not even a revocation.
+        if !request.proves(row.session.dpop_jkt.as_deref()) {
+            return Ok(Rotation::Rejected(Rejection::WrongKey));
+        }
         if row.current_hash == request.presented {
             // Live and, by this instance's unwritten activity, not idle.
             return Ok(match rotate_row(conn, request, None).await? {
@@ -215,14 +234,25 @@ async fn classify_retired(
         return Ok(Rotation::Reused { session_id: row.session.id });
     }
 
-    let retired: Option<(String,)> = sqlx::query_as("SELECT session_id FROM retired_refresh_tokens WHERE hash = $1")
-        .bind(&request.presented)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let retired: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT r.session_id, s.dpop_jkt FROM retired_refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id
+         WHERE r.hash = $1",
+    )
+    .bind(&request.presented)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(match retired {
-        Some((session_id,)) => Rotation::Reused { session_id },
+        Some((_, jkt)) if !request.proves(jkt.as_deref()) => Rotation::Rejected(Rejection::WrongKey),
+        Some((session_id, _)) => Rotation::Reused { session_id },
         None => Rotation::Rejected(Rejection::Unknown),
     })
+}
+
+impl OwnedRotation {
+    /// Whether the request may act for a session bound to `bound` (any request may for an unbound one).
+    fn proves(&self, bound: Option<&str>) -> bool {
+        bound.is_none_or(|bound| self.proved_jkt.as_deref() == Some(bound))
+    }
 }
 
 /// Ends one session, inside the caller's transaction, unless it has ended already.

@@ -37,7 +37,7 @@ pub(super) use live_session;
 macro_rules! session_columns {
     () => {
         "id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at, remembered, ip, user_agent, \
-         auth_time, amr"
+         auth_time, amr, dpop_jkt"
     };
 }
 pub(super) use session_columns;
@@ -72,12 +72,14 @@ pub(crate) struct SessionRecord {
     pub(crate) auth_time: Millis,
     /// How they proved it: RFC 8176 method names, comma-separated (`pwd`).
     pub(crate) amr: String,
+    /// The RFC 7638 thumbprint of the DPoP key the session is bound to; `None` for a Bearer session.
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (id, user_id, device_id, device_name, app_id, created_at, last_used_at, expires_at,
-                           max_expires_at, current_hash, remembered, ip, user_agent, auth_time, amr)
-     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $6, 'pwd')
+                           max_expires_at, current_hash, remembered, ip, user_agent, auth_time, amr, dpop_jkt)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $6, 'pwd', $13)
      RETURNING ",
     session_columns!()
 );
@@ -97,6 +99,8 @@ pub(crate) struct NewSession<'a> {
     pub(crate) user_agent: Option<&'a str>,
     /// Live sessions a user may have; past it the least recently used end (0: no cap).
     pub(crate) max_sessions: u32,
+    /// The DPoP key the session is bound to, if the login proved one.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 impl Store {
@@ -277,6 +281,7 @@ struct OwnedSession {
     ip: Option<String>,
     user_agent: Option<String>,
     max_sessions: u32,
+    dpop_jkt: Option<String>,
 }
 
 impl From<NewSession<'_>> for OwnedSession {
@@ -294,6 +299,7 @@ impl From<NewSession<'_>> for OwnedSession {
             ip: new.ip.map(str::to_owned),
             user_agent: new.user_agent.map(str::to_owned),
             max_sessions: new.max_sessions,
+            dpop_jkt: new.dpop_jkt.map(str::to_owned),
         }
     }
 }
@@ -345,6 +351,7 @@ async fn insert_session(
         .bind(i64::from(new.remembered))
         .bind(&new.ip)
         .bind(&new.user_agent)
+        .bind(&new.dpop_jkt)
         .fetch_one(&mut *conn)
         .await?;
     if new.max_sessions > 0 {

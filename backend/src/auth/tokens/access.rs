@@ -38,6 +38,15 @@ pub(crate) struct AccessClaims {
     /// How (RFC 8176), such as `["pwd"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) amr: Vec<String>,
+    /// RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to; absent for a Bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim (RFC 7800) of a DPoP-bound token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Confirmation {
+    pub(crate) jkt: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +78,8 @@ pub(crate) struct Subject<'a> {
     /// method names, comma-separated).
     pub(crate) auth_time: Millis,
     pub(crate) amr: &'a str,
+    /// The DPoP key the session is bound to.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 /// The key a token will be signed with, taken before the work that the token answers (`None`: the
@@ -251,6 +262,7 @@ impl AccessTokens {
             client_id: self.client_id(subject.client_id).to_owned(),
             auth_time: Some(subject.auth_time / 1000),
             amr: subject.amr.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect(),
+            cnf: subject.dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
         };
         let header = |algorithm| Header { typ: Some(ACCESS_TYP.to_owned()), ..Header::new(algorithm) };
         let token = match (&self.signer, &key.0) {

@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use shared::Envelope;
-use shared::auth::{ChangePasswordRequest, Me, OthersRevoked, ReauthenticateRequest, Reauthenticated};
+use shared::auth::{
+    ChangePasswordRequest, DPOP_TOKEN_TYPE, Me, OthersRevoked, ReauthenticateRequest, Reauthenticated, TOKEN_TYPE,
+};
 use shared::paths;
 use utoipa_axum::routes;
 
@@ -108,7 +110,7 @@ async fn reauthenticate(
     let fresh = accounts::reauthenticate(&state.auth, &caller.user, &caller.session_id, password, ip).await?;
     let answer = Reauthenticated {
         access_token: fresh.access_token,
-        token_type: "Bearer".into(),
+        token_type: if fresh.dpop_bound { DPOP_TOKEN_TYPE } else { TOKEN_TYPE }.into(),
         expires_in: fresh.expires_in,
         auth_time: fresh.auth_time,
     };

@@ -10,9 +10,11 @@ use utoipa_axum::routes;
 
 use super::Routes;
 use crate::auth::accounts;
+use crate::auth::dpop::TokenRequest;
 use crate::auth::input::{Credentials, NewAccount, Origin};
 use crate::auth::sessions::{self, SessionRef};
 use crate::http::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
+use crate::http::dpop::DpopProof;
 use crate::http::error::ApiError;
 use crate::http::extract::{Claims, ClientIp, Json, RecentCaller};
 use crate::http::openapi::{
@@ -73,7 +75,9 @@ async fn register(
             body = Envelope<LoginData>,
             headers(("Set-Cookie" = String, description = "Cookie mode only: `__Host-refresh_token=…; HttpOnly; \
                 Secure; SameSite=Strict; Path=/`"))),
-        (status = 400, description = "`validation_failed`", body = Failure),
+        (status = 400, description = "`validation_failed`; `invalid_dpop_proof` (a `DPoP` proof header that is \
+            malformed or not made for this request; with `DPOP=required`, none at all) or `use_dpop_nonce` (retry \
+            with the nonce of the `DPoP-Nonce` header)", body = Failure),
         (status = 401, description = "`invalid_credentials`: unknown email or wrong password, told apart by nothing",
             body = Failure),
         (status = 403, response = CsrfRejected),
@@ -87,12 +91,15 @@ async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     delivery: Delivery,
+    dpop: DpopProof,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let credentials = Credentials::parse(body)?;
+    // Before the password: a proof that needs a nonce costs the client a retry, not a second guess.
+    let jkt = state.auth.token_endpoint_dpop_key(dpop.proof(), &dpop.target(), TokenRequest::Login).await?;
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let issued = accounts::log_in(&state.auth, credentials, Origin::new(ip, user_agent)).await?;
+    let issued = accounts::log_in(&state.auth, credentials, Origin::new(ip, user_agent), jkt.as_deref()).await?;
     Ok(delivery.answer("login successful", issued, true))
 }
 

@@ -108,6 +108,7 @@ async fn create_expired_token(State(state): State<AppState>, caller: Caller) -> 
                 client_id: Some(&caller.client_id),
                 auth_time: caller.authentication.time.unwrap_or(0).saturating_mul(1000),
                 amr: &caller.authentication.methods.join(","),
+                dpop_jkt: caller.dpop_jkt.as_deref(),
             },
             now,
             expired_at - 1000..expired_at,

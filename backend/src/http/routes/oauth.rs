@@ -6,11 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use shared::oauth::{AuthorizationServerMetadata, Introspection, TokenForm};
+use shared::oauth::{AuthorizationServerMetadata, Confirmation, Introspection, TokenForm};
 use shared::paths;
 use utoipa_axum::routes;
 
 use super::Routes;
+use crate::auth::dpop::ALGORITHMS;
 use crate::auth::oauth::{self, Introspection as Found};
 use crate::auth::tokens::access::Signer;
 use crate::http::delivery::{Delivery, clear_refresh_cookie, refresh_cookie};
@@ -47,6 +48,11 @@ async fn get_metadata(State(state): State<AppState>) -> Response {
         revocation_endpoint_auth_methods_supported: vec!["none".into()],
         response_types_supported: Vec::new(),
         access_token_signing_alg_values_supported: algorithms,
+        dpop_signing_alg_values_supported: state
+            .auth
+            .dpop
+            .binds()
+            .then(|| ALGORITHMS.iter().map(|&alg| alg.to_owned()).collect()),
         issuer,
     };
     Json(metadata).into_response()
@@ -90,7 +96,8 @@ async fn introspect(
             sub: Some(claims.sub),
             client_id: Some(claims.client_id),
             username: Some(claims.username),
-            token_type: Some("access_token".into()),
+            // RFC 9449 §6.2: a bound access token is of type DPoP.
+            token_type: Some(if claims.cnf.is_some() { "DPoP" } else { "access_token" }.into()),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             iss: Some(claims.iss),
@@ -98,6 +105,7 @@ async fn introspect(
             sid: Some(claims.sid),
             auth_time: claims.auth_time,
             amr: (!claims.amr.is_empty()).then_some(claims.amr),
+            cnf: claims.cnf.map(|cnf| Confirmation { jkt: cnf.jkt }),
         },
         Found::Refresh(session) => Introspection {
             active: true,
@@ -112,6 +120,7 @@ async fn introspect(
             sid: Some(session.id),
             auth_time: Some(session.auth_time / 1000),
             amr: Some(session.amr.split(',').map(str::to_owned).collect()),
+            cnf: session.dpop_jkt.map(|jkt| Confirmation { jkt }),
         },
     };
     Ok(Json(answer).into_response())

@@ -10,8 +10,10 @@ use shared::paths;
 use utoipa_axum::routes;
 
 use super::Routes;
+use crate::auth::dpop::TokenRequest;
 use crate::auth::refresh::refresh;
 use crate::http::delivery::{Delivery, refresh_cookie};
+use crate::http::dpop::DpopProof;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonOrEmpty;
 use crate::http::openapi::{DeliveryHeader, Failure, OtherFailure, RefreshData};
@@ -39,7 +41,9 @@ pub(super) fn router() -> Routes {
             cookie is replaced", body = Envelope<RefreshData>,
             headers(("Set-Cookie" = String, description = "Cookie mode only: the successor refresh token"))),
         (status = 400, description = "`refresh_token_missing`, or `validation_failed` for a malformed body or \
-            for a refresh token in the body in cookie mode (the cookie is then the only source)", body = Failure),
+            for a refresh token in the body in cookie mode (the cookie is then the only source); `invalid_dpop_proof` \
+            (the session is bound to a DPoP key and the request has no proof by it, or a bad one: nothing changes) or \
+            `use_dpop_nonce` (retry with the nonce of the `DPoP-Nonce` header)", body = Failure),
         (status = 403, description = "`refresh_token_invalid` (unknown, expired, or its session ended; `message` \
             says which), `refresh_token_reused` (the session is now revoked), `session_idle` (no authenticated request \
             for longer than `SESSION_IDLE_TIMEOUT`: the session has ended), or `csrf_rejected`", body = Failure),
@@ -50,12 +54,15 @@ pub(super) fn router() -> Routes {
 async fn refresh_token(
     State(state): State<AppState>,
     delivery: Delivery,
+    dpop: DpopProof,
     headers: HeaderMap,
     JsonOrEmpty(body): JsonOrEmpty<RefreshRequest>,
 ) -> Response {
     let result = async {
         let presented = presented_token(delivery, &headers, &body)?;
-        let issued = refresh(&state.auth, presented).await?;
+        let target = dpop.target();
+        let jkt = state.auth.token_endpoint_dpop_key(dpop.proof(), &target, TokenRequest::Refresh).await?;
+        let issued = refresh(&state.auth, presented, jkt.as_deref()).await?;
         Ok(delivery.answer("token refreshed", issued, delivery.is_cookie()))
     };
     delivery.respond(result.await)

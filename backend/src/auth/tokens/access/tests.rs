@@ -29,6 +29,7 @@ const SUBJECT: Subject<'static> = Subject {
     client_id: None,
     auth_time: 1_700_000_000_000,
     amr: "pwd",
+    dpop_jkt: None,
 };
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
