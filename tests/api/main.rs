@@ -29,6 +29,7 @@ mod lifecycle_model;
 mod live;
 mod logging;
 mod native_client;
+mod native_dpop;
 mod oauth;
 mod openapi;
 mod password_reset;

@@ -58,7 +58,7 @@ impl<P: AccountProtocol + 'static> RefreshClient<P> {
         let protocol = self.protocol();
         let request = protocol.reauthenticate_request(password)?;
         let session = self.usable_session().await?;
-        let response = self.success(self.transmit(&request, Some(&session.access_token)).await?)?;
+        let response = self.success(self.transmit(&request, Some(crate::client::Credential::of(&session))).await?)?;
         let grant = protocol.read_reauthenticated(&response)?;
         self.replace_access_token(&grant).await
     }

@@ -19,6 +19,7 @@ use crate::protocol::{Protocol, RefreshOutcome};
 use crate::session::Session;
 use refresh::{Backoff, InFlight};
 use state::{InFlightRequest, Unsaved};
+pub(crate) use wire::Credential;
 
 type Listener = Rc<dyn Fn(&ClientEvent)>;
 
@@ -59,6 +60,9 @@ struct Inner<P: Protocol> {
     rejected_access: RefCell<Option<String>>,
     /// The number of the last request sent.
     last_request_id: Cell<u64>,
+    /// The DPoP key and nonce, when the client sends proofs.
+    #[cfg(feature = "dpop")]
+    dpop: Option<crate::dpop::Dpop>,
 }
 
 /// Builds a [`RefreshClient`]: the protocol, transport and clock are required; the rest have defaults.
@@ -76,6 +80,8 @@ pub struct ClientBuilder<P: Protocol> {
     store: Option<Box<dyn TokenStore<P::User>>>,
     lock: Box<dyn DynLock>,
     config: Config,
+    #[cfg(feature = "dpop")]
+    dpop: Option<crate::dpop::Dpop>,
 }
 
 impl<P: Protocol> std::fmt::Debug for ClientBuilder<P> {
@@ -109,6 +115,16 @@ where
         self
     }
 
+    /// Sends a DPoP proof (RFC 9449) signed by `signer` with every request; a relative path is taken
+    /// under `base_url` for the proof's `htu` (the page's origin in a browser). The server binds the
+    /// session to the key at login; a token it answers with `token_type: DPoP` then goes out only with
+    /// the `DPoP` scheme and a proof.
+    #[cfg(feature = "dpop")]
+    pub fn dpop(mut self, signer: impl crate::dpop::DpopSigner + 'static, base_url: impl Into<String>) -> Self {
+        self.dpop = Some(crate::dpop::Dpop::new(Box::new(signer), &base_url.into()));
+        self
+    }
+
     /// The client.
     pub fn build(self) -> RefreshClient<P> {
         let store = self.store.unwrap_or_else(|| Box::new(crate::ports::MemoryStore::<P::User>::new()));
@@ -127,6 +143,8 @@ where
                 unsaved: RefCell::new(None),
                 rejected_access: RefCell::new(None),
                 last_request_id: Cell::new(0),
+                #[cfg(feature = "dpop")]
+                dpop: self.dpop,
             }),
         }
     }
@@ -146,6 +164,8 @@ where
             store: None,
             lock: Box::new(crate::ports::NoLock),
             config: Config::default(),
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 
@@ -179,6 +199,13 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// The settings this client runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The RFC 7638 thumbprint of the client's DPoP key (what a bound token's `cnf.jkt` names), when
+    /// the client sends proofs.
+    #[cfg(feature = "dpop")]
+    pub fn dpop_thumbprint(&self) -> Option<String> {
+        self.inner.dpop.as_ref().map(crate::dpop::Dpop::thumbprint)
     }
 
     /// The token store, for an app that needs to look at or change the stored session itself.
@@ -224,7 +251,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         }
         let request = self.inner.protocol.refresh_request(None);
         let timeout = Some(self.inner.config.refresh_timeout);
-        let response = self.with_timeout(self.inner.transport.send_dyn(&request, None), timeout).await?;
+        let response = self.with_timeout(self.on_wire(&request, None), timeout).await?;
         match self.inner.protocol.classify_refresh(&response) {
             RefreshOutcome::Rotated(_) => {
                 let (grant, user) = self.inner.protocol.read_login(&response)?;
@@ -277,7 +304,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         let id = self.inner.last_request_id.get() + 1;
         self.inner.last_request_id.set(id);
         let session = self.usable_session().await?;
-        let response = self.transmit_tracked(id, false, request, &session.access_token).await?;
+        let response = self.transmit_tracked(id, false, request, Credential::of(&session)).await?;
         // A step-up challenge is a 401 that no refresh can answer: the session keeps its
         // authentication time through every rotation.
         if response.step_up_challenge().is_some() || !(self.inner.config.refresh_trigger)(&response) {
@@ -292,7 +319,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
             current
         };
         self.bump(|c| c.replays += 1);
-        let replayed = self.transmit_tracked(id, true, request, &fresh.access_token).await?;
+        let replayed = self.transmit_tracked(id, true, request, Credential::of(&fresh)).await?;
         if replayed.step_up_challenge().is_none()
             && (self.inner.config.refresh_trigger)(&replayed)
             && replayed.is_success()
@@ -352,7 +379,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         let _guard = self.inner.lock.acquire_dyn().await;
         if let (Some(session), Some(request)) = (self.session(), request) {
             // Best effort: the local session ends whatever the server says.
-            let _ = self.inner.transport.send_dyn(request, Some(&session.access_token)).await;
+            let _ = self.on_wire(request, Some(Credential::of(&session))).await;
         }
         self.forget_session();
         self.emit(ClientEvent::LoggedOut { reason });

@@ -57,6 +57,8 @@
 mod account;
 mod client;
 mod config;
+#[cfg(feature = "dpop")]
+pub mod dpop;
 mod error;
 mod events;
 mod http;

@@ -34,6 +34,12 @@ use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 
+#[cfg(feature = "dpop")]
+mod dpop_key;
+
+#[cfg(feature = "dpop")]
+pub use dpop_key::FileDpopKey;
+
 use crate::RefreshClient;
 use crate::error::{StorageError, TransportError};
 use crate::http::{Body, Request, Response};

@@ -26,6 +26,9 @@ pub struct TokenGrant {
     pub expires_in: Option<u64>,
     /// The refresh token's lifetime, if the server said.
     pub refresh_expires_in: Option<u64>,
+    /// `Bearer`, or `DPoP` for a token bound to the client's DPoP key (RFC 9449 §5); `None` when the
+    /// server did not say (Bearer).
+    pub token_type: Option<String>,
 }
 
 impl TokenGrant {
@@ -36,7 +39,20 @@ impl TokenGrant {
         expires_in: Option<u64>,
         refresh_expires_in: Option<u64>,
     ) -> Self {
-        Self { access_token: access_token.into(), refresh_token, expires_in, refresh_expires_in }
+        Self { access_token: access_token.into(), refresh_token, expires_in, refresh_expires_in, token_type: None }
+    }
+
+    /// The same grant with the server's `token_type`.
+    #[must_use]
+    pub fn with_token_type(mut self, token_type: Option<String>) -> Self {
+        self.token_type = token_type;
+        self
+    }
+
+    /// True when the token is DPoP-bound (`token_type: DPoP`, in any case): it is sent with the `DPoP`
+    /// scheme and a proof.
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("dpop"))
     }
 }
 
@@ -53,6 +69,8 @@ struct TokenFields {
     refresh_expires_in: Option<u64>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 impl From<&TokenFields> for TokenGrant {
@@ -63,6 +81,7 @@ impl From<&TokenFields> for TokenGrant {
             fields.expires_in,
             fields.refresh_expires_in,
         )
+        .with_token_type(fields.token_type.clone())
     }
 }
 

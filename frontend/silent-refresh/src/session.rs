@@ -28,6 +28,10 @@ pub struct Session<U> {
     /// many clients may have got theirs at the same moment.
     #[serde(default)]
     pub on_schedule: bool,
+    /// True when the access token is DPoP-bound (the grant's `token_type` was `DPoP`): it goes out with
+    /// `Authorization: DPoP` and a proof, never as a Bearer token.
+    #[serde(default)]
+    pub dpop: bool,
 }
 
 impl<U> Session<U> {
@@ -41,6 +45,7 @@ impl<U> Session<U> {
             refresh_expires_at: grant.refresh_expires_in.map(|s| now.saturating_add(seconds(Some(s)))),
             user,
             on_schedule: false,
+            dpop: grant.is_dpop(),
         }
     }
 
@@ -106,6 +111,7 @@ mod tests {
             refresh_expires_at: None,
             user: (),
             on_schedule: true,
+            dpop: false,
         }
     }
 

@@ -93,7 +93,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         // outlives its timeout is a transient failure, never a logout.
         let request = inner.protocol.refresh_request(stored.refresh_token.as_deref());
         let timeout = Some(inner.config.refresh_timeout);
-        let response = match self.with_timeout(inner.transport.send_dyn(&request, None), timeout).await {
+        let response = match self.with_timeout(self.on_wire(&request, None), timeout).await {
             Ok(response) => response,
             Err(error) => return Err(self.transient(ClientError::Network(error), None)),
         };

@@ -1,17 +1,75 @@
 //! One request on the wire: its timeout, its events, and what its answer means (a success, a step-up
 //! challenge, or a failure the protocol reads).
 
+use futures::future::LocalBoxFuture;
+
 use super::RefreshClient;
 use crate::error::{ClientError, TransportError};
 use crate::events::ClientEvent;
 use crate::http::{Request, Response};
 use crate::protocol::Protocol;
+use crate::session::Session;
+
+/// What authenticates a request: the access token, and whether it is DPoP-bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Credential<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) dpop: bool,
+}
+
+impl<'a> Credential<'a> {
+    pub(crate) fn of<U>(session: &'a Session<U>) -> Self {
+        Self { token: &session.access_token, dpop: session.dpop }
+    }
+}
 
 impl<P: Protocol + 'static> RefreshClient<P> {
-    /// Sends `request` with `bearer`, within the request's timeout or the configured one.
-    pub(crate) async fn transmit(&self, request: &Request, bearer: Option<&str>) -> Result<Response, ClientError> {
+    /// Sends `request` with `credential`, within the request's timeout or the configured one.
+    pub(crate) async fn transmit(
+        &self,
+        request: &Request,
+        credential: Option<Credential<'_>>,
+    ) -> Result<Response, ClientError> {
         let timeout = request.timeout.or(self.inner.config.request_timeout);
-        Ok(self.with_timeout(self.inner.transport.send_dyn(request, bearer), timeout).await?)
+        Ok(self.with_timeout(self.on_wire(request, credential), timeout).await?)
+    }
+
+    /// Every request the client makes goes through here. With DPoP, each attempt carries a fresh proof
+    /// (bound to the token it sends) and a bound token goes with the `DPoP` scheme; a nonce challenge
+    /// that brings a new nonce is answered with one retry.
+    pub(crate) fn on_wire<'a>(
+        &'a self,
+        request: &'a Request,
+        credential: Option<Credential<'a>>,
+    ) -> LocalBoxFuture<'a, Result<Response, TransportError>> {
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = &self.inner.dpop {
+            return Box::pin(async move {
+                let mut retried = false;
+                loop {
+                    let now = self.inner.clock.now_ms();
+                    let proof = dpop
+                        .proof(request, credential.map(|c| c.token), now)
+                        .await
+                        .map_err(|e| TransportError::new(e.to_string()))?;
+                    let mut signed = request.clone().header("DPoP", proof);
+                    let bearer = match credential {
+                        Some(c) if c.dpop => {
+                            signed = signed.header("Authorization", format!("DPoP {}", c.token));
+                            None
+                        }
+                        other => other.map(|c| c.token),
+                    };
+                    let response = self.inner.transport.send_dyn(&signed, bearer).await?;
+                    if dpop.take_nonce(&response) && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Ok(response);
+                }
+            });
+        }
+        self.inner.transport.send_dyn(request, credential.map(|c| c.token))
     }
 
     /// [`transmit`](Self::transmit) with the request's events around it.
@@ -20,10 +78,10 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         id: u64,
         replay: bool,
         request: &Request,
-        token: &str,
+        credential: Credential<'_>,
     ) -> Result<Response, ClientError> {
         self.emit(ClientEvent::RequestSent { id, replay });
-        let answer = self.transmit(request, Some(token)).await;
+        let answer = self.transmit(request, Some(credential)).await;
         self.emit(ClientEvent::RequestAnswered { id, status: answer.as_ref().ok().map(|r| r.status) });
         answer
     }
@@ -46,7 +104,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
     /// status (a wrong current password is a 401 that no refresh would change).
     pub(crate) async fn send_once(&self, request: &Request) -> Result<Response, ClientError> {
         let session = self.usable_session().await?;
-        self.success(self.transmit(request, Some(&session.access_token)).await?)
+        self.success(self.transmit(request, Some(Credential::of(&session))).await?)
     }
 
     /// The answer when it is a success, else the error it means (a step-up challenge told to the

@@ -148,6 +148,8 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> Protocol for Enve
 struct Reauthenticated {
     access_token: String,
     expires_in: u64,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 /// The answer to "sign out other devices" and to a password change: how many other sessions ended.
@@ -177,7 +179,7 @@ impl<U: Clone + serde::Serialize + DeserializeOwned + 'static> AccountProtocol f
 
     fn read_reauthenticated(&self, response: &Response) -> Result<TokenGrant, DecodeError> {
         let fresh = data::<Reauthenticated>(response)?;
-        Ok(TokenGrant::new(fresh.access_token, None, Some(fresh.expires_in), None))
+        Ok(TokenGrant::new(fresh.access_token, None, Some(fresh.expires_in), None).with_token_type(fresh.token_type))
     }
 }
 

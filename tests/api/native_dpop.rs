@@ -1,0 +1,84 @@
+//! The client crate's `dpop` feature natively against the real server: a file-stored key, a fresh
+//! proof on every send (the server refuses a replayed one), one refresh for a burst of 401s, and a
+//! lost key that ends in a clean logout rather than a session nobody can use.
+
+use serde_json::Value;
+use shared::demo::ExpiredToken;
+use shared::paths;
+use silent_refresh::native::{FileDpopKey, FileStore, ReqwestTransport, SystemClock};
+use silent_refresh::{ClientError, Clock as _, EnvelopeProtocol, RefreshClient, Request};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
+use crate::jose::claims;
+
+type Client = RefreshClient<EnvelopeProtocol<Value>>;
+
+fn client(app: &TestApp, key: &std::path::Path, store: &std::path::Path) -> Client {
+    let transport = ReqwestTransport::new(&app.url(""));
+    RefreshClient::builder(EnvelopeProtocol::default(), transport, SystemClock)
+        .store(FileStore::new(store))
+        .dpop(FileDpopKey::load_or_create(key).expect("key"), app.url(""))
+        .build()
+}
+
+async fn log_in(app: &TestApp, client: &Client) {
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    app.register(&email).await;
+    let credentials = serde_json::json!({"email": email, "password": PASSWORD});
+    client.login(&Request::post(paths::LOGIN).json(&credentials).unwrap()).await.expect("login");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_on_an_expired_bound_token_take_one_refresh_and_fresh_proofs() {
+    let app = spawn_app_with(&["--access-token-ttl", "2s"]).await;
+    let folder = tempfile::tempdir().unwrap();
+    let client = client(&app, &folder.path().join("key"), &folder.path().join("session.json"));
+    log_in(&app, &client).await;
+    let session = client.session().unwrap();
+    assert!(session.dpop, "the server bound the session");
+    assert_eq!(claims(&session.access_token)["cnf"]["jkt"], client.dpop_thumbprint().unwrap());
+
+    // The server's already expired token for this bound session.
+    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.unwrap();
+    let mut session = client.session().unwrap();
+    session.access_token = expired.access_token;
+    session.access_expires_at = SystemClock.now_ms() - 60_000;
+    client.store().save(&session).unwrap();
+    let before = app.metrics().await.refreshes;
+    let request = Request::get(paths::ME);
+    let answers = futures::future::join_all((0..20).map(|_| client.fetch::<Value>(&request))).await;
+    // Each of the twenty went out with a proof of its own: the server refuses a proof it has seen.
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(app.metrics().await.refreshes - before, 1);
+    assert!(client.session().unwrap().dpop, "still bound after the refresh");
+}
+
+/// Marks the stored access token expired by the device's clock, so the next request refreshes first.
+fn expire_access_token(client: &Client) {
+    let mut session = client.session().unwrap();
+    session.access_expires_at = SystemClock.now_ms() - 1;
+    client.store().save(&session).unwrap();
+}
+
+#[tokio::test]
+async fn a_restart_with_the_same_key_resumes_and_a_lost_key_ends_in_a_clean_logout() {
+    let app = spawn_app_with(&["--access-token-ttl", "2s"]).await;
+    let folder = tempfile::tempdir().unwrap();
+    let (key, store) = (folder.path().join("key"), folder.path().join("session.json"));
+    log_in(&app, &client(&app, &key, &store)).await;
+
+    // A restarted program: the same key file and session file; its access token is due, and the
+    // refresh it takes is proved by the same key.
+    let restarted = client(&app, &key, &store);
+    expire_access_token(&restarted);
+    assert!(restarted.fetch::<Value>(&Request::get(paths::ME)).await.is_ok());
+    assert_eq!(restarted.counters().refreshes, 1);
+
+    // The key file is gone (a wiped profile): the session cannot be proved, so it ends cleanly.
+    std::fs::remove_file(&key).unwrap();
+    let lost = client(&app, &key, &store);
+    expire_access_token(&lost);
+    let refused = lost.fetch::<Value>(&Request::get(paths::ME)).await;
+    assert!(matches!(refused, Err(ClientError::SessionExpired)), "{refused:?}");
+    assert!(lost.session().is_none(), "nothing left that no key can use");
+}
