@@ -201,7 +201,9 @@ mod tests {
         let body = r#"{"code":200,"message":"ok","data":{"access_token":"a","refresh_token":"r","token_type":"Bearer",
             "expires_in":900,"refresh_expires_in":604800,"username":"ann","email":"e","role":"user"}}"#;
         let (grant, user) = protocol().read_login(&Response::new(200, body)).unwrap();
-        assert_eq!(grant, TokenGrant::new("a", Some("r".into()), Some(900), Some(604_800)));
+        let expected = TokenGrant::new("a", Some("r".into()), Some(900), Some(604_800));
+        assert_eq!(grant, expected.with_token_type(Some("Bearer".into())));
+        assert!(!grant.is_dpop());
         assert_eq!(user.username, "ann");
     }
 
