@@ -28,6 +28,8 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod dpop;
+
 const BACKEND: &str = match option_env!("BROWSER_TEST_BACKEND") {
     Some(url) => url,
     None => "",

@@ -5,10 +5,14 @@
 mod broadcast;
 mod config;
 mod driver;
+#[cfg(feature = "dpop")]
+mod dpop_key;
 
 pub use broadcast::{BroadcastStore, SESSION_CHANGED_EVENT};
 pub use config::{BrowserConfig, IdlePolicy};
 pub use driver::Driver;
+#[cfg(feature = "dpop")]
+pub use dpop_key::WebCryptoDpopKey;
 
 use std::marker::PhantomData;
 
