@@ -9,13 +9,15 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use serde::{Deserialize, Serialize};
-use silent_refresh::browser::{BrowserConfig, IdlePolicy};
+use silent_refresh::browser::{BroadcastStore, BrowserClock, BrowserConfig, FetchTransport, IdlePolicy, WebCryptoDpopKey};
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client_with};
 use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
 
 use crate::pages::{Dashboard, ForgotPasswordPage, LoginPage, NotFound, ResetPasswordPage};
 
 const PROACTIVE_KEY: &str = "silent-refresh.proactive";
+/// The name the demo's DPoP key is kept under in IndexedDB.
+pub const DPOP_KEY_NAME: &str = "demo";
 const EVENT_LOG_LEN: usize = 60;
 /// Enough for a burst of 100 requests, each sent, refused, replayed and answered, and its refreshes.
 const TIMELINE_LEN: usize = 450;
@@ -56,12 +58,22 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    fn new() -> Self {
+    fn new(dpop_key: Option<WebCryptoDpopKey>) -> Self {
         let api = Api::default().cookie_delivery();
         // Nobody at the page for 15 minutes: a minute's warning, then the session ends.
         let idle = IdlePolicy { after: Duration::from_secs(15 * 60), warning: Duration::from_secs(60) };
         let settings = BrowserConfig::default().idle(idle);
-        let auth = provide_refresh_client_with(settings.cookie_client(api, "", Config::default()), &settings);
+        // What `BrowserConfig::cookie_client` builds, plus a DPoP proof with every request.
+        let transport = FetchTransport::new("").include_credentials();
+        let mut builder = RefreshClient::builder(api, transport, BrowserClock)
+            .store(BroadcastStore::new(&settings.storage_key))
+            .lock(settings.web_lock())
+            .config(Config::default());
+        if let Some(key) = dpop_key {
+            let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+            builder = builder.dpop(key, origin);
+        }
+        let auth = provide_refresh_client_with(builder.build(), &settings);
         let proactive = gloo_storage::LocalStorage::get::<bool>(PROACTIVE_KEY).unwrap_or(true);
         auth.set_proactive(proactive);
         let services = Self {
@@ -119,8 +131,11 @@ impl Services {
 }
 
 #[component]
-pub fn App() -> impl IntoView {
-    let services = Services::new();
+pub fn App(
+    /// The key every request's DPoP proof is signed with; `None`: Bearer tokens.
+    dpop_key: Option<WebCryptoDpopKey>,
+) -> impl IntoView {
+    let services = Services::new(dpop_key);
     provide_context(services);
     // The countdowns move without events (the client's driver keeps session and counters in step).
     set_interval(move || services.now.set(js_sys::Date::now() as i64), Duration::from_millis(500));

@@ -15,4 +15,4 @@ mod device;
 mod pages;
 
 #[cfg(target_arch = "wasm32")]
-pub use app::App;
+pub use app::{App, DPOP_KEY_NAME};

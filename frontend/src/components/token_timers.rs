@@ -20,6 +20,7 @@ pub(crate) fn TokenTimers() -> impl IntoView {
         }
     };
     let notice = RwSignal::new(None::<String>);
+    let thumbprint = services.client().dpop_thumbprint();
     let expire = move |_| {
         let client = services.client();
         spawn_local(async move {
@@ -46,6 +47,12 @@ pub(crate) fn TokenTimers() -> impl IntoView {
                     {move || services.session.with(|s| s.as_ref().map(|s| abbreviate(&s.access_token))).unwrap_or_default()}
                 </dd>
                 <dt>"Refreshes in this tab"</dt><dd id="refresh-count">{move || services.counters.get().refreshes}</dd>
+                <dt>"DPoP key (thumbprint)"</dt>
+                <dd class="mono" id="dpop-key">{thumbprint.unwrap_or_else(|| "none: Bearer tokens".into())}</dd>
+                <dt>"Token bound to (cnf.jkt)"</dt>
+                <dd class="mono" id="token-cnf">
+                    {move || services.session.with(|s| s.as_ref().map(|s| bound_to(&s.access_token))).unwrap_or_default()}
+                </dd>
             </dl>
             <label class="switch">
                 <input type="checkbox" id="proactive" prop:checked=move || services.proactive.get()
@@ -68,6 +75,22 @@ fn install_access_token(client: &crate::app::Client, token: String) -> Result<()
     let mut session = store.load().ok_or("not logged in")?;
     session.access_token = token;
     store.save(&session).map_err(|e| e.to_string())
+}
+
+/// The `cnf.jkt` of an access token (a JWT), or what stands in for it.
+fn bound_to(token: &str) -> String {
+    let claims = token.split('.').nth(1).and_then(|part| {
+        let mut base64 = part.replace('-', "+").replace('_', "/");
+        while base64.len() % 4 != 0 {
+            base64.push('=');
+        }
+        let text = web_sys::window()?.atob(&base64).ok()?;
+        serde_json::from_str::<serde_json::Value>(&text).ok()
+    });
+    match claims {
+        Some(claims) => claims["cnf"]["jkt"].as_str().map_or_else(|| "not bound (Bearer)".into(), str::to_owned),
+        None => "not a JWT".into(),
+    }
 }
 
 /// The first and last characters: enough to see a rotation happen, without showing the token.
