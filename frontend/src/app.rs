@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use serde::{Deserialize, Serialize};
-use silent_refresh::browser::{BroadcastStore, BrowserClock, BrowserConfig, FetchTransport, IdlePolicy, WebCryptoDpopKey};
+use silent_refresh::browser::{
+    BroadcastStore, BrowserClock, BrowserConfig, FetchTransport, IdlePolicy, WebCryptoDpopKey,
+};
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client_with};
 use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
 

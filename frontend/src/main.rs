@@ -7,7 +7,8 @@ fn main() {
     console_error_panic_hook::set_once();
     // The DPoP key comes first: the client must know it before its first request. A browser that
     // cannot keep a key (no IndexedDB) runs the demo with Bearer tokens instead.
-    leptos::task::spawn_local(async {
+    // wasm-bindgen's own spawner: Leptos's executor is set up by the mount, which has not run yet.
+    wasm_bindgen_futures::spawn_local(async {
         let key = silent_refresh::browser::WebCryptoDpopKey::load_or_create(frontend::DPOP_KEY_NAME).await;
         if let Err(error) = &key {
             web_sys::console::warn_1(&format!("{error}; going on without DPoP").into());

@@ -29,8 +29,9 @@ async fn the_private_key_cannot_be_exported_and_two_clients_at_once_make_one_key
     let extractable = js_sys::Reflect::get(first.private_key(), &"extractable".into()).unwrap();
     assert_eq!(extractable, JsValue::FALSE, "the private key is extractable");
     // Exporting it is refused by the browser itself.
-    let subtle = js_sys::Reflect::get(&js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).unwrap(), &"subtle".into())
-        .unwrap();
+    let subtle =
+        js_sys::Reflect::get(&js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).unwrap(), &"subtle".into())
+            .unwrap();
     let export: js_sys::Function = js_sys::Reflect::get(&subtle, &"exportKey".into()).unwrap().into();
     let promise = export.call2(&subtle, &"pkcs8".into(), first.private_key()).unwrap();
     assert!(wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise)).await.is_err());

@@ -4,15 +4,15 @@
 
 mod broadcast;
 mod config;
-mod driver;
 #[cfg(feature = "dpop")]
 mod dpop_key;
+mod driver;
 
 pub use broadcast::{BroadcastStore, SESSION_CHANGED_EVENT};
 pub use config::{BrowserConfig, IdlePolicy};
-pub use driver::Driver;
 #[cfg(feature = "dpop")]
 pub use dpop_key::WebCryptoDpopKey;
+pub use driver::Driver;
 
 use std::marker::PhantomData;
 

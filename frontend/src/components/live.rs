@@ -1,5 +1,6 @@
 //! A live connection that authenticates with the access token itself, as a WebSocket or an SSE stream
-//! must: it asks the client for a token valid a while longer (`access_token`), and reconnects with the
+//! must: it asks the client for the headers of a token valid a while longer (`authorization_headers`: with
+//! DPoP, the `DPoP` scheme and a proof made for this request), and reconnects with the
 //! new one whenever the session's token changes. The stream ends when its token expires, so without the
 //! reconnect it would simply stop.
 //!
@@ -26,14 +27,19 @@ impl Drop for Connection {
     }
 }
 
-/// Opens the stream with `token` and hands every tick to `on_tick` until the stream ends or fails.
-async fn stream(token: &str, signal: &web_sys::AbortSignal, on_tick: impl Fn(LiveTick)) -> Result<(), JsValue> {
-    let response = gloo_net::http::Request::get(paths::DEMO_LIVE)
-        .header("Authorization", &format!("Bearer {token}"))
-        .abort_signal(Some(signal))
-        .send()
-        .await
-        .map_err(|error| JsValue::from_str(&error.to_string()))?;
+/// Opens the stream with `headers` (the token, and its DPoP proof) and hands every tick to `on_tick`
+/// until the stream ends or fails.
+async fn stream(
+    headers: &[(String, String)],
+    signal: &web_sys::AbortSignal,
+    on_tick: impl Fn(LiveTick),
+) -> Result<(), JsValue> {
+    let mut request = gloo_net::http::Request::get(paths::DEMO_LIVE);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response =
+        request.abort_signal(Some(signal)).send().await.map_err(|error| JsValue::from_str(&error.to_string()))?;
     let body = response.body().filter(|_| response.ok()).ok_or_else(|| JsValue::from_str("refused"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut pending = String::new();
@@ -66,7 +72,8 @@ pub(crate) fn Live() -> impl IntoView {
 
     let connect = move || {
         spawn_local(async move {
-            let Ok(token) = services.client().access_token(Duration::from_secs(1)).await else {
+            let live = silent_refresh::Request::get(paths::DEMO_LIVE);
+            let Ok(headers) = services.client().authorization_headers(&live, Duration::from_secs(1)).await else {
                 connection.set_value(None);
                 return;
             };
@@ -75,7 +82,7 @@ pub(crate) fn Live() -> impl IntoView {
             connections.update(|n| *n += 1);
             let this = connections.get_untracked();
             connection.set_value(Some(Connection(abort)));
-            let _ = stream(&token, &signal, move |tick| last.set(Some(tick))).await;
+            let _ = stream(&headers, &signal, move |tick| last.set(Some(tick))).await;
             // It ended (its token expired) or was refused, and no newer stream replaced it: the next
             // token comes from the client.
             if connections.get_untracked() == this && !signal.aborted() {

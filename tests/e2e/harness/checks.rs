@@ -31,6 +31,7 @@ impl Scenario {
 
     /// Fails if any token is where a script could read it: `localStorage`, `sessionStorage`, IndexedDB
     /// or `document.cookie`. Looks for the refresh cookie's value and for anything shaped like a JWT.
+    /// IndexedDB may hold only the client's DPoP key pair, whose private half no script can export.
     pub(crate) async fn no_token_readable_by_scripts(&self) -> anyhow::Result<()> {
         let dump = self
             .browser
@@ -38,7 +39,24 @@ impl Scenario {
                 "const done = arguments[arguments.length - 1];
                  const areas = [localStorage, sessionStorage].map(s => Object.keys(s).map(k => k + '=' + s.getItem(k)).join('\\n'));
                  const databases = indexedDB.databases ? indexedDB.databases() : Promise.resolve([]);
-                 databases.then(dbs => done({areas, cookie: document.cookie, databases: dbs.map(d => d.name)}));",
+                 const keys = () => new Promise(resolve => {
+                   const open = indexedDB.open('silent-refresh-dpop');
+                   open.onerror = () => resolve([]);
+                   open.onsuccess = () => {
+                     const db = open.result;
+                     if (!db.objectStoreNames.contains('keys')) { db.close(); return resolve([]); }
+                     const all = db.transaction('keys').objectStore('keys').getAll();
+                     all.onsuccess = () => { db.close(); resolve(all.result.map(pair => ({
+                       members: Object.keys(pair),
+                       privateType: pair.privateKey && pair.privateKey.type,
+                       privateExtractable: pair.privateKey && pair.privateKey.extractable,
+                     }))); };
+                     all.onerror = () => { db.close(); resolve([]); };
+                   };
+                 });
+                 databases.then(dbs => keys().then(dpop => done({
+                   areas, cookie: document.cookie, databases: dbs.map(d => d.name), dpop,
+                 })));",
                 vec![],
             )
             .await?;
@@ -48,7 +66,21 @@ impl Scenario {
         if let Some(refresh) = refresh {
             anyhow::ensure!(!text.contains(&refresh), "the refresh token is readable by scripts: {dump}");
         }
-        anyhow::ensure!(dump["databases"].as_array().is_none_or(Vec::is_empty), "IndexedDB in use: {dump}");
+        let databases = dump["databases"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(
+            databases.iter().all(|d| d == "silent-refresh-dpop"),
+            "IndexedDB holds more than the DPoP key: {dump}"
+        );
+        for pair in dump["dpop"].as_array().into_iter().flatten() {
+            anyhow::ensure!(
+                pair["members"] == serde_json::json!(["privateKey", "publicKey"]),
+                "not a key pair: {dump}"
+            );
+            anyhow::ensure!(
+                pair["privateType"] == "private" && pair["privateExtractable"] == false,
+                "an exportable key: {dump}"
+            );
+        }
         Ok(())
     }
 }

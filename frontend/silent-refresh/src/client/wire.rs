@@ -14,6 +14,7 @@ use crate::session::Session;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Credential<'a> {
     pub(crate) token: &'a str,
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
     pub(crate) dpop: bool,
 }
 
@@ -70,6 +71,29 @@ impl<P: Protocol + 'static> RefreshClient<P> {
             });
         }
         self.inner.transport.send_dyn(request, credential.map(|c| c.token))
+    }
+
+    /// The headers that authenticate `request` when something other than [`send`](Self::send) makes
+    /// it (a streamed `fetch`, a WebSocket handshake, another SDK): `Authorization` with a token valid
+    /// for at least `min_validity` (see [`access_token`](Self::access_token)), and, when the client
+    /// sends DPoP proofs, the `DPoP` scheme for a bound token and a fresh proof made for this request.
+    pub async fn authorization_headers(
+        &self,
+        request: &Request,
+        min_validity: std::time::Duration,
+    ) -> Result<Vec<(String, String)>, ClientError> {
+        let token = self.access_token(min_validity).await?;
+        let dpop = self.session().is_some_and(|s| s.dpop && s.access_token == token);
+        #[cfg(feature = "dpop")]
+        if let Some(signer) = &self.inner.dpop {
+            let now = self.inner.clock.now_ms();
+            let proof =
+                signer.proof(request, Some(&token), now).await.map_err(|e| TransportError::new(e.to_string()))?;
+            let scheme = if dpop { "DPoP" } else { "Bearer" };
+            return Ok(vec![("Authorization".into(), format!("{scheme} {token}")), ("DPoP".into(), proof)]);
+        }
+        let _ = (request, dpop);
+        Ok(vec![("Authorization".into(), format!("Bearer {token}"))])
     }
 
     /// [`transmit`](Self::transmit) with the request's events around it.
