@@ -11,6 +11,8 @@ pub(crate) mod extract;
 pub(crate) mod fault;
 pub(crate) mod limits;
 pub(crate) mod openapi;
+#[cfg(feature = "e2e")]
+pub(crate) mod proof_log;
 pub(crate) mod reply;
 pub(crate) mod router;
 pub(crate) mod routes;

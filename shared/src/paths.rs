@@ -27,6 +27,8 @@ pub fn session(id: &str) -> String {
 /// Test builds only (the backend's `e2e` feature): `POST ?on=true|false` makes the refresh endpoint
 /// answer 503, so the browser suites can watch the client ride out an outage of that endpoint alone.
 pub const TEST_REFRESH_OUTAGE: &str = "/api/test/refresh-outage";
+/// Test builds only (the backend's `e2e` feature): the DPoP proofs the server was sent.
+pub const TEST_DPOP_PROOFS: &str = "/api/test/dpop-proofs";
 
 /// The OpenAPI 3.1 document describing every route.
 pub const OPENAPI: &str = "/api/openapi.json";

@@ -149,6 +149,24 @@ fn dpop_client() -> std::path::PathBuf {
     workspace_root().join("tests/interop/dpop_client.py")
 }
 
+/// The DPoP proofs a test build of the backend at `backend` captured (the browser client's), checked
+/// with requests-oauth2client's `validate_dpop_proof` (tests/interop/validate_proofs.py).
+pub(crate) fn validate_captured_proofs(backend: &str, scratch: &std::path::Path) -> Result {
+    let python = ensure_requests_oauth2client()?;
+    let captured = crate::http::get(&format!("{backend}/api/test/dpop-proofs"))?;
+    let file = scratch.join("dpop-proofs.json");
+    std::fs::write(&file, &captured).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let output = Command::new(&python)
+        .arg(workspace_root().join("tests/interop/validate_proofs.py"))
+        .env("PROOFS", &file)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    match summary(&output, "validate_dpop_proof")? {
+        (passed, 0) if passed > 0 => Ok(()),
+        (passed, failed) => fail(&format!("validate_dpop_proof: {passed} proofs passed, {failed} failed")),
+    }
+}
+
 /// requests-oauth2client in a virtual environment under target/tools; returns its Python.
 fn ensure_requests_oauth2client() -> Result<std::path::PathBuf> {
     let venv = target_dir().join("tools/requests-oauth2client");

@@ -245,7 +245,7 @@ fn browser_suite() -> Outcome {
     let backend_url = backend.url("");
     let page_address = format!("127.0.0.1:{page_port}");
     let path = tools::path_with_tools();
-    let outcome = cargo_test(
+    let mut outcome = cargo_test(
         &["test", "--target", "wasm32-unknown-unknown", "--package", "frontend", "--test", "browser"],
         &[
             ("BROWSER_TEST_BACKEND", backend_url.as_str()),
@@ -257,6 +257,19 @@ fn browser_suite() -> Outcome {
         ],
         &[],
     );
+    // The proofs the browser client sent during the suite, checked by a validator that shares no code
+    // with it.
+    match crate::interop::validate_captured_proofs(&backend_url, &data) {
+        Ok(()) => outcome.passed += 1,
+        Err(error) => {
+            eprintln!("{error}");
+            outcome.failed += 1;
+            outcome.note = Some(format!(
+                "{}the browser's DPoP proofs: {error}",
+                outcome.note.map(|n| n + "; ").unwrap_or_default()
+            ));
+        }
+    }
     drop(backend);
     let _ = std::fs::remove_dir_all(&data);
     outcome

@@ -56,6 +56,10 @@ impl DpopProof {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+        #[cfg(feature = "e2e")]
+        if let Some(proof) = &proof {
+            crate::http::proof_log::record(parts, proof, host.as_deref());
+        }
         Ok(Self { proof, method: parts.method.as_str().to_owned(), host, path: parts.uri.path().to_owned() })
     }
 }

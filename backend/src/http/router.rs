@@ -48,7 +48,9 @@ pub(crate) fn router(state: &AppState, config: &Config) -> Result<(AppService, V
         use crate::http::test_sessions;
         paths.push(shared::paths::TEST_REFRESH_OUTAGE.to_owned());
         paths.push(test_sessions::PATH.to_owned());
+        paths.push(shared::paths::TEST_DPOP_PROOFS.to_owned());
         let api = api.route(test_sessions::PATH, axum::routing::post(test_sessions::open_sessions));
+        let api = api.route(shared::paths::TEST_DPOP_PROOFS, axum::routing::get(crate::http::proof_log::list));
         crate::http::fault::with_refresh_outage_switch(api)
     };
     let (api, document) = api.split_for_parts();
