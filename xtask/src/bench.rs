@@ -35,10 +35,11 @@ struct Row {
 const LOAD_TOOLS: &[(&str, &str)] = &[("wrk", "wrk"), ("curl", "curl"), ("h2load", "nghttp2-client")];
 
 fn build_servers() -> Result {
-    step("building the backend and the minimal axum server (release)");
+    step("building the backend, the minimal axum server and the DPoP load generator (release)");
     let args =
         ["build", "--release", "--quiet", "--package", "backend", "--bin", "backend", "--example", "bare_health"];
-    tools::run("cargo", &args)
+    tools::run("cargo", &args)?;
+    tools::run("cargo", &["build", "--release", "--quiet", "--package", "herd", "--bin", "dpop-load"])
 }
 
 /// `cargo xtask bench limits`: only the price of the connection limits, on SQLite.
@@ -159,6 +160,8 @@ fn engine(name: &str, url: &str, fsyncs: f64, dir: &std::path::Path) -> Result<V
         me.rps / health.rps / 0.9,
     ));
 
+    rows.extend(dpop_cost(&server, name)?);
+
     // Slow clients: 500 connections that sent half a request head and then nothing, held open (within
     // the head timeout) while the same load runs again.
     let slow = hold_slow_connections(&server.base, 500)?;
@@ -202,6 +205,39 @@ fn engine(name: &str, url: &str, fsyncs: f64, dir: &std::path::Path) -> Result<V
         128.0 / peak.max(1) as f64,
     ));
     Ok(rows)
+}
+
+/// What DPoP costs, measured with the crate's native client on both sides (`xtask/herd`'s `dpop-load`):
+/// `/api/me` with a bound session (a proof signed and verified per request) ÷ with a Bearer one, and a
+/// refresh with a proof ÷ without.
+fn dpop_cost(server: &Server, name: &str) -> Result<Vec<Row>> {
+    step(&format!("{name}: DPoP beside Bearer (the native client, both alternated)"));
+    server.session("dpop@example.com", "d")?;
+    let output = Command::new(target_dir().join("release/dpop-load"))
+        .args([server.base.as_str(), "dpop@example.com", "benchmark-password", "3", "32"])
+        .output()
+        .map_err(|e| format!("cannot run dpop-load: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return fail(&format!("dpop-load failed: {}{text}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let value = |key| printed(&text, key).ok_or_else(|| format!("dpop-load printed no {key}: {text}"));
+    let (me_bearer, me_dpop) = (value("me_bearer")?, value("me_dpop")?);
+    let (refresh_bearer, refresh_dpop) = (value("refresh_bearer")?, value("refresh_dpop")?);
+    Ok(vec![
+        row(
+            format!("{name}: /api/me with DPoP ÷ with Bearer (client included)"),
+            format!("{me_dpop:.0}/s ÷ {me_bearer:.0}/s = {:.2}", me_dpop / me_bearer),
+            "≥ 0.70".into(),
+            me_dpop / me_bearer / 0.7,
+        ),
+        row(
+            format!("{name}: refresh with DPoP ÷ without (client included)"),
+            format!("{refresh_dpop:.0}/s ÷ {refresh_bearer:.0}/s = {:.2}", refresh_dpop / refresh_bearer),
+            "≥ 0.70".into(),
+            refresh_dpop / refresh_bearer / 0.7,
+        ),
+    ])
 }
 
 /// The number a measuring program printed as a `key=value` line, if it did.

@@ -4,8 +4,9 @@
 //! key, and its access tokens carry `cnf.jkt`, so neither a stolen refresh token nor a stolen access
 //! token works without the private key.
 //!
-//! Replay: a proof at login or refresh is recorded in the shared database (`Store::spend_dpop_proof`,
-//! one `INSERT` that two instances cannot both win). A proof at a resource is recorded in this
+//! Replay: a proof at login or refresh is recorded in the shared database (one `INSERT` that two
+//! instances cannot both win; a refresh's is part of its rotation's transaction, so a proof costs the
+//! refresh no commit of its own). A proof at a resource is recorded in this
 //! instance's bounded memory only ([`replay::SeenProofs`]): a proof copied off the wire could be
 //! replayed once at another instance, within the proof's short life, with the access token it is bound
 //! to and for the same method and URL. That is the price of not writing to the database on every read.
@@ -48,6 +49,15 @@ pub(crate) struct DpopPolicy {
 #[derive(Debug, Clone)]
 pub(crate) struct Proven {
     pub(crate) jkt: String,
+    /// At a token endpoint: the record that spends the proof, for the caller's write.
+    pub(crate) spend: Option<ProofSpend>,
+}
+
+/// What spends a proof in the database: its key (of thumbprint and `jti`) and when it may be forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProofSpend {
+    pub(crate) key: [u8; 32],
+    pub(crate) forget_at: Millis,
 }
 
 /// Where a proof was presented: the token endpoints record it in the database, resources in memory.
@@ -69,10 +79,10 @@ impl Endpoint<'_> {
 }
 
 impl DpopPolicy {
-    /// Checks `proof` for `target` at `endpoint` (RFC 9449 §4.3) and spends its `jti`.
-    pub(crate) async fn check(
+    /// Checks `proof` for `target` at `endpoint` (RFC 9449 §4.3). At a resource its `jti` is spent
+    /// here; at a token endpoint the answer says how, and the caller spends it in its own write.
+    pub(crate) fn check(
         &self,
-        store: &Store,
         now: Millis,
         proof: &str,
         target: &RequestTarget<'_>,
@@ -104,15 +114,14 @@ impl DpopPolicy {
         }
         // Recorded until no clock could still take the proof for fresh.
         let forget_at = iat.saturating_add(max_age).max(now).saturating_add(FUTURE_SKEW_MS);
-        let replay_key = replay::key(&signed.jkt, &claims.jti);
-        let first_use = match endpoint {
-            Endpoint::Token => store.spend_dpop_proof(&replay_key, forget_at, now).await?,
-            Endpoint::Resource { .. } => self.seen.spend(replay_key, forget_at, now)?,
-        };
-        if !first_use {
+        let spend = ProofSpend { key: replay::key(&signed.jkt, &claims.jti), forget_at };
+        if let Endpoint::Token = endpoint {
+            return Ok(Proven { jkt: signed.jkt, spend: Some(spend) });
+        }
+        if !self.seen.spend(spend.key, forget_at, now)? {
             return Err(refuse(ProofError::Replayed));
         }
-        Ok(Proven { jkt: signed.jkt })
+        Ok(Proven { jkt: signed.jkt, spend: None })
     }
 
     /// Whether login and refresh bind new sessions to a proof's key.
@@ -133,8 +142,9 @@ pub(crate) enum TokenRequest {
     Refresh,
 }
 
-/// The key a login or refresh proved, from the request's proof (if any); `None` when the request has
-/// none and the policy lets it go unbound.
+/// The key a login or refresh proved, from the request's proof (if any), and the record that spends
+/// the proof; `None` when the request has none and the policy lets it go unbound. A login spends the
+/// proof here; a refresh in its rotation.
 ///
 /// With `DPOP=off` a login ignores a proof, as a server that never heard of DPoP would (§5), but a
 /// refresh still checks one: a session bound before the setting changed stays bound to its key.
@@ -145,10 +155,18 @@ pub(crate) async fn token_endpoint_key(
     proof: Option<&str>,
     target: &RequestTarget<'_>,
     request: TokenRequest,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<Proven>, AuthError> {
     match proof {
         Some(_) if request == TokenRequest::Login && !policy.binds() => Ok(None),
-        Some(proof) => Ok(Some(policy.check(store, now, proof, target, Endpoint::Token).await?.jkt)),
+        Some(proof) => {
+            let proven = policy.check(now, proof, target, Endpoint::Token)?;
+            if let (TokenRequest::Login, Some(spend)) = (request, proven.spend)
+                && !store.spend_dpop_proof(&spend.key, spend.forget_at, now).await?
+            {
+                return Err(AuthError::DpopProof { error: ProofError::Replayed, at: DpopAt::Token });
+            }
+            Ok(Some(proven))
+        }
         None if policy.setting == DpopSetting::Required => {
             Err(AuthError::DpopProof { error: ProofError::Missing, at: DpopAt::Token })
         }

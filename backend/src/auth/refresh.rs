@@ -1,7 +1,7 @@
 //! The refresh rules: rotate the presented token in one write, and turn what the store found (rotated,
 //! grace, reuse, refused) into new tokens or the reason for refusing.
 
-use crate::auth::dpop::ProofError;
+use crate::auth::dpop::{ProofError, Proven};
 use crate::auth::error::{AuthError, DpopAt, RefreshRefusal};
 use crate::auth::service::{Auth, Issued, subject};
 use crate::auth::tokens::refresh_token::RefreshToken;
@@ -10,9 +10,10 @@ use crate::clock::Millis;
 use crate::metrics::RefreshOutcome;
 use crate::store::{Rejection, Rotation, RotationRequest, SessionRecord};
 
-/// Rotates the refresh token `raw` and issues a new access token for its session. `proved_jkt` is the
-/// DPoP key the request's proof was made with: a bound session needs it, an unbound one is bound to it.
-pub(crate) async fn refresh(auth: &Auth, raw: &str, proved_jkt: Option<&str>) -> Result<Issued, AuthError> {
+/// Rotates the refresh token `raw` and issues a new access token for its session. `proof` is the
+/// request's DPoP proof, checked: a bound session needs its key, an unbound one is bound to it, and the
+/// rotation's transaction spends it.
+pub(crate) async fn refresh(auth: &Auth, raw: &str, proof: Option<&Proven>) -> Result<Issued, AuthError> {
     let Some(presented) = RefreshToken::parse(raw) else {
         auth.metrics.refresh(RefreshOutcome::Invalid);
         return Err(AuthError::RefreshRefused(RefreshRefusal::Unknown));
@@ -21,7 +22,7 @@ pub(crate) async fn refresh(auth: &Auth, raw: &str, proved_jkt: Option<&str>) ->
     // Before the rotation: a token is never consumed by a refresh that could not sign its answer (the
     // client's retry would then be taken for reuse and end the session).
     let key = auth.access.signing_key(now).await?;
-    let (session, from_grace) = rotate(auth, &presented, now, proved_jkt).await?;
+    let (session, from_grace) = rotate(auth, &presented, now, proof).await?;
     // The new access token carries the user's current name and role, read fresh from the account.
     let user = auth.store.user_by_id(&session.user_id).await?;
     let user = user.ok_or(AuthError::RefreshRefused(RefreshRefusal::AccountGone))?;
@@ -38,8 +39,9 @@ async fn rotate(
     auth: &Auth,
     presented: &RefreshToken,
     now: Millis,
-    proved_jkt: Option<&str>,
+    proof: Option<&Proven>,
 ) -> Result<(SessionRecord, bool), AuthError> {
+    let proved_jkt = proof.map(|proof| proof.jkt.as_str());
     let policy = auth.sessions;
     let request = RotationRequest {
         presented: &presented.hash(),
@@ -50,13 +52,16 @@ async fn rotate(
         idle_cutoff: policy.idle_cutoff(now),
         proved_jkt,
         bind: auth.dpop.binds(),
+        proof_spend: proof.and_then(|proof| proof.spend).map(|spend| (spend.key, spend.forget_at)),
     };
     let rotation = auth.store.rotate(request).await?;
     auth.metrics.refresh(match &rotation {
         Rotation::Rotated(_) => RefreshOutcome::Rotated,
         Rotation::Grace(_) => RefreshOutcome::Grace,
         Rotation::Reused { .. } => RefreshOutcome::Reused,
-        Rotation::Rejected(Rejection::Unknown | Rejection::WrongKey) => RefreshOutcome::Invalid,
+        Rotation::Rejected(Rejection::Unknown | Rejection::WrongKey | Rejection::ProofReplayed) => {
+            RefreshOutcome::Invalid
+        }
         Rotation::Rejected(Rejection::Expired | Rejection::Idle) => RefreshOutcome::Expired,
         Rotation::Rejected(Rejection::Revoked(_)) => RefreshOutcome::Revoked,
     });
@@ -70,6 +75,9 @@ async fn rotate(
         Rotation::Rejected(Rejection::Unknown) => Err(AuthError::RefreshRefused(RefreshRefusal::Unknown)),
         Rotation::Rejected(Rejection::Expired) => Err(AuthError::RefreshRefused(RefreshRefusal::Expired)),
         Rotation::Rejected(Rejection::Idle) => Err(AuthError::SessionIdle),
+        Rotation::Rejected(Rejection::ProofReplayed) => {
+            Err(AuthError::DpopProof { error: ProofError::Replayed, at: DpopAt::Token })
+        }
         Rotation::Rejected(Rejection::WrongKey) => {
             let error = if proved_jkt.is_some() { ProofError::WrongKey } else { ProofError::Missing };
             Err(AuthError::DpopProof { error, at: DpopAt::Token })

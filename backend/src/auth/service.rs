@@ -52,7 +52,7 @@ impl Auth {
         proof: Option<&str>,
         target: &dpop::RequestTarget<'_>,
         request: dpop::TokenRequest,
-    ) -> Result<Option<String>, AuthError> {
+    ) -> Result<Option<dpop::Proven>, AuthError> {
         dpop::token_endpoint_key(&self.dpop, &self.store, self.now(), proof, target, request).await
     }
 }

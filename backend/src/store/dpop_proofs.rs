@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sqlx::AnyConnection;
 
 use super::{Store, StoreError};
 use crate::clock::Millis;
@@ -17,23 +18,8 @@ impl Store {
         forget_at: Millis,
         now: Millis,
     ) -> Result<bool, StoreError> {
-        let key = URL_SAFE_NO_PAD.encode(key);
-        self.write(move |conn| {
-            Box::pin(async move {
-                let recorded = sqlx::query(
-                    "INSERT INTO dpop_proofs (proof_key, forget_at) VALUES ($1, $2)
-                     ON CONFLICT (proof_key) DO UPDATE SET forget_at = excluded.forget_at
-                     WHERE dpop_proofs.forget_at <= $3",
-                )
-                .bind(key)
-                .bind(forget_at)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                Ok(recorded.rows_affected() == 1)
-            })
-        })
-        .await
+        let key = *key;
+        self.write(move |conn| Box::pin(async move { spend_in(conn, &key, forget_at, now).await })).await
     }
 
     /// The key of the DPoP nonces: made by the first instance to ask, read by every other.
@@ -56,4 +42,25 @@ impl Store {
             .await?;
         URL_SAFE_NO_PAD.decode(stored).map_err(|_| StoreError::Corrupt("dpop_nonce_key.secret is not base64url"))
     }
+}
+
+/// [`Store::spend_dpop_proof`] inside the caller's transaction (a refresh spends its proof in the
+/// rotation's).
+pub(super) async fn spend_in(
+    conn: &mut AnyConnection,
+    key: &[u8; 32],
+    forget_at: Millis,
+    now: Millis,
+) -> Result<bool, sqlx::Error> {
+    let recorded = sqlx::query(
+        "INSERT INTO dpop_proofs (proof_key, forget_at) VALUES ($1, $2)
+         ON CONFLICT (proof_key) DO UPDATE SET forget_at = excluded.forget_at
+         WHERE dpop_proofs.forget_at <= $3",
+    )
+    .bind(URL_SAFE_NO_PAD.encode(key))
+    .bind(forget_at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(recorded.rows_affected() == 1)
 }

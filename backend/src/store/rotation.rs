@@ -44,6 +44,8 @@ pub(crate) struct RotationRequest<'a> {
     pub(crate) proved_jkt: Option<&'a str>,
     /// Whether an unbound session becomes bound to `proved_jkt`.
     pub(crate) bind: bool,
+    /// The request's DPoP proof, spent (key, forget-at) in the rotation's transaction.
+    pub(crate) proof_spend: Option<([u8; 32], Millis)>,
 }
 
 /// What a refresh attempt came to.
@@ -71,6 +73,8 @@ pub(crate) enum Rejection {
     /// The session is bound to a DPoP key the request did not prove: refused, and nothing changes,
     /// so a thief without the key can neither use the token nor end the owner's session.
     WrongKey,
+    /// The request's DPoP proof was spent before (on any instance).
+    ProofReplayed,
 }
 
 /// The chain columns read when a rotation did not apply, to say why.
@@ -114,6 +118,7 @@ struct OwnedRotation {
     idle_cutoff: Option<Millis>,
     proved_jkt: Option<String>,
     bind_jkt: Option<String>,
+    proof_spend: Option<([u8; 32], Millis)>,
 }
 
 impl From<RotationRequest<'_>> for OwnedRotation {
@@ -127,6 +132,7 @@ impl From<RotationRequest<'_>> for OwnedRotation {
             idle_cutoff: request.idle_cutoff,
             proved_jkt: request.proved_jkt.map(str::to_owned),
             bind_jkt: request.proved_jkt.filter(|_| request.bind).map(str::to_owned),
+            proof_spend: request.proof_spend,
         }
     }
 }
@@ -140,6 +146,11 @@ async fn rotate_in(
     request: &OwnedRotation,
     activity: &Activity,
 ) -> Result<(Rotation, Option<String>), sqlx::Error> {
+    if let Some((key, forget_at)) = &request.proof_spend
+        && !super::dpop_proofs::spend_in(conn, key, *forget_at, request.now).await?
+    {
+        return Ok((Rotation::Rejected(Rejection::ProofReplayed), None));
+    }
     if let Some(session) = rotate_row(conn, request, request.idle_cutoff).await? {
         return Ok((Rotation::Rotated(session), None));
     }

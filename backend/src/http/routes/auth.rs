@@ -97,7 +97,8 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let credentials = Credentials::parse(body)?;
     // Before the password: a proof that needs a nonce costs the client a retry, not a second guess.
-    let jkt = state.auth.token_endpoint_dpop_key(dpop.proof(), &dpop.target(), TokenRequest::Login).await?;
+    let proven = state.auth.token_endpoint_dpop_key(dpop.proof(), &dpop.target(), TokenRequest::Login).await?;
+    let jkt = proven.map(|proven| proven.jkt);
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let issued = accounts::log_in(&state.auth, credentials, Origin::new(ip, user_agent), jkt.as_deref()).await?;
     Ok(delivery.answer("login successful", issued, true))

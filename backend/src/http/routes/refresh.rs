@@ -61,8 +61,8 @@ async fn refresh_token(
     let result = async {
         let presented = presented_token(delivery, &headers, &body)?;
         let target = dpop.target();
-        let jkt = state.auth.token_endpoint_dpop_key(dpop.proof(), &target, TokenRequest::Refresh).await?;
-        let issued = refresh(&state.auth, presented, jkt.as_deref()).await?;
+        let proven = state.auth.token_endpoint_dpop_key(dpop.proof(), &target, TokenRequest::Refresh).await?;
+        let issued = refresh(&state.auth, presented, proven.as_ref()).await?;
         Ok(delivery.answer("token refreshed", issued, delivery.is_cookie()))
     };
     delivery.respond(result.await)
