@@ -27,5 +27,6 @@ for entry in captured:
 if not captured:
     failed += 1
     print("FAIL  no proof was captured: the browser suite sent none")
-print(f"validate_dpop_proof (requests-oauth2client) on the browser's proofs: {passed} passed, {failed} failed")
+print("validate_dpop_proof (requests-oauth2client) on the proofs the browser client sent:")
+print(f"{passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
