@@ -1,4 +1,4 @@
-//! Scenario 3 (two tabs past expiry) and 5 (logout in one tab).
+//! Scenario 3 (two tabs past expiry) and 5 (logout in one tab), and the DPoP key the tabs share.
 
 use fantoccini::wd::WindowHandle;
 
@@ -62,6 +62,24 @@ async fn logging_out_in_one_tab_sends_the_other_to_login_by_itself() {
             scenario.browser.switch_to_window(second).await?;
             scenario.wait_for_location("/login").await?;
             anyhow::ensure!(scenario.refresh_cookie().await?.is_none(), "logout did not clear the cookie");
+            Ok(())
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_tabs_share_one_dpop_key_and_the_session_is_bound_to_it() {
+    Scenario::run("dpop-tabs", |scenario| {
+        Box::pin(async move {
+            scenario.log_in_as_demo().await?;
+            let key = scenario.text("#dpop-key").await?;
+            anyhow::ensure!(key.len() == 43, "the demo shows no key thumbprint: {key:?}");
+            scenario.wait_for_text("#token-cnf", &key).await?;
+            let (_, _second) = second_tab(scenario).await?;
+            let key_here = scenario.text("#dpop-key").await?;
+            anyhow::ensure!(key_here == key, "the second tab made its own key: {key_here} and {key}");
+            scenario.wait_for_text("#token-cnf", &key).await?;
             Ok(())
         })
     })
