@@ -82,3 +82,27 @@ async fn a_restart_with_the_same_key_resumes_and_a_lost_key_ends_in_a_clean_logo
     assert!(matches!(refused, Err(ClientError::SessionExpired)), "{refused:?}");
     assert!(lost.session().is_none(), "nothing left that no key can use");
 }
+
+/// This device's clock, five minutes behind.
+struct FiveMinutesBehind;
+
+impl silent_refresh::Clock for FiveMinutesBehind {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() - 300_000
+    }
+}
+
+#[tokio::test]
+async fn a_device_clock_minutes_behind_still_makes_proofs_the_server_takes() {
+    let app = spawn_app_with(&[]).await;
+    let folder = tempfile::tempdir().unwrap();
+    let client =
+        RefreshClient::builder(EnvelopeProtocol::default(), ReqwestTransport::new(&app.url("")), FiveMinutesBehind)
+            .dpop(FileDpopKey::load_or_create(folder.path().join("key")).unwrap(), app.url(""))
+            .build();
+    // The first proof's iat is five minutes old by the server's clock: refused, and retried once on
+    // the server's clock, which its Date said.
+    log_in(&app, &client).await;
+    assert!(client.session().unwrap().dpop);
+    assert!(client.fetch::<Value>(&Request::get(paths::ME)).await.is_ok());
+}

@@ -91,7 +91,8 @@ fn cors(origins: &[String]) -> Result<CorsLayer, RouterError> {
             HeaderName::from_static("dpop"),
         ])
         // A script on another origin reads the step-up challenge (RFC 9470), the DPoP challenge and
-        // nonce (RFC 9449), and the throttle's wait.
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, DPOP_NONCE])
+        // nonce (RFC 9449), the server's clock (a DPoP client dates its proofs by it), and the
+        // throttle's wait.
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, DPOP_NONCE, header::DATE])
         .allow_credentials(true))
 }

@@ -4,7 +4,7 @@
 //! non-extractable WebCrypto key in the browser, a file-stored key natively).
 #![allow(async_fn_in_trait)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -83,7 +83,14 @@ pub(crate) struct Dpop {
     base_url: String,
     jwk: serde_json::Value,
     nonce: RefCell<Option<String>>,
+    /// The server's clock minus this device's, learned from answers' `Date` (0 until it is off by more
+    /// than [`SKEW_TOLERATED_MS`]): a proof's `iat` is on the server's clock, so a device whose clock is
+    /// minutes off still makes proofs the server takes for fresh.
+    offset_ms: Cell<i64>,
 }
+
+/// A `Date` has whole seconds, and servers accept a little skew: smaller differences are left alone.
+const SKEW_TOLERATED_MS: i64 = 5_000;
 
 impl std::fmt::Debug for Dpop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +101,8 @@ impl std::fmt::Debug for Dpop {
 impl Dpop {
     pub(crate) fn new(signer: Box<dyn DynSigner>, base_url: &str) -> Self {
         let jwk = signer.public_jwk().to_json();
-        Self { signer, base_url: base_url.trim_end_matches('/').to_owned(), jwk, nonce: RefCell::new(None) }
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        Self { signer, base_url, jwk, nonce: RefCell::new(None), offset_ms: Cell::new(0) }
     }
 
     /// The key's thumbprint.
@@ -115,7 +123,7 @@ impl Dpop {
             "jti": self.signer.unique_id(),
             "htm": request.method.as_str(),
             "htu": self.target_uri(&request.path),
-            "iat": now_ms.div_euclid(1000),
+            "iat": now_ms.saturating_add(self.offset_ms.get()).div_euclid(1000),
         });
         if let Some(token) = access_token {
             claims["ath"] = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())).into();
@@ -135,15 +143,30 @@ impl Dpop {
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
-    /// Keeps the answer's `DPoP-Nonce`; true when it asked for a nonce (`use_dpop_nonce`) and gave a
-    /// new one, so that one retry with it can succeed (RFC 9449 §8: never retry with the same nonce).
-    pub(crate) fn take_nonce(&self, response: &Response) -> bool {
+    /// Keeps the answer's `DPoP-Nonce` and what its `Date` says of this device's clock (`now_ms`,
+    /// when the answer arrived). True when one retry can succeed where this attempt failed: the answer
+    /// asked for a nonce (`use_dpop_nonce`) and gave a new one (RFC 9449 §8: never retry with the same
+    /// nonce), or refused the proof while the clock offset just learned says its `iat` was off.
+    pub(crate) fn observe(&self, response: &Response, now_ms: i64) -> bool {
+        let clock_corrected = self.learn_offset(response, now_ms) && refuses_proof(response);
         let Some(fresh) = response.header_value("dpop-nonce").map(str::trim).filter(|n| !n.is_empty()) else {
-            return false;
+            return clock_corrected;
         };
         let changed = self.nonce.borrow().as_deref() != Some(fresh);
         *self.nonce.borrow_mut() = Some(fresh.to_owned());
-        changed && asks_for_nonce(response)
+        (changed && asks_for_nonce(response)) || clock_corrected
+    }
+
+    /// Updates the offset from the answer's `Date`; true when it moved by more than the tolerance.
+    fn learn_offset(&self, response: &Response, now_ms: i64) -> bool {
+        let Some(server_ms) = response.header_value("date").and_then(http_date_ms) else { return false };
+        // The answer left the server up to a second before `Date` would say (whole seconds), so the
+        // difference is only acted on beyond the tolerance.
+        let offset = server_ms - now_ms;
+        let offset = if offset.abs() > SKEW_TOLERATED_MS { offset } else { 0 };
+        let moved = (offset - self.offset_ms.get()).abs() > SKEW_TOLERATED_MS;
+        self.offset_ms.set(offset);
+        moved
     }
 
     /// `htu`: the absolute URL without query or fragment.
@@ -157,6 +180,40 @@ impl Dpop {
             format!("{}/{path}", self.base_url)
         }
     }
+}
+
+/// A refused proof: `invalid_dpop_proof` in the challenge or the body.
+fn refuses_proof(response: &Response) -> bool {
+    if !(400..500).contains(&response.status) {
+        return false;
+    }
+    let challenged = response.header_value("www-authenticate").is_some_and(|v| v.contains("invalid_dpop_proof"));
+    challenged || response.json::<serde_json::Value>().is_ok_and(|body| body["error"] == "invalid_dpop_proof")
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) in Unix milliseconds.
+fn http_date_ms(value: &str) -> Option<i64> {
+    let mut parts = value.split_whitespace().skip(1);
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| Some(*m) == parts.clone().next())?;
+    parts.next();
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut time = parts.next()?.split(':').map(|n| n.parse::<i64>().ok());
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
+    if parts.next() != Some("GMT") || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), month counted from March.
+    let month = i64::try_from(month).ok()? + 1;
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
 }
 
 /// A nonce challenge: `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a resource, or

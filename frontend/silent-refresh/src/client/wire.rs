@@ -62,7 +62,7 @@ impl<P: Protocol + 'static> RefreshClient<P> {
                         other => other.map(|c| c.token),
                     };
                     let response = self.inner.transport.send_dyn(&signed, bearer).await?;
-                    if dpop.take_nonce(&response) && !retried {
+                    if dpop.observe(&response, self.inner.clock.now_ms()) && !retried {
                         retried = true;
                         continue;
                     }

@@ -74,19 +74,19 @@ fn a_nonce_challenge_is_retried_only_with_a_new_nonce_and_every_nonce_is_kept() 
     let challenge = |nonce: &str| {
         answer(401, "", &[("WWW-Authenticate", r#"DPoP error="use_dpop_nonce", algs="ES256""#), ("DPoP-Nonce", nonce)])
     };
-    assert!(dpop.take_nonce(&challenge("n1")), "a new nonce: retry");
-    assert!(!dpop.take_nonce(&challenge("n1")), "the same nonce again: no retry");
+    assert!(dpop.observe(&challenge("n1"), 0), "a new nonce: retry");
+    assert!(!dpop.observe(&challenge("n1"), 0), "the same nonce again: no retry");
     let token_endpoint = answer(400, r#"{"error":"use_dpop_nonce"}"#, &[("DPoP-Nonce", "n2")]);
-    assert!(dpop.take_nonce(&token_endpoint));
+    assert!(dpop.observe(&token_endpoint, 0));
     // An ordinary answer's nonce is kept for the next proof, and asks for no retry.
-    assert!(!dpop.take_nonce(&answer(200, "{}", &[("DPoP-Nonce", "n3")])));
+    assert!(!dpop.observe(&answer(200, "{}", &[("DPoP-Nonce", "n3")]), 0));
     let proof = futures::executor::block_on(dpop.proof(&Request::post("/api/auth/refresh-token"), None, 0)).unwrap();
     let claims = decode(proof.split('.').nth(1).unwrap());
     assert_eq!(claims["nonce"], "n3");
     assert!(claims.get("ath").is_none(), "no token, no ath");
     // Another refusal is no nonce challenge, whatever header comes with it.
     let refused = answer(401, "", &[("WWW-Authenticate", r#"DPoP error="invalid_dpop_proof""#), ("DPoP-Nonce", "n4")]);
-    assert!(!dpop.take_nonce(&refused));
+    assert!(!dpop.observe(&refused, 0));
 }
 
 #[test]
@@ -94,4 +94,42 @@ fn the_thumbprint_is_rfc_7638s() {
     let jwk = DpopSigner::public_jwk(&P256Signer::new());
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, jwk.x, jwk.y);
     assert_eq!(jwk.thumbprint(), URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())));
+}
+
+#[test]
+fn dates_are_read_as_rfc_9110_writes_them() {
+    assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+    assert_eq!(http_date_ms("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+    assert_eq!(http_date_ms("Tue, 29 Feb 2028 23:59:59 GMT"), Some(1_835_481_599_000));
+    for bad in [
+        "",
+        "yesterday",
+        "Sun, 06 Nov 1994 08:49:37 PST",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+    ] {
+        assert_eq!(http_date_ms(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn a_device_clock_minutes_off_is_corrected_from_the_servers_date_and_the_refused_proof_retried() {
+    let skewed = dpop();
+    let device_now = 784_111_777_000 - 300_000; // five minutes behind the server
+    let refused = answer(
+        400,
+        r#"{"error":"invalid_dpop_proof"}"#,
+        &[("Date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("DPoP-Nonce", "n1")],
+    );
+    assert!(skewed.observe(&refused, device_now), "a stale proof, and now the offset is known: retry");
+    let proof = futures::executor::block_on(skewed.proof(&Request::post("/api/auth/login"), None, device_now)).unwrap();
+    assert_eq!(decode(proof.split('.').nth(1).unwrap())["iat"], 784_111_777, "iat on the server's clock");
+    // The same refusal again learns nothing new: no second retry.
+    assert!(!skewed.observe(&refused, device_now));
+    // A clock within the tolerance is left alone.
+    let close = dpop();
+    let ok = answer(200, "{}", &[("Date", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+    assert!(!close.observe(&ok, 784_111_777_000 - 3_000));
+    let proof = futures::executor::block_on(close.proof(&Request::get("/x"), None, 784_111_774_000)).unwrap();
+    assert_eq!(decode(proof.split('.').nth(1).unwrap())["iat"], 784_111_774);
 }
