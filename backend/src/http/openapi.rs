@@ -146,6 +146,18 @@ pub(crate) struct DeliveryHeader {
     delivery: Option<TokenDelivery>,
 }
 
+/// A DPoP proof (RFC 9449) for this request.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct DpopHeader {
+    /// A compact JWS (`typ: dpop+jwt`, ES256, EdDSA, RS256 or PS256, the public key in `jwk`) whose claims
+    /// name this request (`htm`, `htu`), its time (`iat`), a unique `jti` and the server's nonce. At
+    /// login it binds the new session to the key; at a refresh it must be made by the session's key.
+    #[param(rename = "DPoP", nullable = false)]
+    proof: Option<String>,
+}
+
 fn null() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::Null)
 }

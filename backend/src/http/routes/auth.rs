@@ -18,7 +18,7 @@ use crate::http::dpop::DpopProof;
 use crate::http::error::ApiError;
 use crate::http::extract::{Claims, ClientIp, Json, RecentCaller};
 use crate::http::openapi::{
-    Ack, CsrfRejected, DeliveryHeader, Failure, LoginData, OtherFailure, RecentAuthenticationRequired,
+    Ack, CsrfRejected, DeliveryHeader, DpopHeader, Failure, LoginData, OtherFailure, RecentAuthenticationRequired,
 };
 use crate::http::reply::{public_user, reply};
 use crate::http::state::AppState;
@@ -69,7 +69,7 @@ async fn register(
     path = paths::LOGIN,
     tag = "auth",
     request_body = LoginRequest,
-    params(DeliveryHeader),
+    params(DeliveryHeader, DpopHeader),
     responses(
         (status = 200, description = "Logged in. In cookie mode `data` has no refresh token and the cookie is set",
             body = Envelope<LoginData>,

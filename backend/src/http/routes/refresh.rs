@@ -16,7 +16,7 @@ use crate::http::delivery::{Delivery, refresh_cookie};
 use crate::http::dpop::DpopProof;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonOrEmpty;
-use crate::http::openapi::{DeliveryHeader, Failure, OtherFailure, RefreshData};
+use crate::http::openapi::{DeliveryHeader, DpopHeader, Failure, OtherFailure, RefreshData};
 use crate::http::state::AppState;
 
 pub(super) fn router() -> Routes {
@@ -34,7 +34,7 @@ pub(super) fn router() -> Routes {
     tag = "auth",
     request_body(content = RefreshRequest, description = "Body mode; in cookie mode the body may be `{}`, or \
         absent altogether (no body and no `Content-Type`, as a plain `fetch` sends it)"),
-    params(DeliveryHeader),
+    params(DeliveryHeader, DpopHeader),
     security((), ("refreshCookie" = [])),
     responses(
         (status = 200, description = "New tokens. In cookie mode `data` has the access token and the user, and the \
