@@ -76,7 +76,9 @@ pub(crate) fn verify_signature(proof: &str) -> Result<SignedProof, ProofError> {
         return Err(ProofError::Malformed);
     };
     let header: Header = decode_json(header_b64)?;
-    if header.typ.as_deref() != Some("dpop+jwt") {
+    // A media type: compared without case, and `application/` may be left out (RFC 7515 §4.1.9).
+    let typ = header.typ.as_deref().map(|typ| typ.to_ascii_lowercase());
+    if !matches!(typ.as_deref(), Some("dpop+jwt" | "application/dpop+jwt")) {
         return Err(ProofError::Type);
     }
     if header.crit.is_some() {

@@ -84,6 +84,12 @@ fn hostile_proofs_are_refused_for_the_right_reason() {
         verify_signature(&es256_proof(&key, &header, &claims())).map(|_| ()).unwrap_err()
     };
     assert_eq!(with(&|h| h["typ"] = json!("JWT")), ProofError::Type);
+    assert_eq!(with(&|h| h["typ"] = json!("dpop+jwt; x")), ProofError::Type);
+    for same in ["DPoP+JWT", "application/dpop+jwt"] {
+        let mut header = good.clone();
+        header["typ"] = json!(same);
+        assert!(verify_signature(&es256_proof(&key, &header, &claims())).is_ok(), "{same}");
+    }
     assert_eq!(with(&|h| h.as_object_mut().unwrap().remove("typ").map_or((), |_| ())), ProofError::Type);
     assert_eq!(with(&|h| h["alg"] = json!("none")), ProofError::Algorithm);
     assert_eq!(with(&|h| h["alg"] = json!("HS256")), ProofError::Algorithm);
