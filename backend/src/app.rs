@@ -248,14 +248,18 @@ async fn dpop_policy(config: &Config, store: &Store) -> Result<DpopPolicy, Start
         nonce_required: config.dpop_nonce_required,
         max_age: config.dpop_proof_max_age,
         nonces: Nonces::new(&secret),
-        seen: Arc::new(SeenProofs::new(DPOP_SEEN_CAPACITY)),
+        seen: Arc::new(SeenProofs::new(DPOP_SEEN_CAPACITY, DPOP_PROOFS_PER_KEY_PER_MINUTE, 60_000)),
         public_url: config.public_url.clone(),
     })
 }
 
-/// How many proofs seen at resources an instance remembers: at a minute each, 200 000 DPoP requests a
-/// minute before it refuses new ones (about 12 MB).
-const DPOP_SEEN_CAPACITY: usize = 200_000;
+/// How many proofs seen at resources an instance remembers: at a minute each, 400 000 DPoP requests a
+/// minute before it refuses new ones (about 25 MB).
+const DPOP_SEEN_CAPACITY: usize = 400_000;
+
+/// How many of them one signing key (one bound session) may have a minute, 100 a second: beyond it
+/// that key is answered 429, so no one session's flood fills the memory the others need.
+const DPOP_PROOFS_PER_KEY_PER_MINUTE: u32 = 6_000;
 
 /// The JOSE name of the algorithm a setting names, as the servers record it in `key_policy`.
 pub(crate) fn algorithm_name(setting: JwtAlgorithm) -> &'static str {

@@ -65,8 +65,9 @@ pub(crate) struct ProofSpend {
 pub(crate) enum Endpoint<'a> {
     /// Login or refresh.
     Token,
-    /// A protected route, with the access token sent beside the proof.
-    Resource { access_token: &'a str },
+    /// A protected route, with the access token sent beside the proof and the thumbprint it is bound
+    /// to (its `cnf.jkt`).
+    Resource { access_token: &'a str, jkt: &'a str },
 }
 
 impl Endpoint<'_> {
@@ -104,10 +105,14 @@ impl DpopPolicy {
         if iat > now.saturating_add(FUTURE_SKEW_MS) || iat < now.saturating_sub(max_age) {
             return Err(refuse(ProofError::Stale));
         }
-        if let Endpoint::Resource { access_token } = endpoint
-            && claims.ath.as_deref() != Some(proof::token_hash(access_token).as_str())
-        {
-            return Err(refuse(ProofError::TokenHash));
+        if let Endpoint::Resource { access_token, jkt } = endpoint {
+            if claims.ath.as_deref() != Some(proof::token_hash(access_token).as_str()) {
+                return Err(refuse(ProofError::TokenHash));
+            }
+            // Before anything is remembered: a proof by another key costs this server nothing.
+            if signed.jkt != jkt {
+                return Err(refuse(ProofError::WrongKey));
+            }
         }
         if self.nonce_required && !claims.nonce.as_deref().is_some_and(|nonce| self.nonces.accepts(nonce, now)) {
             return Err(AuthError::DpopNonceRequired { nonce: self.nonce(now), at });
@@ -118,7 +123,7 @@ impl DpopPolicy {
         if let Endpoint::Token = endpoint {
             return Ok(Proven { jkt: signed.jkt, spend: Some(spend) });
         }
-        if !self.seen.spend(spend.key, forget_at, now)? {
+        if !self.seen.spend(&signed.jkt, spend.key, forget_at, now)? {
             return Err(refuse(ProofError::Replayed));
         }
         Ok(Proven { jkt: signed.jkt, spend: None })

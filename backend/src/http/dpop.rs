@@ -113,11 +113,8 @@ pub(crate) async fn check_binding(
     let at = DpopAt::Resource;
     let proof = request.proof().ok_or(AuthError::DpopProof { error: ProofError::Missing, at })?;
     let auth = &state.auth;
-    let endpoint = Endpoint::Resource { access_token: token };
-    let proven = auth.dpop.check(auth.now(), proof, &request.target(), endpoint)?;
-    if proven.jkt != cnf.jkt {
-        return Err(AuthError::DpopProof { error: ProofError::WrongKey, at }.into());
-    }
+    let endpoint = Endpoint::Resource { access_token: token, jkt: &cnf.jkt };
+    auth.dpop.check(auth.now(), proof, &request.target(), endpoint)?;
     Ok(())
 }
 
