@@ -54,10 +54,11 @@ publish = false
 default = ["leptos", "browser"]
 leptos = []
 browser = []
-# Declared so the README's server-side quick starts (`ssr`, `native`; native targets, covered by the
-# doctests) are left out of this wasm32 build without an unknown-cfg warning.
+# Declared so the README's server-side quick starts (`ssr`, `native`, native DPoP; native targets,
+# covered by the doctests) are left out of this wasm32 build without an unknown-cfg warning.
 ssr = []
 native = []
+dpop = []
 
 [dependencies]
 {CRATE} = {{ path = "{}", features = ["leptos"] }}

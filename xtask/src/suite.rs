@@ -84,7 +84,7 @@ pub(crate) fn run_all() -> ExitCode {
 
     // After the browser suite, which builds the backend binary this starts.
     results.push(("API fuzzing from the OpenAPI document (schemathesis runs)", api_fuzz()));
-    results.push(("third-party verifiers: oauth4webapi, jose, jsonwebtoken + jwks-rsa", interop()));
+    results.push(("third-party verifiers: oauth4webapi, jose, jsonwebtoken + jwks-rsa; DPoP: panva dpop, express-oauth2-jwt-bearer, requests-oauth2client", interop()));
 
     results.push((
         "end-to-end browser scenarios (release SPA, headless Chromium)",
