@@ -9,9 +9,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use serde::{Deserialize, Serialize};
-use silent_refresh::browser::{
-    BroadcastStore, BrowserClock, BrowserConfig, FetchTransport, IdlePolicy, WebCryptoDpopKey,
-};
+use silent_refresh::browser::{BrowserConfig, IdlePolicy, WebCryptoDpopKey};
 use silent_refresh::leptos::{RefreshContext, provide_refresh_client_with};
 use silent_refresh::{ClientEvent, Config, Counters, EnvelopeProtocol, RefreshClient, Session};
 
@@ -65,12 +63,8 @@ impl Services {
         // Nobody at the page for 15 minutes: a minute's warning, then the session ends.
         let idle = IdlePolicy { after: Duration::from_secs(15 * 60), warning: Duration::from_secs(60) };
         let settings = BrowserConfig::default().idle(idle);
-        // What `BrowserConfig::cookie_client` builds, plus a DPoP proof with every request.
-        let transport = FetchTransport::new("").include_credentials();
-        let mut builder = RefreshClient::builder(api, transport, BrowserClock)
-            .store(BroadcastStore::new(&settings.storage_key))
-            .lock(settings.web_lock())
-            .config(Config::default());
+        // A DPoP proof with every request, when the browser could keep a key.
+        let mut builder = settings.cookie_client_builder(api, "").config(Config::default());
         if let Some(key) = dpop_key {
             let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
             builder = builder.dpop(key, origin);

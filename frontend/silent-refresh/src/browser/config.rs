@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::protocol::Protocol;
-use crate::{Config, RefreshClient};
+use crate::{ClientBuilder, Config, RefreshClient};
 
 use super::{BroadcastStore, BrowserClock, Driver, FetchTransport, LocalStorageStore, WebLock};
 
@@ -106,9 +106,16 @@ impl BrowserConfig {
         base_url: &str,
         config: Config,
     ) -> RefreshClient<P> {
-        let store = BroadcastStore::new(&self.storage_key);
+        self.cookie_client_builder(protocol, base_url).config(config).build()
+    }
+
+    /// What [`cookie_client`](Self::cookie_client) builds, as a builder still open for more (a DPoP
+    /// signer, say).
+    pub fn cookie_client_builder<P: Protocol + 'static>(&self, protocol: P, base_url: &str) -> ClientBuilder<P> {
         let transport = FetchTransport::new(base_url).include_credentials();
-        RefreshClient::new(protocol, transport, store, BrowserClock, self.web_lock(), config)
+        RefreshClient::builder(protocol, transport, BrowserClock)
+            .store(BroadcastStore::new(&self.storage_key))
+            .lock(self.web_lock())
     }
 
     /// Starts a [`Driver`] for `client` with this idle policy, listening for other tabs' changes
