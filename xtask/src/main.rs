@@ -165,6 +165,8 @@ fn run_dev() -> Result {
     let mut backend = Command::new(target_dir().join("debug/backend"))
         .current_dir(workspace_root())
         .env("CORS_ORIGINS", DEV_URL)
+        // The browser's DPoP proofs name the page's URL; trunk's proxy may rewrite `Host`.
+        .env("PUBLIC_URL", DEV_URL)
         .spawn()
         .map_err(|e| format!("cannot start the backend: {e}"))?;
     step(&format!("serving the app on {DEV_URL} (Ctrl-C stops both)"));
