@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::paths;
 
-use crate::helpers::{PASSWORD, TestApp, TestDatabase, spawn_app, spawn_app_with, start_backend};
+use crate::helpers::{
+    PASSWORD, TestApp, TestDatabase, spawn_app, spawn_app_with, spawn_app_with_manual_clock, start_backend,
+};
 use crate::jose::claims;
 use key::{Answer, DpopKey, b64, now_seconds};
 
@@ -315,4 +317,35 @@ async fn a_proof_replayed_on_another_instance_is_refused_at_refresh() {
     let (on_a, on_b) = tokio::join!(send(&a, &proof, &next), send(&b, &proof, &next));
     let statuses = [on_a.unwrap().status(), on_b.unwrap().status()];
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn refusals_of_a_token_sent_with_the_dpop_scheme_challenge_with_dpop() {
+    let (app, clock) = spawn_app_with_manual_clock(&["--reauth-max-age", "1s"]).await;
+    let key = DpopKey::new();
+    let login = bound_login(&app, &key).await;
+    let access = login["access_token"].as_str().unwrap();
+
+    // A step-up challenge for a bound token names the DPoP scheme (the client crate reads either).
+    clock.advance(std::time::Duration::from_secs(3));
+    let url = app.url(paths::LOGOUT_OTHERS);
+    let stale = key
+        .send("POST", &url, Some(access), || app.client.post(&url).header("Authorization", format!("DPoP {access}")))
+        .await;
+    stale.refused(401, "reauthentication_required");
+    let challenge = stale.header("www-authenticate").unwrap();
+    assert!(challenge.starts_with("DPoP error=\"insufficient_user_authentication\""), "{challenge}");
+    assert!(challenge.contains("max_age=1") && challenge.contains("algs="), "{challenge}");
+
+    // An ended session's bound token, with a good proof: invalid_token, in a DPoP challenge.
+    let logout_url = app.url(paths::LOGOUT);
+    let logout = key
+        .send("POST", &logout_url, Some(access), || {
+            app.client.post(&logout_url).header("Authorization", format!("DPoP {access}"))
+        })
+        .await;
+    assert_eq!(logout.status, StatusCode::OK, "{}", logout.body);
+    let ended = me_with(&app, &key, access).await;
+    ended.refused(401, "invalid_token");
+    assert!(ended.header("www-authenticate").unwrap().starts_with("DPoP error=\"invalid_token\""));
 }

@@ -36,6 +36,10 @@ pub(crate) enum ApiError {
     MethodNotAllowed,
     #[error("database unavailable")]
     Unavailable(#[source] StoreError),
+    /// A refusal of a token sent with the `DPoP` scheme: the same answer, with a `DPoP` challenge
+    /// instead of a `Bearer` one (RFC 9449 §7.1).
+    #[error(transparent)]
+    ViaDpop(Box<ApiError>),
 }
 
 impl From<AuthError> for ApiError {
@@ -65,6 +69,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             Self::Refused(refusal) => refusal_status_and_code(refusal),
+            Self::ViaDpop(inner) => inner.status_and_code(),
             Self::MissingToken => (StatusCode::UNAUTHORIZED, ErrorCode::MissingToken),
             Self::Validation(_) => (StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed),
             Self::RefreshTokenMissing => (StatusCode::BAD_REQUEST, ErrorCode::RefreshTokenMissing),
@@ -126,8 +131,30 @@ fn dpop_challenge(error: Option<(&str, &str)>) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
 }
 
+/// `response` with its `Bearer` challenge, if any, said for the `DPoP` scheme.
+fn with_dpop_challenge(mut response: Response) -> Response {
+    let bearer = response.headers().get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
+    if let Some(params) = bearer.and_then(|v| v.strip_prefix("Bearer ")) {
+        let value = format!(r#"DPoP {params}, algs="{}""#, ALGORITHMS.join(" "));
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+impl ApiError {
+    /// This refusal, to a request that used the DPoP scheme when `dpop` says so.
+    pub(crate) fn for_scheme(self, dpop: bool) -> Self {
+        if dpop && !matches!(self, Self::ViaDpop(_)) { Self::ViaDpop(Box::new(self)) } else { self }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Self::ViaDpop(inner) = self {
+            return with_dpop_challenge(inner.into_response());
+        }
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             // The body stays generic; the log gets the whole chain.

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 
 use crate::auth::sessions::{live_session_user, verify_access_token};
 use crate::auth::tokens::access::AccessClaims;
-use crate::http::dpop::{access_token, check_binding};
+use crate::http::dpop::{Scheme, access_token, check_binding};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::store::UserRecord;
@@ -123,7 +123,8 @@ impl FromRequestParts<AppState> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (scheme, token) = access_token(parts)?;
-        let claims = verify_access_token(&state.auth, token).await?;
+        let dpop = scheme == Scheme::Dpop;
+        let claims = verify_access_token(&state.auth, token).await.map_err(|e| ApiError::from(e).for_scheme(dpop))?;
         check_binding(parts, state, scheme, token, &claims).await?;
         Ok(Self(claims))
     }
@@ -155,7 +156,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Claims(claims) = Claims::from_request_parts(parts, state).await?;
-        let user = live_session_user(&state.auth, &claims).await?;
+        // A bound token came with the DPoP scheme (the binding was checked): so does the challenge.
+        let dpop = claims.cnf.is_some();
+        let user = live_session_user(&state.auth, &claims).await.map_err(|e| ApiError::from(e).for_scheme(dpop))?;
         let authentication = Authentication { time: claims.auth_time, methods: claims.amr };
         let dpop_jkt = claims.cnf.map(|cnf| cnf.jkt);
         Ok(Self { user, session_id: claims.sid, client_id: claims.client_id, authentication, dpop_jkt })
@@ -173,7 +176,10 @@ impl FromRequestParts<AppState> for RecentCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let auth = &state.auth;
-        auth.sessions.require_recent_authentication(caller.authentication.time, auth.now())?;
+        let dpop = caller.dpop_jkt.is_some();
+        auth.sessions
+            .require_recent_authentication(caller.authentication.time, auth.now())
+            .map_err(|e| ApiError::from(e).for_scheme(dpop))?;
         Ok(Self(caller))
     }
 }

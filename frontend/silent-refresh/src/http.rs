@@ -272,7 +272,8 @@ impl Response {
         }
         let challenge = self.header_value("www-authenticate")?;
         let (scheme, params) = challenge.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        // The scheme the token was sent with: Bearer, or DPoP for a bound token (RFC 9449 §7.1).
+        if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("dpop") {
             return None;
         }
         let param = |name: &str| {
@@ -348,6 +349,9 @@ mod tests {
         let step_up = r#"Bearer error="insufficient_user_authentication", error_description="a, b", max_age=600"#;
         assert_eq!(answer(401, step_up).step_up_challenge(), Some(Some(600)));
         assert_eq!(answer(401, r#"bearer error=insufficient_user_authentication"#).step_up_challenge(), Some(None));
+        // A DPoP-bound token's challenge names its own scheme.
+        let dpop = r#"DPoP error="insufficient_user_authentication", max_age=60, algs="ES256""#;
+        assert_eq!(answer(401, dpop).step_up_challenge(), Some(Some(60)));
         for (status, other) in [
             (401, r#"Bearer error="invalid_token", error_description="expired""#),
             (401, "Bearer"),
