@@ -12,7 +12,7 @@ use silent_refresh::{Clock as _, EnvelopeProtocol, RefreshClient, Request};
 
 use crate::helpers::{PASSWORD, TestApp, eventually, spawn_app_with};
 
-type Client = RefreshClient<EnvelopeProtocol<Value>>;
+pub(crate) type Client = RefreshClient<EnvelopeProtocol<Value>>;
 
 fn client(app: &TestApp, store: Option<FileStore<Value>>) -> Client {
     let builder = RefreshClient::builder(EnvelopeProtocol::default(), ReqwestTransport::new(&app.url("")), SystemClock);
@@ -34,7 +34,13 @@ async fn twenty_concurrent_requests_on_an_expired_token_take_one_refresh() {
     let app = spawn_app_with(&["--access-token-ttl", "2s"]).await;
     let client = client(&app, None);
     logged_in(&app, &client).await;
-    // The server's already expired token for this session, and a stored session that says so.
+    assert_eq!(twenty_after_expiry(&app, &client).await, 1);
+}
+
+/// Puts the server's already expired token for the client's session in its store (which says it has
+/// expired), sends twenty requests at once and checks every one succeeds; returns how many refreshes
+/// the server made meanwhile.
+pub(crate) async fn twenty_after_expiry(app: &TestApp, client: &Client) -> u64 {
     let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.unwrap();
     let mut session = client.session().unwrap();
     session.access_token = expired.access_token;
@@ -44,7 +50,7 @@ async fn twenty_concurrent_requests_on_an_expired_token_take_one_refresh() {
     let request = Request::get(paths::ME);
     let answers = futures::future::join_all((0..20).map(|_| client.fetch::<Value>(&request))).await;
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
-    assert_eq!(app.metrics().await.refreshes - before, 1);
+    app.metrics().await.refreshes - before
 }
 
 /// The driver keeps a session fresh across three lifetimes with no request needing a refresh; once

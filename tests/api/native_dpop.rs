@@ -3,15 +3,13 @@
 //! lost key that ends in a clean logout rather than a session nobody can use.
 
 use serde_json::Value;
-use shared::demo::ExpiredToken;
 use shared::paths;
 use silent_refresh::native::{FileDpopKey, FileStore, ReqwestTransport, SystemClock};
 use silent_refresh::{ClientError, Clock as _, EnvelopeProtocol, RefreshClient, Request};
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
 use crate::jose::claims;
-
-type Client = RefreshClient<EnvelopeProtocol<Value>>;
+use crate::native_client::{Client, twenty_after_expiry};
 
 fn client(app: &TestApp, key: &std::path::Path, store: &std::path::Path) -> Client {
     let transport = ReqwestTransport::new(&app.url(""));
@@ -38,18 +36,8 @@ async fn twenty_concurrent_requests_on_an_expired_bound_token_take_one_refresh_a
     assert!(session.dpop, "the server bound the session");
     assert_eq!(claims(&session.access_token)["cnf"]["jkt"], client.dpop_thumbprint().unwrap());
 
-    // The server's already expired token for this bound session.
-    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.unwrap();
-    let mut session = client.session().unwrap();
-    session.access_token = expired.access_token;
-    session.access_expires_at = SystemClock.now_ms() - 60_000;
-    client.store().save(&session).unwrap();
-    let before = app.metrics().await.refreshes;
-    let request = Request::get(paths::ME);
-    let answers = futures::future::join_all((0..20).map(|_| client.fetch::<Value>(&request))).await;
-    // Each of the twenty went out with a proof of its own: the server refuses a proof it has seen.
-    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
-    assert_eq!(app.metrics().await.refreshes - before, 1);
+    // Each of the twenty goes out with a proof of its own: the server refuses a proof it has seen.
+    assert_eq!(twenty_after_expiry(&app, &client).await, 1);
     assert!(client.session().unwrap().dpop, "still bound after the refresh");
 }
 

@@ -6,6 +6,8 @@
 // Environment: ISSUER (where the server listens), AUDIENCE, EMAIL and PASSWORD of an account.
 // Prints one line per check and "N passed, M failed" last.
 
+import * as shared from './checks.mjs';
+import { expect, finish } from './checks.mjs';
 import * as oauth from 'oauth4webapi';
 import * as DPoP from 'dpop';
 import express from 'express';
@@ -13,23 +15,7 @@ import { auth } from 'express-oauth2-jwt-bearer';
 
 const { ISSUER, AUDIENCE, EMAIL, PASSWORD } = process.env;
 const insecure = { [oauth.allowInsecureRequests]: true };
-let passed = 0;
-let failed = 0;
-
-async function check(name, body) {
-  try {
-    const note = await body();
-    passed += 1;
-    console.log(`ok    DPoP ${name}${note ? ` (${note})` : ''}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL  DPoP ${name}: ${error?.message ?? error}${error?.cause ? ` ${JSON.stringify(error.cause)}` : ''}`);
-  }
-}
-
-function expect(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const check = (name, body) => shared.check('DPoP', name, body);
 
 const keypair = await DPoP.generateKeyPair('ES256');
 let nonce;
@@ -152,5 +138,4 @@ await check('a refresh with a panva proof keeps the binding; without one it is r
   expect(status === 200 && json.data.token_type === 'DPoP', JSON.stringify(json));
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

@@ -5,6 +5,8 @@
 // expected `alg`), ACCESS and REFRESH (a fresh login's tokens), CLIENT_ID and CLIENT_SECRET (an
 // INTROSPECTION_CLIENTS entry). Prints one line per check and "N passed, M failed" last.
 
+import * as shared from './checks.mjs';
+import { expect, finish } from './checks.mjs';
 import * as oauth from 'oauth4webapi';
 import * as jose from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
@@ -12,23 +14,7 @@ import jwksRsa from 'jwks-rsa';
 
 const { ISSUER, AUDIENCE, ALG, ACCESS, REFRESH, CLIENT_ID, CLIENT_SECRET } = process.env;
 const insecure = { [oauth.allowInsecureRequests]: true }; // the test server is plain HTTP on loopback
-let passed = 0;
-let failed = 0;
-
-async function check(name, body) {
-  try {
-    const note = await body();
-    passed += 1;
-    console.log(`ok    ${ALG} ${name}${note ? ` (${note})` : ''}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL  ${ALG} ${name}: ${error?.message ?? error}${error?.cause ? ` ${JSON.stringify(error.cause)}` : ''}`);
-  }
-}
-
-function expect(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const check = (name, body) => shared.check(ALG, name, body);
 
 const issuer = new URL(ISSUER);
 let as;
@@ -113,5 +99,4 @@ await check('oauth4webapi revokes the refresh token (RFC 7009), and both tokens 
   expect(access.active === false && refresh.active === false, JSON.stringify({ access, refresh }));
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

@@ -49,7 +49,7 @@ fn install() -> Result<std::path::PathBuf> {
             return fail("npm install of the interop libraries failed");
         }
     }
-    for script in ["interop.mjs", "dpop.mjs"] {
+    for script in ["checks.mjs", "interop.mjs", "dpop.mjs"] {
         std::fs::copy(source.join(script), prefix.join(script)).map_err(|e| e.to_string())?;
     }
     Ok(prefix)
