@@ -232,7 +232,7 @@ async fn a_bound_cookie_without_the_key_is_refused_and_the_cookie_is_not_cleared
 
 #[tokio::test]
 async fn an_unbound_session_stays_bearer_and_introspection_shows_the_binding() {
-    let app = spawn_app_with(&["--introspection-clients", "rs:s3cret-s3cret-s3cret"]).await;
+    let app = spawn_app_with(crate::oauth::CLIENTS).await;
     let (_, plain) = app.new_session().await;
     assert_eq!(plain.tokens.token_type, "Bearer");
     assert!(claims(&plain.tokens.access_token).get("cnf").is_none());
@@ -243,17 +243,7 @@ async fn an_unbound_session_stays_bearer_and_introspection_shows_the_binding() {
 
     let bound = bound_login(&app, &key).await;
     for (token, kind) in [(&bound["access_token"], "DPoP"), (&bound["refresh_token"], "refresh_token")] {
-        let introspection: Value = app
-            .client
-            .post(app.url(paths::INTROSPECT))
-            .basic_auth("rs", Some("s3cret-s3cret-s3cret"))
-            .form(&[("token", token.as_str().unwrap())])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let introspection = crate::oauth::introspect(&app, token.as_str().unwrap()).await;
         assert_eq!(introspection["active"], true, "{introspection}");
         assert_eq!(introspection["token_type"], kind);
         assert_eq!(introspection["cnf"]["jkt"], key.thumbprint());

@@ -22,7 +22,7 @@ fn client(app: &TestApp, store: Option<FileStore<Value>>) -> Client {
     }
 }
 
-async fn logged_in(app: &TestApp, client: &Client) {
+pub(crate) async fn logged_in(app: &TestApp, client: &Client) {
     let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
     app.register(&email).await;
     let credentials = serde_json::json!({"email": email, "password": PASSWORD});

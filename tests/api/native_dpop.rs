@@ -7,9 +7,9 @@ use shared::paths;
 use silent_refresh::native::{FileDpopKey, FileStore, ReqwestTransport, SystemClock};
 use silent_refresh::{ClientError, Clock as _, EnvelopeProtocol, RefreshClient, Request};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app_with};
 use crate::jose::claims;
-use crate::native_client::{Client, twenty_after_expiry};
+use crate::native_client::{Client, logged_in, twenty_after_expiry};
 
 fn client(app: &TestApp, key: &std::path::Path, store: &std::path::Path) -> Client {
     let transport = ReqwestTransport::new(&app.url(""));
@@ -19,19 +19,12 @@ fn client(app: &TestApp, key: &std::path::Path, store: &std::path::Path) -> Clie
         .build()
 }
 
-async fn log_in(app: &TestApp, client: &Client) {
-    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-    app.register(&email).await;
-    let credentials = serde_json::json!({"email": email, "password": PASSWORD});
-    client.login(&Request::post(paths::LOGIN).json(&credentials).unwrap()).await.expect("login");
-}
-
 #[tokio::test]
 async fn twenty_concurrent_requests_on_an_expired_bound_token_take_one_refresh_and_fresh_proofs() {
     let app = spawn_app_with(&["--access-token-ttl", "2s"]).await;
     let folder = tempfile::tempdir().unwrap();
     let client = client(&app, &folder.path().join("key"), &folder.path().join("session.json"));
-    log_in(&app, &client).await;
+    logged_in(&app, &client).await;
     let session = client.session().unwrap();
     assert!(session.dpop, "the server bound the session");
     assert_eq!(claims(&session.access_token)["cnf"]["jkt"], client.dpop_thumbprint().unwrap());
@@ -53,7 +46,7 @@ async fn a_restart_with_the_same_key_resumes_and_a_lost_key_ends_in_a_clean_logo
     let app = spawn_app_with(&["--access-token-ttl", "2s"]).await;
     let folder = tempfile::tempdir().unwrap();
     let (key, store) = (folder.path().join("key"), folder.path().join("session.json"));
-    log_in(&app, &client(&app, &key, &store)).await;
+    logged_in(&app, &client(&app, &key, &store)).await;
 
     // A restarted program: the same key file and session file; its access token is due, and the
     // refresh it takes is proved by the same key.
@@ -90,7 +83,7 @@ async fn a_device_clock_minutes_behind_still_makes_proofs_the_server_takes() {
             .build();
     // The first proof's iat is five minutes old by the server's clock: refused, and retried once on
     // the server's clock, which its Date said.
-    log_in(&app, &client).await;
+    logged_in(&app, &client).await;
     assert!(client.session().unwrap().dpop);
     assert!(client.fetch::<Value>(&Request::get(paths::ME)).await.is_ok());
 }

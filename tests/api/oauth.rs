@@ -9,10 +9,10 @@ use shared::paths;
 use crate::helpers::{TestApp, expect_error, expect_status, spawn_app_with};
 use crate::jose::claims;
 
-const CLIENTS: &[&str] =
+pub(crate) const CLIENTS: &[&str] =
     &["--introspection-clients", "api-gateway:gateway-secret-0123456789,billing:billing-secret-0123456789"];
 
-async fn introspect(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn introspect(app: &TestApp, token: &str) -> Value {
     let response = app
         .client
         .post(app.url(paths::INTROSPECT))
