@@ -2,18 +2,14 @@
 //! however many clients ask at the same moment; a burst of 401s still takes one refresh, and every
 //! request, replays included, carries a proof of its own (the server refuses one it has seen).
 
-use shared::auth::{LoginRequest, RegisterRequest};
-use shared::demo::{Echo, ExpiredToken};
-use shared::paths;
+use shared::demo::Echo;
 use silent_refresh::browser::{BrowserClock, FetchTransport, WebCryptoDpopKey};
 use silent_refresh::dpop::DpopSigner;
-use silent_refresh::{Config, RefreshClient, Request};
+use silent_refresh::{Config, RefreshClient};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use silent_refresh::TokenStore as _;
-
-use super::{Api, PASSWORD, backend, echo, server_refreshes, store};
+use super::{Api, backend, echo, install_expired_token, server_refreshes, sign_up_and_log_in, store};
 
 async fn key(name: &str) -> WebCryptoDpopKey {
     WebCryptoDpopKey::load_or_create(name).await.expect("a key")
@@ -52,20 +48,12 @@ async fn a_bound_session_takes_one_refresh_for_twenty_401s_with_a_fresh_proof_ea
         .config(Config::default())
         .dpop(signer, base)
         .build();
-    let email = format!("{}@example.com", (js_sys::Math::random() * 1e15) as u64);
-    let register = RegisterRequest { username: "browser".into(), email: email.clone(), password: PASSWORD.into() };
-    client.send_unauthenticated(&Request::post(paths::REGISTER).json(&register).unwrap()).await.expect("register");
-    let login = LoginRequest { email, password: PASSWORD.into(), ..LoginRequest::default() };
-    let session = client.login(&Request::post(paths::LOGIN).json(&login).unwrap()).await.expect("login");
+    let (_, session) = sign_up_and_log_in(&client).await;
     assert!(session.dpop, "the server bound the session to the browser's key");
     assert_eq!(client.dpop_thumbprint(), Some(thumbprint));
 
-    // The server's expired token for this bound session, in a session that still looks valid here:
-    // every request goes out, meets a 401, and waits for the one refresh.
-    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
-    let mut stored = store().load().unwrap();
-    stored.access_token = expired.access_token;
-    store().save(&stored).unwrap();
+    // Every request goes out, meets a 401, and waits for the one refresh.
+    install_expired_token(&client).await;
     let before = server_refreshes(base).await;
     let request = echo();
     let answers = futures::future::join_all((0..20).map(|_| client.fetch::<Echo>(&request))).await;

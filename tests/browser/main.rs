@@ -61,13 +61,19 @@ fn backend() -> &'static str {
 async fn logged_in(base: &str) -> (RefreshClient<Api>, String) {
     gloo_storage::LocalStorage::clear();
     let client = browser::client(Api::default(), base, Config::default());
+    let (email, _) = sign_up_and_log_in(&client).await;
+    (client, email)
+}
+
+/// Signs up a new account with `client` and logs it in; the address and the session.
+async fn sign_up_and_log_in(client: &RefreshClient<Api>) -> (String, silent_refresh::Session<Account>) {
     let email = format!("{}@example.com", (js_sys::Math::random() * 1e15) as u64);
     let register = RegisterRequest { username: "browser".into(), email: email.clone(), password: PASSWORD.into() };
     let register = Request::post(paths::REGISTER).json(&register).unwrap();
     client.send_unauthenticated(&register).await.expect("register");
     let login = LoginRequest { email: email.clone(), password: PASSWORD.into(), ..LoginRequest::default() };
-    client.login(&Request::post(paths::LOGIN).json(&login).unwrap()).await.expect("login");
-    (client, email)
+    let session = client.login(&Request::post(paths::LOGIN).json(&login).unwrap()).await.expect("login");
+    (email, session)
 }
 
 async fn server_metrics(base: &str) -> Metrics {
@@ -127,6 +133,15 @@ async fn expire_access_token(client: &RefreshClient<Api>) {
     store().save(&session).expect("session saved");
 }
 
+/// What the demo's "expire my token" does: the server's expired token for the session goes into the
+/// store, which still says it is valid, so the next request goes out with it and meets a 401.
+async fn install_expired_token(client: &RefreshClient<Api>) {
+    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
+    let mut session = store().load().unwrap();
+    session.access_token = expired.access_token;
+    store().save(&session).unwrap();
+}
+
 fn echo() -> Request {
     Request::get(paths::DEMO_ECHO)
 }
@@ -172,11 +187,7 @@ async fn a_burst_of_twenty_after_expiry_makes_one_refresh() {
 async fn a_401_with_an_expired_token_takes_the_reactive_path_once() {
     let base = backend();
     let (client, _) = logged_in(base).await;
-    let expired: ExpiredToken = client.fetch(&Request::post(paths::DEMO_EXPIRED_TOKEN)).await.expect("expired token");
-    // What the demo's "expire my token" does: the store keeps the session with that token in it.
-    let mut session = store().load().unwrap();
-    session.access_token = expired.access_token;
-    store().save(&session).unwrap();
+    install_expired_token(&client).await;
     let before = server_refreshes(base).await;
     let request = echo();
     let results = futures::future::join_all((0..5).map(|_| client.fetch::<Echo>(&request))).await;
