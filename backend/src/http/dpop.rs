@@ -96,7 +96,7 @@ pub(crate) fn access_token(parts: &Parts) -> Result<(Scheme, &str), ApiError> {
 
 /// A verified token sent the way its binding asks: a bound one with the DPoP scheme and a fresh proof
 /// by its key (checked for this request, with `ath` of this token), an unbound one as a Bearer token.
-pub(crate) async fn check_binding(
+pub(crate) fn check_binding(
     parts: &Parts,
     state: &AppState,
     scheme: Scheme,

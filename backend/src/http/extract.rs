@@ -125,7 +125,7 @@ impl FromRequestParts<AppState> for Claims {
         let (scheme, token) = access_token(parts)?;
         let dpop = scheme == Scheme::Dpop;
         let claims = verify_access_token(&state.auth, token).await.map_err(|e| ApiError::from(e).for_scheme(dpop))?;
-        check_binding(parts, state, scheme, token, &claims).await?;
+        check_binding(parts, state, scheme, token, &claims)?;
         Ok(Self(claims))
     }
 }

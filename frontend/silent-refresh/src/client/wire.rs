@@ -48,20 +48,11 @@ impl<P: Protocol + 'static> RefreshClient<P> {
             return Box::pin(async move {
                 let mut retried = false;
                 loop {
-                    let now = self.inner.clock.now_ms();
-                    let proof = dpop
-                        .proof(request, credential.map(|c| c.token), now)
-                        .await
-                        .map_err(|e| TransportError::new(e.to_string()))?;
-                    let mut signed = request.clone().header("DPoP", proof);
-                    let bearer = match credential {
-                        Some(c) if c.dpop => {
-                            signed = signed.header("Authorization", format!("DPoP {}", c.token));
-                            None
-                        }
-                        other => other.map(|c| c.token),
-                    };
-                    let response = self.inner.transport.send_dyn(&signed, bearer).await?;
+                    let mut signed = request.clone();
+                    for (name, value) in self.dpop_headers(dpop, request, credential).await? {
+                        signed = signed.header(name, value);
+                    }
+                    let response = self.inner.transport.send_dyn(&signed, None).await?;
                     if dpop.observe(&response, self.inner.clock.now_ms()) && !retried {
                         retried = true;
                         continue;
@@ -86,14 +77,32 @@ impl<P: Protocol + 'static> RefreshClient<P> {
         let dpop = self.session().is_some_and(|s| s.dpop && s.access_token == token);
         #[cfg(feature = "dpop")]
         if let Some(signer) = &self.inner.dpop {
-            let now = self.inner.clock.now_ms();
-            let proof =
-                signer.proof(request, Some(&token), now).await.map_err(|e| TransportError::new(e.to_string()))?;
-            let scheme = if dpop { "DPoP" } else { "Bearer" };
-            return Ok(vec![("Authorization".into(), format!("{scheme} {token}")), ("DPoP".into(), proof)]);
+            return Ok(self.dpop_headers(signer, request, Some(Credential { token: &token, dpop })).await?);
         }
         let _ = (request, dpop);
         Ok(vec![("Authorization".into(), format!("Bearer {token}"))])
+    }
+
+    /// A fresh proof for `request` and, with a credential, the `Authorization` header in the scheme
+    /// its binding asks for.
+    #[cfg(feature = "dpop")]
+    async fn dpop_headers(
+        &self,
+        dpop: &crate::dpop::Dpop,
+        request: &Request,
+        credential: Option<Credential<'_>>,
+    ) -> Result<Vec<(String, String)>, TransportError> {
+        let now = self.inner.clock.now_ms();
+        let proof = dpop
+            .proof(request, credential.map(|c| c.token), now)
+            .await
+            .map_err(|e| TransportError::new(e.to_string()))?;
+        let mut headers = vec![("DPoP".to_owned(), proof)];
+        if let Some(Credential { token, dpop }) = credential {
+            let scheme = if dpop { "DPoP" } else { "Bearer" };
+            headers.push(("Authorization".to_owned(), format!("{scheme} {token}")));
+        }
+        Ok(headers)
     }
 
     /// [`transmit`](Self::transmit) with the request's events around it.
