@@ -28,6 +28,10 @@ pub(super) struct Activity {
     pending: Mutex<HashMap<String, Millis>>,
     closing: Notify,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    /// Held by a flush from taking the batch until its write commits: a reader that flushes first
+    /// (the session list, the cap) must not find nothing pending while another flush's write of the
+    /// same activity is still on its way, and read the rows without it.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl Activity {
@@ -116,6 +120,7 @@ impl Store {
     /// Writes what is gathered now. Readers that judge idleness over many rows (the list, the cap)
     /// call it first, so what this instance knows is in the rows they read.
     pub(super) async fn flush_activity(&self) {
+        let _turn = self.activity.flushing.lock().await;
         let batch = self.activity.take_pending();
         for chunk in batch.chunks(CHUNK) {
             let chunk = chunk.to_vec();
