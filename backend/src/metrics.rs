@@ -9,8 +9,11 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+mod sharded;
+
+use sharded::{ShardedCounter, ShardedHistogram};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -77,14 +80,14 @@ struct Connections {
 /// the registry renders.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestSeries {
-    count: Counter,
-    duration: Histogram,
+    count: ShardedCounter,
+    duration: ShardedHistogram,
 }
 
 impl RequestSeries {
     pub(crate) fn observe(&self, elapsed: Duration) {
         self.count.inc();
-        self.duration.observe(elapsed.as_secs_f64());
+        self.duration.observe(elapsed);
     }
 }
 
@@ -98,8 +101,8 @@ pub(crate) fn status_class(status: u16) -> usize {
 
 pub(crate) struct Metrics {
     registry: Registry,
-    requests: Family<RouteLabels, Counter>,
-    durations: Family<RouteLabels, Histogram>,
+    requests: Family<RouteLabels, ShardedCounter>,
+    durations: Family<RouteLabels, ShardedHistogram>,
     refreshes: Family<Outcome, Counter>,
     logins: Family<Outcome, Counter>,
     sessions_active: Gauge,
@@ -121,16 +124,14 @@ impl std::fmt::Debug for Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RouteLabels, Counter>::default();
+        let requests = Family::<RouteLabels, ShardedCounter>::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route template and status class",
             requests.clone(),
         );
-        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            // 0.5 ms to about 4 s.
-            Histogram::new(exponential_buckets(0.0005, 2.0, 14))
-        });
+        // 0.5 ms to about 4 s.
+        let durations = Family::<RouteLabels, ShardedHistogram>::default();
         registry.register(
             "http_request_duration_seconds",
             "Time to answer, by route template and status class",
