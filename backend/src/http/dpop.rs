@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use crate::auth::dpop::{Endpoint, ProofError, RequestTarget};
 use crate::auth::error::{AuthError, DpopAt};
 use crate::auth::tokens::access::AccessClaims;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, DPOP};
 use crate::http::state::AppState;
 
 /// The request's DPoP proof, if it sent one, and what a proof must name of the request.
@@ -40,7 +40,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DpopProof {
 
 impl DpopProof {
     fn read(parts: &Parts, at: DpopAt) -> Result<Self, ApiError> {
-        let mut headers = parts.headers.get_all("dpop").iter();
+        let mut headers = parts.headers.get_all(DPOP).iter();
         let proof = match (headers.next(), headers.next()) {
             (None, _) => None,
             (Some(value), None) => {

@@ -154,9 +154,8 @@ where
 fn finish(headers: &mut HeaderMap, id: HeaderValue) {
     headers.reserve(SECURITY_HEADERS.len() + 1);
     for (name, value) in SECURITY_HEADERS {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
+        // One lookup: a route's own value stays.
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     headers.insert(REQUEST_ID, id);
 }

@@ -118,6 +118,8 @@ fn refusal_status_and_code(refusal: &AuthError) -> (StatusCode, ErrorCode) {
 
 /// The header that carries the server's DPoP nonce (RFC 9449 §8).
 pub(crate) const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+/// The request header that carries a DPoP proof (RFC 9449 §4.1).
+pub(crate) const DPOP: header::HeaderName = header::HeaderName::from_static("dpop");
 
 /// `DPoP algs="…"`, with an error and its description when there is one (RFC 9449 §7.1).
 fn dpop_challenge(error: Option<(&str, &str)>) -> HeaderValue {

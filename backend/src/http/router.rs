@@ -7,7 +7,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, MetricsExposure};
 use crate::http::envelope::Envelope;
-use crate::http::error::{ApiError, DPOP_NONCE};
+use crate::http::error::{ApiError, DPOP, DPOP_NONCE};
 use crate::http::limits::RequestLimits;
 use crate::http::routes;
 use crate::http::spa::{self, SpaError};
@@ -84,12 +84,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, RouterError> {
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-token-delivery"),
-            HeaderName::from_static("dpop"),
-        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-token-delivery"), DPOP])
         // A script on another origin reads the step-up challenge (RFC 9470), the DPoP challenge and
         // nonce (RFC 9449), the server's clock (a DPoP client dates its proofs by it), and the
         // throttle's wait.

@@ -17,7 +17,7 @@ use axum::response::Response;
 use tower::{Layer, Service};
 
 use crate::auth::service::Auth;
-use crate::http::error::DPOP_NONCE;
+use crate::http::error::{DPOP, DPOP_NONCE};
 use crate::metrics::{Metrics, RequestSeries, status_class};
 
 /// What a route's answers say about caching.
@@ -89,7 +89,7 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         // A client that sends proofs gets the nonce with every answer, ahead of its expiry, so it
         // rarely pays the round trip of a `use_dpop_nonce` (RFC 9449 §8.2).
-        let nonce = request.headers().contains_key("dpop").then(|| self.auth.dpop.nonce(self.auth.now()));
+        let nonce = request.headers().contains_key(DPOP).then(|| self.auth.dpop.nonce(self.auth.now()));
         TrackedAnswer {
             answer: self.inner.call(request),
             series: Arc::clone(&self.series),
