@@ -157,6 +157,10 @@ fn finish(headers: &mut HeaderMap, id: HeaderValue) {
         // One lookup: a route's own value stays.
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
+    // Never indexed by HTTP/2's header compression: every answer's id is new, and indexing each one
+    // evicted the headers that do repeat (the security headers), so every answer sent them whole again.
+    let mut id = id;
+    id.set_sensitive(true);
     headers.insert(REQUEST_ID, id);
 }
 
@@ -234,6 +238,16 @@ mod tests {
         assert_eq!(ids.next(), "abc-1");
         let last = RequestIds { prefix: "abc".into(), next: Arc::new(AtomicU64::new(u64::MAX - 1)) };
         assert_eq!(last.next(), format!("abc-{}", u64::MAX - 1).as_str());
+    }
+
+    #[test]
+    fn the_id_is_never_indexed_and_a_routes_own_security_header_stays() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        finish(&mut headers, HeaderValue::from_static("abc-1"));
+        assert!(headers[REQUEST_ID].is_sensitive(), "HTTP/2 would index every id");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
 
     #[test]
