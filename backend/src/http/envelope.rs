@@ -96,7 +96,7 @@ where
                 }),
             }
         };
-        Enveloped { answer, context, started: Instant::now() }
+        Enveloped { answer, context: Some(context), started: Instant::now() }
     }
 }
 
@@ -115,7 +115,8 @@ pin_project_lite::pin_project! {
     pub(crate) struct Enveloped<F> {
         #[pin]
         answer: Answer<F>,
-        context: Arc<RequestContext>,
+        // Taken when the answer is ready, so its id moves to the answer's header without a copy.
+        context: Option<Arc<RequestContext>>,
         started: Instant,
     }
 }
@@ -128,9 +129,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (answer, context, started) = (this.answer, &*this.context, *this.started);
-        telemetry::in_request(context, || {
-            let mut response = match answer.project() {
+        let (answer, started) = (this.answer, *this.started);
+        let Some(context) = this.context.as_ref() else {
+            // Polled again after it answered.
+            return Poll::Ready(Ok(limits::timed_out()));
+        };
+        let mut response = ready!(telemetry::in_request(context, || {
+            let response = match answer.project() {
                 AnswerProj::Ready { response } => response.take().unwrap_or_else(limits::timed_out),
                 AnswerProj::Routed { answer } => match ready!(answer.poll(cx)) {
                     Ok(Ok(response)) => response,
@@ -139,15 +144,21 @@ where
                 },
                 AnswerProj::Reading { answer } => ready!(answer.as_mut().poll(cx)),
             };
-            finish(response.headers_mut(), context.id.clone());
             tracing::info!(
                 target: "access",
                 status = response.status().as_u16(),
                 latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 "answered"
             );
-            Poll::Ready(Ok(response))
-        })
+            Poll::Ready(response)
+        }));
+        // The log no longer holds the context: its id is this future's alone.
+        let id = this
+            .context
+            .take()
+            .map(|context| Arc::try_unwrap(context).map_or_else(|shared| shared.id.clone(), |own| own.id));
+        finish(response.headers_mut(), id.unwrap_or_else(|| HeaderValue::from_static("-")));
+        Poll::Ready(Ok(response))
     }
 }
 
