@@ -67,16 +67,17 @@ where
         };
         // Only method and path: headers and bodies carry tokens and passwords.
         let context = Arc::new(RequestContext { id, method: request.method().clone(), uri: request.uri().clone() });
-        let deadline = tokio::time::Instant::now() + self.limits.whole_request;
         let answer = if let Err(refused) = limits::check_host(request.version(), request.headers()) {
             Answer::Ready { response: Some(refused.into_response()) }
         } else if hyper::body::Body::is_end_stream(request.body()) {
-            Answer::Routed { answer: limits::Deadline::new(deadline, self.inner.call(request)) }
+            Answer::Routed { answer: limits::Deadline::after(self.limits.whole_request, self.inner.call(request)) }
         } else {
             // Taking the service that was polled ready, and leaving a clone for the next call.
             let inner = self.inner.clone();
             let mut ready = std::mem::replace(&mut self.inner, inner);
             let body_read = self.limits.body_read;
+            // Reading the body counts against the whole request's time too.
+            let deadline = tokio::time::Instant::now() + self.limits.whole_request;
             Answer::Reading {
                 answer: Box::pin(async move {
                     let (parts, body) = request.into_parts();
@@ -96,7 +97,9 @@ where
                 }),
             }
         };
-        Enveloped { answer, context: Some(context), started: Instant::now() }
+        // The clock is read for the access line's latency only when that line is written.
+        let started = tracing::enabled!(target: "access", tracing::Level::INFO).then(Instant::now);
+        Enveloped { answer, context: Some(context), started }
     }
 }
 
@@ -117,7 +120,7 @@ pin_project_lite::pin_project! {
         answer: Answer<F>,
         // Taken when the answer is ready, so its id moves to the answer's header without a copy.
         context: Option<Arc<RequestContext>>,
-        started: Instant,
+        started: Option<Instant>,
     }
 }
 
@@ -147,7 +150,7 @@ where
             tracing::info!(
                 target: "access",
                 status = response.status().as_u16(),
-                latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                latency_us = started.map_or(0, |started| u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)),
                 "answered"
             );
             Poll::Ready(response)

@@ -55,21 +55,34 @@ pub(crate) async fn within_deadline(
 pub(crate) struct Elapsed;
 
 pin_project_lite::pin_project! {
-    /// `inner`, or `Elapsed` once `deadline` passes. Unlike `tokio::time::timeout_at`, the timer is
+    /// `inner`, or `Elapsed` once its deadline passes. Unlike `tokio::time::timeout_at`, the timer is
     /// armed only when `inner` is first pending: most answers are ready on their first poll, and a
     /// tokio timer takes the runtime's one timer lock when it is dropped, armed or not, which on a
     /// cheap route cost more (in lock contention between the workers) than the route itself.
     pub(crate) struct Deadline<F> {
         #[pin]
         inner: F,
-        deadline: tokio::time::Instant,
+        when: When,
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
     }
 }
 
+/// When a [`Deadline`] passes.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    At(tokio::time::Instant),
+    /// This long after the first poll: the clock is read only if the answer is not ready at once.
+    AfterFirstPoll(Duration),
+}
+
 impl<F> Deadline<F> {
     pub(crate) fn new(deadline: tokio::time::Instant, inner: F) -> Self {
-        Self { inner, deadline, timer: None }
+        Self { inner, when: When::At(deadline), timer: None }
+    }
+
+    /// `inner`, given `limit` from its first poll (a request's first poll follows its call at once).
+    pub(crate) fn after(limit: Duration, inner: F) -> Self {
+        Self { inner, when: When::AfterFirstPoll(limit), timer: None }
     }
 }
 
@@ -81,8 +94,14 @@ impl<F: Future> Future for Deadline<F> {
         if let Poll::Ready(output) = this.inner.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let deadline = *this.deadline;
-        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        let when = *this.when;
+        let timer = this.timer.get_or_insert_with(|| {
+            let deadline = match when {
+                When::At(deadline) => deadline,
+                When::AfterFirstPoll(limit) => tokio::time::Instant::now() + limit,
+            };
+            Box::pin(tokio::time::sleep_until(deadline))
+        });
         timer.as_mut().poll(cx).map(|()| Err(Elapsed))
     }
 }
@@ -118,6 +137,11 @@ mod tests {
         let never = std::future::pending::<()>();
         assert_eq!(Deadline::new(deadline, never).await, Err(Elapsed));
         assert!(tokio::time::Instant::now() >= deadline);
+        let started = tokio::time::Instant::now();
+        assert_eq!(Deadline::after(Duration::from_millis(50), async { 9 }).await, Ok(9));
+        let never = std::future::pending::<()>();
+        assert_eq!(Deadline::after(Duration::from_millis(50), never).await, Err(Elapsed));
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
     #[test]
