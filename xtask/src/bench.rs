@@ -7,6 +7,7 @@ mod bare;
 mod browser_burst;
 mod crate_weight;
 mod herd;
+mod instructions;
 mod probe;
 mod server;
 mod spa_wire;
@@ -42,18 +43,24 @@ fn build_servers() -> Result {
     tools::run("cargo", &["build", "--release", "--quiet", "--package", "herd", "--bin", "dpop-load"])
 }
 
-/// `cargo xtask bench limits`: only the price of the connection limits, on SQLite.
+/// `cargo xtask bench limits`: only the price of the connection limits, on SQLite, in requests per
+/// second and in instructions per request.
 pub(crate) fn run_limits() -> Result {
     tools::ensure_debian("the benchmarks", LOAD_TOOLS)?;
+    tools::ensure_debian("the instruction counts", &[("valgrind", "valgrind")])?;
     build_servers()?;
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let db = dir.join(format!("limits-{}.db", std::process::id()));
     let server = Server::start(&format!("sqlite://{}", db.display()), &[])?;
     step("/api/health beside a minimal axum server, HTTP/1.1 and HTTP/2");
-    let rows = bare::measure(&server)?;
+    let mut rows = bare::measure(&server)?;
+    let body = crate::http::get(&format!("{}/api/health", server.base))?;
     drop(server);
     let _ = std::fs::remove_file(&db);
+    let counted = dir.join(format!("limits-counted-{}.db", std::process::id()));
+    rows.extend(instructions::measure(&format!("sqlite://{}", counted.display()), &body)?);
+    let _ = std::fs::remove_file(&counted);
     print_rows(&rows);
     Ok(())
 }
