@@ -1,8 +1,10 @@
 //! `dpop-load <base-url> <email> <password> <seconds> <concurrency>`: what DPoP costs the server.
 //! - `/api/me` requests per second with a Bearer session and with a DPoP-bound one (the server verifies
 //!   a fresh ES256 proof per request), alternated over two rounds each, sent by one plain HTTP client
-//!   for both. The proofs are signed before the clock starts, by the key the session is bound to: the
-//!   clients of a real server sign on their own machines, not on the server's cores.
+//!   for both. Each of the DPoP tasks has a session bound to a key of its own, as separate clients
+//!   would (one key sending every request would meet the server's per-key share of its replay memory).
+//!   The proofs are signed before the clock starts: the clients of a real server sign on their own
+//!   machines, not on the server's cores.
 //! - Refreshes per second with and without a proof, by the crate's native client (proof signing
 //!   included; a refresh costs a database commit, beside which the signature is small).
 //!
@@ -31,43 +33,56 @@ fn main() {
     runtime.block_on(async {
         let key_dir = std::env::temp_dir().join(format!("dpop-load-{}", std::process::id()));
         std::fs::create_dir_all(&key_dir).expect("key folder");
-        let key_file = key_dir.join("key");
-        let key = FileDpopKey::load_or_create(&key_file).expect("key");
         let transport = ReqwestTransport::new(base);
         let bearer =
             Rc::new(RefreshClient::builder(EnvelopeProtocol::default(), transport.clone(), SystemClock).build());
-        let dpop = Rc::new(
-            RefreshClient::builder(EnvelopeProtocol::default(), transport, SystemClock)
-                .dpop(key, base.as_str())
-                .build(),
-        );
         let credentials = json!({"email": email, "password": password});
-        for client in [&bearer, &dpop] {
-            client.login(&Request::post("/api/auth/login").json(&credentials).expect("body")).await.expect("login");
+        let login = Request::post("/api/auth/login").json(&credentials).expect("body");
+        bearer.login(&login).await.expect("login");
+        // One bound session, with a key of its own, per task: as many clients would, and each key stays
+        // well inside the server's per-key share of its replay memory.
+        let mut dpop = Vec::new();
+        for task in 0..concurrency {
+            let key_file = key_dir.join(format!("key-{task}"));
+            let key = FileDpopKey::load_or_create(&key_file).expect("key");
+            let client = Rc::new(
+                RefreshClient::builder(EnvelopeProtocol::default(), transport.clone(), SystemClock)
+                    .dpop(key, base.as_str())
+                    .build(),
+            );
+            client.login(&login).await.expect("login");
+            assert!(client.session().is_some_and(|s| s.dpop), "the server did not bind the DPoP session");
+            dpop.push((client, proofs::Signer::load(&key_file)));
         }
-        assert!(dpop.session().is_some_and(|s| s.dpop), "the server did not bind the DPoP session");
         let window = Duration::from_secs(seconds);
         let http = reqwest::Client::new();
         let url = format!("{}/api/me", base.trim_end_matches('/'));
         let bearer_token = bearer.session().expect("session").access_token;
-        let dpop_token = dpop.session().expect("session").access_token;
         // Enough proofs for two rounds at well past the Bearer rate.
-        let signer = proofs::Signer::load(&key_file);
         let nonce = proofs::nonce(&http, base).await;
-        let made = proofs::make(&signer, &url, &dpop_token, &nonce, 25_000 * seconds as usize * 2);
-        let made = std::cell::RefCell::new(made.into_iter());
+        let per_task = 25_000 * seconds as usize * 2 / concurrency + 1_000;
+        let bound: Vec<(String, std::cell::RefCell<std::vec::IntoIter<String>>)> = dpop
+            .iter()
+            .map(|(client, signer)| {
+                let token = client.session().expect("session").access_token;
+                let made = proofs::make(signer, &url, &token, &nonce, per_task);
+                (token, std::cell::RefCell::new(made.into_iter()))
+            })
+            .collect();
         let (mut me_bearer, mut me_dpop) = (Vec::new(), Vec::new());
         for _ in 0..2 {
-            let bearer_header = || Some(("Authorization".to_owned(), format!("Bearer {bearer_token}"), None));
+            let bearer_header = |_| Some(("Authorization".to_owned(), format!("Bearer {bearer_token}"), None));
             me_bearer.push(requests_per_second(&http, &url, window, concurrency, &bearer_header).await);
-            let dpop_header = || {
-                let proof = made.borrow_mut().next()?;
-                Some(("Authorization".to_owned(), format!("DPoP {dpop_token}"), Some(proof)))
+            let dpop_header = |task: usize| {
+                let (token, proofs) = &bound[task];
+                let proof = proofs.borrow_mut().next()?;
+                Some(("Authorization".to_owned(), format!("DPoP {token}"), Some(proof)))
             };
             me_dpop.push(requests_per_second(&http, &url, window, concurrency, &dpop_header).await);
         }
+        let dpop = &dpop[0].0;
         let refresh_bearer = refreshes_per_second(&bearer, window).await;
-        let refresh_dpop = refreshes_per_second(&dpop, window).await;
+        let refresh_dpop = refreshes_per_second(dpop, window).await;
         println!("me_bearer={:.1}", mean(&me_bearer));
         println!("me_dpop={:.1}", mean(&me_dpop));
         println!("refresh_bearer={refresh_bearer:.1}");
@@ -83,20 +98,20 @@ fn mean(values: &[f64]) -> f64 {
 /// A header to send (name, value) and the DPoP proof beside it, if any; `None` when the proofs ran out.
 type Header = Option<(String, String, Option<String>)>;
 
-/// `GET url` from `concurrency` tasks for `window` with what `header` gives each request; every answer
-/// must be a success.
+/// `GET url` from `concurrency` tasks for `window` with what `header` gives each request of a task
+/// (by its number); every answer must be a success.
 async fn requests_per_second(
     http: &reqwest::Client,
     url: &str,
     window: Duration,
     concurrency: usize,
-    header: &dyn Fn() -> Header,
+    header: &dyn Fn(usize) -> Header,
 ) -> f64 {
     let started = Instant::now();
-    let tasks = (0..concurrency).map(|_| async move {
+    let tasks = (0..concurrency).map(|task| async move {
         let mut done = 0u64;
         while started.elapsed() < window {
-            let (name, value, proof) = header().expect("enough proofs were made");
+            let (name, value, proof) = header(task).expect("enough proofs were made");
             let mut request = http.get(url).header(name, value);
             if let Some(proof) = proof {
                 request = request.header("DPoP", proof);
