@@ -21,12 +21,17 @@ pub(super) fn measure(engine: &str, database_url: &str, sizes: &[usize]) -> Resu
             "the herd on {engine}: {clients} clients, {LIFETIME_S} s tokens, three lifetimes with spreading off and on, then a wake-up storm"
         ));
         let lifetime = format!("{LIFETIME_S}s");
-        let server = Server::start(
-            database_url,
-            &[("ACCESS_TOKEN_TTL", &lifetime), ("MAX_SESSIONS_PER_USER", "0"), ("DEMO_USER", "true")],
-        )?;
+        let server = Server::start(database_url, &[("ACCESS_TOKEN_TTL", &lifetime), ("MAX_SESSIONS_PER_USER", "0")])?;
+        // The herd's own account (the launcher starts every server without the demo user).
+        server.session("herd@example.com", "herd")?;
         let output = Command::new(target_dir().join("release/herd"))
-            .args([&server.base, &clients.to_string(), &LIFETIME_S.to_string(), "demo@example.com", "demo-password"])
+            .args([
+                &server.base,
+                &clients.to_string(),
+                &LIFETIME_S.to_string(),
+                "herd@example.com",
+                "benchmark-password",
+            ])
             .output()
             .map_err(|e| format!("cannot run the herd: {e}"))?;
         drop(server);
