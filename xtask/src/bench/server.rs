@@ -13,8 +13,11 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(database_url: &str, env: &[(&str, &str)]) -> Result<Self> {
-        let args = [
+    /// Starts the server with `settings` (by their environment names), given as command-line flags
+    /// after the launcher's defaults so that they override them (a flag beats the environment, and the
+    /// defaults include `--static-dir` and `--demo-user`).
+    pub(crate) fn start(database_url: &str, settings: &[(&str, &str)]) -> Result<Self> {
+        let mut args: Vec<String> = [
             "--database-url",
             database_url,
             "--login-max-failures",
@@ -27,8 +30,15 @@ impl Server {
             // Every benchmark client connects from 127.0.0.1.
             "--max-connections-per-address",
             "4096",
-        ];
-        let env = [&[("RUST_LOG", "warn,backend=info")], env].concat();
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for (name, value) in settings {
+            args.push(format!("--{}", name.to_ascii_lowercase().replace('_', "-")));
+            args.push((*value).to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [("RUST_LOG", "warn,backend=info")];
         let process = BackendProcess::spawn_with_env(&target_dir().join("release/backend"), &args, &env)?;
         let base = format!("http://{}", process.addr);
         Ok(Self { process, base })
