@@ -12,10 +12,10 @@ use crate::{Result, fail, target_dir, workspace_root};
 
 const ROUNDS: usize = 3;
 
-/// A running `bare_health`, stopped on drop.
-struct Bare {
-    child: Child,
-    base: String,
+/// A running server process and its base URL, stopped on drop.
+pub(super) struct Bare {
+    pub(super) child: Child,
+    pub(super) base: String,
 }
 
 impl Drop for Bare {

@@ -6,27 +6,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::Row;
+use super::bare::Bare;
+use super::{Row, server};
 use crate::backend_process::{DEFAULT_FLAGS, SECRET, test_outbox};
 use crate::{Result, fail, step, target_dir};
 
 const REQUESTS: u64 = 20_000;
 
-/// A server under callgrind, killed on drop.
+/// A server under callgrind, killed on drop, and where callgrind writes its counts.
 struct Counted {
-    child: Child,
-    base: String,
+    process: Bare,
     out: PathBuf,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(binary: &Path, args: &[&str], out: PathBuf) -> Result<Counted> {
@@ -54,7 +47,7 @@ fn start(binary: &Path, args: &[&str], out: PathBuf) -> Result<Counted> {
     });
     // Start-up (migrations included) is some fifty times slower under valgrind.
     match address.recv_timeout(Duration::from_secs(180)) {
-        Ok(base) => Ok(Counted { child, base, out }),
+        Ok(base) => Ok(Counted { process: Bare { child, base }, out }),
         Err(_) => fail(&format!("{} did not start under callgrind", binary.display())),
     }
 }
@@ -64,9 +57,9 @@ impl Counted {
     /// request at a time per connection (no pipelining, as browsers and wrk send them), or HTTP/2 with
     /// ten streams per connection.
     fn per_request(&self, protocol: &[&str]) -> Result<f64> {
-        let pid = self.child.id().to_string();
+        let pid = self.process.child.id().to_string();
         crate::tools::run("callgrind_control", &["--zero", &pid])?;
-        let url = format!("{}/api/health", self.base);
+        let url = format!("{}/api/health", self.process.base);
         let requests = REQUESTS.to_string();
         let streams = if protocol.contains(&"--h1") { "1" } else { "10" };
         let mut args = vec!["-n", requests.as_str(), "-c", "8", "-m", streams, "-t", "1"];
@@ -124,11 +117,8 @@ fn newest_dump(out: &Path, before: &[PathBuf]) -> Result<PathBuf> {
 pub(super) fn measure(database_url: &str, floor_body: &str) -> Result<Vec<Row>> {
     step("instructions per /api/health request under callgrind (our server and the minimal axum server)");
     let dir = target_dir().join("bench");
-    let ours_args = [
-        DEFAULT_FLAGS,
-        &["--database-url", database_url, "--max-connections-per-address", "4096", "--max-sessions-per-user", "0"],
-    ]
-    .concat();
+    let flags = server::flags(database_url, &[]);
+    let ours_args: Vec<&str> = DEFAULT_FLAGS.iter().copied().chain(flags.iter().map(String::as_str)).collect();
     let ours =
         start(&target_dir().join("release/backend"), &ours_args, dir.join(format!("ours-{}.cg", std::process::id())))?;
     let (ours_h1, ours_h2) = (ours.per_request(&["--h1"])?, ours.per_request(&[])?);

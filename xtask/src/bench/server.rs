@@ -12,31 +12,38 @@ pub(crate) struct Server {
     pub(crate) base: String,
 }
 
+/// The benchmark's flags for the server (after the launcher's defaults): generous throttles and caps,
+/// since every benchmark client is one user on 127.0.0.1, and `settings` by their environment names.
+pub(crate) fn flags(database_url: &str, settings: &[(&str, &str)]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--database-url",
+        database_url,
+        "--login-max-failures",
+        "1000000",
+        "--register-max-per-ip",
+        "1000000",
+        // The login storm opens thousands of sessions for one user; the cap would end the probe's.
+        "--max-sessions-per-user",
+        "0",
+        // Every benchmark client connects from 127.0.0.1.
+        "--max-connections-per-address",
+        "4096",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for (name, value) in settings {
+        args.push(format!("--{}", name.to_ascii_lowercase().replace('_', "-")));
+        args.push((*value).to_owned());
+    }
+    args
+}
+
 impl Server {
     /// Starts the server with `settings` (by their environment names), given as command-line flags
     /// after the launcher's defaults so that they override them (a flag beats the environment, and the
     /// defaults include `--static-dir` and `--demo-user`).
     pub(crate) fn start(database_url: &str, settings: &[(&str, &str)]) -> Result<Self> {
-        let mut args: Vec<String> = [
-            "--database-url",
-            database_url,
-            "--login-max-failures",
-            "1000000",
-            "--register-max-per-ip",
-            "1000000",
-            // The login storm opens thousands of sessions for one user; the cap would end the probe's.
-            "--max-sessions-per-user",
-            "0",
-            // Every benchmark client connects from 127.0.0.1.
-            "--max-connections-per-address",
-            "4096",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        for (name, value) in settings {
-            args.push(format!("--{}", name.to_ascii_lowercase().replace('_', "-")));
-            args.push((*value).to_owned());
-        }
+        let args = flags(database_url, settings);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let env = [("RUST_LOG", "warn,backend=info")];
         let process = BackendProcess::spawn_with_env(&target_dir().join("release/backend"), &args, &env)?;
