@@ -86,9 +86,17 @@ async fn a_rotation_follows_the_servers_settings_and_refuses_a_shell_that_disagr
 async fn list_shows_each_key_and_revoke_ends_one_at_once_and_another_signs() {
     let db = TestDatabase::new().await;
     let server = start_backend(&db.url, &["--key-reload-interval", "100ms"]);
+    // A second instance, which learns of the revocation only from the database.
+    let other = start_backend(&db.url, &["--key-reload-interval", "100ms"]);
     let client = reqwest::Client::new();
     let login = login_on(&client, &server, "revoke@example.com", None).await;
     let compromised = header(&login.tokens.access_token)["kid"].as_str().unwrap().to_owned();
+    // Both instances have verified the token, and remember that they did (`verified.rs`).
+    let token = &login.tokens.access_token;
+    for instance in [&server, &other, &server, &other] {
+        let status = client.get(instance.url(paths::ME)).bearer_auth(token).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK);
+    }
     keys(&db.url, &["keys", "rotate"]);
 
     let (ok, listed, err) = keys(&db.url, &["keys", "list"]);
@@ -107,15 +115,17 @@ async fn list_shows_each_key_and_revoke_ends_one_at_once_and_another_signs() {
     assert_eq!(state_of(&listed, &compromised).as_deref(), Some("retired"), "{listed}");
     assert_eq!(listed.lines().filter(|l| l.contains(" active ")).count(), 1, "{listed}");
 
-    // Its tokens are refused by the server once it reloads, and logins go on with the other key.
-    let token = &login.tokens.access_token;
-    eventually(Duration::from_secs(10), "the revoked key's token refused", || async {
-        match client.get(server.url(paths::ME)).bearer_auth(token).send().await.unwrap().status() {
-            StatusCode::UNAUTHORIZED => Ok(()),
-            other => Err(other.to_string()),
-        }
-    })
-    .await;
+    // Its tokens are refused by each instance once it reloads, though each verified this one before,
+    // and logins go on with the other key.
+    for instance in [&server, &other] {
+        eventually(Duration::from_secs(10), "the revoked key's token refused", || async {
+            match client.get(instance.url(paths::ME)).bearer_auth(token).send().await.unwrap().status() {
+                StatusCode::UNAUTHORIZED => Ok(()),
+                other => Err(other.to_string()),
+            }
+        })
+        .await;
+    }
     let again = login_on(&client, &server, "revoke@example.com", None).await;
     assert_ne!(header(&again.tokens.access_token)["kid"], compromised.as_str());
     let (ok, _, err) = keys(&db.url, &["keys", "revoke", &compromised]);

@@ -3,15 +3,17 @@
 //! default, ES256 or RS256), or with HS256 and the shared secret. Verification takes the algorithm from
 //! our own key, never from the token alone, and pins issuer and audience.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::key_material::KeyAlgorithm;
+use super::key_material::{Key, KeyAlgorithm};
 use super::key_ring::{KeyError, KeyRing};
 use crate::clock::{Millis, millis};
 use crate::config::Secret;
+use verified::{Verified, VerifiedTokens};
 
 /// The `typ` header that tells an access token apart from any other JWT signed with the same key.
 const ACCESS_TYP: &str = "at+jwt";
@@ -85,7 +87,7 @@ pub(crate) struct Subject<'a> {
 /// The key a token will be signed with, taken before the work that the token answers (`None`: the
 /// shared secret).
 #[derive(Debug, Clone)]
-pub(crate) struct SigningKey(Option<std::sync::Arc<super::key_material::Key>>);
+pub(crate) struct SigningKey(Option<Arc<Key>>);
 
 /// What signs: the shared secret (HS256), or the database's key ring.
 #[derive(Clone)]
@@ -124,7 +126,13 @@ pub(crate) struct AccessTokens {
     known_client_ids: Vec<String>,
     ttl: Duration,
     leeway: Duration,
+    /// Shared by the clones, as the instance's tokens are.
+    verified: Arc<VerifiedTokens>,
 }
+
+/// How many verified tokens an instance remembers (about 300 bytes each): more than the clients one
+/// instance serves within an access token's lifetime in any deployment this server is sized for.
+const VERIFIED_TOKENS: usize = 16_384;
 
 /// What is fixed for every token: who issues it, for whom, and how long it lives.
 #[derive(Debug, Clone)]
@@ -189,6 +197,7 @@ impl AccessTokens {
             known_client_ids,
             ttl,
             leeway,
+            verified: Arc::new(VerifiedTokens::new(VERIFIED_TOKENS)),
         }
     }
 
@@ -277,17 +286,43 @@ impl AccessTokens {
     }
 
     /// Checks signature, algorithm, `kid` (one of ours), `typ`, `iss`, `aud` and `exp` (with leeway).
+    /// The signature of a token seen before is not checked again while the key that verified it is
+    /// still the ring's (`verified.rs`); everything that depends on `now` is checked every time.
     pub(crate) async fn verify(&self, token: &str, now: Millis) -> Result<AccessClaims, AccessError> {
+        let digest = verified::digest(token);
+        if let Some(claims) = self.verified.get(&digest, |key| self.still_trusts(key, now)) {
+            return self.check_time(claims, now);
+        }
+        let Verified { claims, key } = self.verify_signature(token, now).await?;
+        let claims = self.check_time(claims, now)?;
+        let leeway = self.leeway_secs();
+        self.verified.insert(digest, Verified { claims: claims.clone(), key }, now / 1000, leeway);
+        Ok(claims)
+    }
+
+    /// Whether the ring still holds `key`, unchanged, as a key tokens may name at `now`.
+    fn still_trusts(&self, key: &Arc<Key>, now: Millis) -> bool {
+        match &self.signer {
+            Signer::Ring(ring) => ring.holds(key, now),
+            // A ring's key under a shared secret: never this instance's.
+            Signer::Hs256 { .. } => false,
+        }
+    }
+
+    /// Everything about a token that does not change with time: signature, algorithm, `kid`, `typ`,
+    /// `crit`, `iss` (one of the accepted ones) and `aud`.
+    async fn verify_signature(&self, token: &str, now: Millis) -> Result<Verified, AccessError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AccessError::Invalid)?;
         if header.typ.as_deref() != Some(ACCESS_TYP) || names_critical_extensions(token) {
             return Err(AccessError::Invalid);
         }
-        let ring_key;
+        let mut ring_key = None;
         let (decoding, algorithm) = match &self.signer {
             Signer::Hs256 { decoding, .. } => (decoding, Algorithm::HS256),
             Signer::Ring(ring) => {
                 let kid = header.kid.as_deref().ok_or(AccessError::Invalid)?;
-                ring_key = ring.verifying_key(kid, now).await.ok_or(AccessError::Invalid)?;
+                let key = ring.verifying_key(kid, now).await.ok_or(AccessError::Invalid)?;
+                let ring_key = ring_key.insert(key);
                 (&ring_key.decoding, ring_key.algorithm.jwt())
             }
         };
@@ -296,15 +331,23 @@ impl AccessTokens {
         let validation = validation.filter(|_| header.alg == algorithm).ok_or(AccessError::Invalid)?;
         let claims =
             jsonwebtoken::decode::<AccessClaims>(token, decoding, validation).map_err(|_| AccessError::Invalid)?.claims;
+        Ok(Verified { claims, key: ring_key })
+    }
+
+    /// `exp` with the leeway, and an earlier issuer only until its end.
+    fn check_time(&self, claims: AccessClaims, now: Millis) -> Result<AccessClaims, AccessError> {
         // Expired once `exp` plus the leeway is behind us, in whole seconds as the claim is.
-        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
-        if claims.exp.saturating_add(leeway) < now / 1000 {
+        if claims.exp.saturating_add(self.leeway_secs()) < now / 1000 {
             return Err(AccessError::Expired);
         }
         if claims.iss != self.issuer && self.previous_issuer.as_ref().is_none_or(|previous| now >= previous.until) {
             return Err(AccessError::Invalid);
         }
         Ok(claims)
+    }
+
+    fn leeway_secs(&self) -> i64 {
+        i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX)
     }
 }
 
@@ -320,3 +363,4 @@ fn names_critical_extensions(token: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+mod verified;

@@ -167,6 +167,12 @@ impl KeyRing {
         self.find(kid, now)
     }
 
+    /// Whether `key` itself (not a later reading of the same row) is still in the ring and valid at
+    /// `now`: false after a revocation, a retirement, or any reload.
+    pub(crate) fn holds(&self, key: &Arc<Key>, now: Millis) -> bool {
+        self.find(&key.kid, now).is_some_and(|held| Arc::ptr_eq(&held, key))
+    }
+
     fn find(&self, kid: &str, now: Millis) -> Option<Arc<Key>> {
         let keys = self.keys.read().ok()?;
         keys.iter().find(|k| k.kid == kid && k.valid_at(now)).cloned()

@@ -1,5 +1,6 @@
 //! Issuing and verifying access tokens, including hostile ones.
 
+use super::verified::{Verified, VerifiedTokens};
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -118,6 +119,103 @@ fn a_token_for_another_audience_is_invalid() {
     let other = AccessTokens::new(Signer::hs256(&secret), policy("other", Duration::ZERO));
     let (token, _) = other.issue(&SigningKey(None), SUBJECT, now()).unwrap();
     assert_eq!(verify(&tokens(KEY), &token), Err(AccessError::Invalid));
+}
+
+/// What the cache of verified tokens (`verified.rs`) may skip, and what it must not.
+#[test]
+fn a_token_verified_before_still_expires_and_a_changed_byte_still_fails() {
+    let tokens = tokens(KEY);
+    let issued = now();
+    let (token, _) = tokens.issue(&SigningKey(None), SUBJECT, issued).unwrap();
+    let at = |token: &str, time: Millis| futures::executor::block_on(tokens.verify(token, time));
+    assert!(at(&token, issued).is_ok());
+    assert_eq!(tokens.verified.len(), 1, "remembered");
+    assert!(at(&token, issued + 1).is_ok(), "from the cache");
+    assert_eq!(at(&token, issued + 61_000), Err(AccessError::Expired), "exp is checked on every use");
+
+    assert_eq!(at(&forged_signature(&token), issued), Err(AccessError::Invalid));
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    let (_, payload) = head.split_once('.').unwrap();
+    let claims_swapped = format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#));
+    assert_eq!(at(&claims_swapped, issued), Err(AccessError::Invalid));
+    assert_eq!(tokens.verified.len(), 1, "nothing that failed is remembered");
+}
+
+/// The token with the first character of its signature changed (all six of its bits count).
+fn forged_signature(token: &str) -> String {
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+    format!("{head}.{flipped}{}", &signature[1..])
+}
+
+#[test]
+fn a_previous_issuers_token_verified_before_is_refused_from_the_issuers_end() {
+    let secret: Secret = KEY.parse().unwrap();
+    let old = AccessTokens::new(
+        Signer::hs256(&secret),
+        TokenPolicy { issuer: "old".into(), ..policy("aud", Duration::ZERO) },
+    );
+    let until = now() + 10_000;
+    let previous = Some(PreviousIssuer { issuer: "old".into(), until });
+    let current = AccessTokens::new(
+        Signer::hs256(&secret),
+        TokenPolicy { previous_issuer: previous, ..policy("aud", Duration::ZERO) },
+    );
+    let (token, _) = old.issue(&SigningKey(None), SUBJECT, now()).unwrap();
+    let at = |time: Millis| futures::executor::block_on(current.verify(&token, time));
+    assert!(at(until - 1).is_ok());
+    assert_eq!(at(until), Err(AccessError::Invalid));
+}
+
+#[test]
+fn the_verified_tokens_stay_bounded_and_expired_ones_go_first() {
+    let claims = verify(&tokens(KEY), &tokens(KEY).issue(&SigningKey(None), SUBJECT, now()).unwrap().0).unwrap();
+    let with_exp = |exp| Verified { claims: AccessClaims { exp, ..claims.clone() }, key: None };
+    // Eight shards of two; the first byte picks the shard.
+    let cache = VerifiedTokens::new(16);
+    let in_shard_0 = |n: u8| {
+        let mut digest = [0; 32];
+        digest[1] = n;
+        digest
+    };
+    cache.insert(in_shard_0(1), with_exp(100), 50, 0);
+    cache.insert(in_shard_0(2), with_exp(10), 50, 0);
+    cache.insert(in_shard_0(3), with_exp(100), 50, 0);
+    assert!(cache.get(&in_shard_0(1), |_| true).is_some(), "a live token stays while an expired one can go");
+    assert!(cache.get(&in_shard_0(2), |_| true).is_none());
+    assert!(cache.get(&in_shard_0(3), |_| true).is_some());
+    cache.insert(in_shard_0(4), with_exp(100), 50, 0);
+    assert_eq!(cache.len(), 1, "a shard full of live tokens is emptied, not grown");
+
+    for n in 0..=255u8 {
+        for m in 0..8u8 {
+            let mut digest = [n; 32];
+            digest[1] = m;
+            cache.insert(digest, with_exp(100), 50, 0);
+        }
+    }
+    assert!(cache.len() <= 16, "{} held", cache.len());
+}
+
+#[test]
+fn threads_verifying_at_once_through_a_small_cache_get_every_answer_right() {
+    let tokens = AccessTokens { verified: Arc::new(VerifiedTokens::new(4)), ..tokens(KEY) };
+    let issued = now();
+    let good: Vec<String> = (0..32).map(|_| tokens.issue(&SigningKey(None), SUBJECT, issued).unwrap().0).collect();
+    let forged: Vec<String> = good.iter().map(|t| forged_signature(t)).collect();
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let (tokens, good, forged) = (&tokens, &good, &forged);
+            scope.spawn(move || {
+                for round in 0..200 {
+                    let i = (round * 7 + thread) % good.len();
+                    let verify = |token: &str| futures::executor::block_on(tokens.verify(token, issued));
+                    assert!(verify(&good[i]).is_ok());
+                    assert_eq!(verify(&forged[i]), Err(AccessError::Invalid));
+                }
+            });
+        }
+    });
 }
 
 proptest::proptest! {
