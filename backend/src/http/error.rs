@@ -163,7 +163,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %crate::telemetry::error_chain(&self), "request failed");
         }
         let body = Envelope::failure(status.as_u16(), code, self.to_string());
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = crate::http::reply::json(status, &body);
         let headers = response.headers_mut();
         match &self {
             // RFC 6750: no error attribute when no token was presented. Either scheme will do

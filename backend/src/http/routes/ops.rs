@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::Routes;
 use crate::http::error::ApiError;
 use crate::http::openapi::Failure;
-use crate::http::reply::reply;
+use crate::http::reply::{ANSWER_HEADERS, reply};
 use crate::http::state::AppState;
 
 pub(super) fn router() -> Routes {
@@ -40,7 +40,7 @@ async fn get_health(State(state): State<AppState>) -> Result<Response, ApiError>
     });
     let mut response = Response::new(Body::from(HEALTHY.clone()));
     // Room for every header the layers add, so the map is allocated once.
-    response.headers_mut().reserve(12);
+    response.headers_mut().reserve(ANSWER_HEADERS);
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
 }
