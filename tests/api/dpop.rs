@@ -81,6 +81,9 @@ async fn a_stolen_bound_access_token_is_refused_without_a_proof_by_its_key() {
     let key = DpopKey::new();
     let login = bound_login(&app, &key).await;
     let access = login["access_token"].as_str().unwrap();
+    // The owner's request first: the instance has verified the token and remembers it, and the binding
+    // is still checked on every request that follows.
+    assert_eq!(me_with(&app, &key, access).await.status, StatusCode::OK);
 
     // As a Bearer token.
     let bearer = Answer::read(app.get_with_token(paths::ME, access).await, 1).await;
