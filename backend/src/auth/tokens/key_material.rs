@@ -104,6 +104,17 @@ impl Key {
         })
     }
 
+    /// Whether `row` is this key as it was read: same key pair and same times. A reload keeps such a key
+    /// as it is (the same `Arc`), so what was verified with it stays verified (`access/verified.rs`);
+    /// any change (a revocation sets `retires_at`) makes a new one.
+    pub(crate) fn is_row(&self, row: &KeyRow) -> bool {
+        self.kid == row.kid
+            && self.algorithm.jose() == row.algorithm
+            && self.public == row.public_key
+            && self.activates_at == row.activates_at
+            && self.retires_at == row.retires_at
+    }
+
     pub(crate) fn valid_at(&self, now: Millis) -> bool {
         self.retires_at.is_none_or(|end| end > now)
     }

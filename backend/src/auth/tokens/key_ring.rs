@@ -14,7 +14,7 @@ use super::key_material::{self, Key, KeyAlgorithm, MaterialError};
 use super::key_schedule::{activation_before, at_once, first_gap, row_times, signer};
 use crate::clock::Millis;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{KeyRow, Store, StoreError};
 
 /// A token naming an unknown key makes the ring ask the database again, at most this often.
 const RELOAD_ON_MISS_MS: i64 = 1_000;
@@ -65,6 +65,15 @@ pub(crate) async fn close_gap(store: &Store, policy: KeyPolicy, now: Millis) -> 
         tracing::warn!(%kid, gap_at = gap, "the signing keys left a gap; added a key to close it");
     }
     Ok(added.then_some(kid))
+}
+
+/// The key `row` holds: the one already held when the row has not changed, so a reload that changes
+/// nothing keeps every key (and what was verified with it); a new key otherwise.
+fn reread(held: &[Arc<Key>], row: &KeyRow) -> Result<Arc<Key>, KeyError> {
+    match held.iter().find(|key| key.is_row(row)) {
+        Some(key) => Ok(Arc::clone(key)),
+        None => Ok(Arc::new(Key::from_row(row)?)),
+    }
 }
 
 impl KeyRing {
@@ -126,11 +135,10 @@ impl KeyRing {
     /// One read of the key table; the caller holds `reloading`.
     async fn read_keys(&self, now: Millis) -> Result<(), KeyError> {
         self.last_reload.store(now, Ordering::SeqCst);
+        let held = self.keys.read().map(|keys| keys.clone()).unwrap_or_default();
         let read = async {
             let rows = self.store.signing_keys(now).await?;
-            rows.iter()
-                .map(|row| Key::from_row(row).map(Arc::new).map_err(KeyError::from))
-                .collect::<Result<Vec<_>, _>>()
+            rows.iter().map(|row| reread(&held, row)).collect::<Result<Vec<_>, _>>()
         };
         let result = read.await;
         self.metrics.key_reload(result.is_ok());
@@ -167,8 +175,8 @@ impl KeyRing {
         self.find(kid, now)
     }
 
-    /// Whether `key` itself (not a later reading of the same row) is still in the ring and valid at
-    /// `now`: false after a revocation, a retirement, or any reload.
+    /// Whether `key` itself is still in the ring and valid at `now`: false once it is revoked or retired,
+    /// or a reload found its row changed in any way (`reread`).
     pub(crate) fn holds(&self, key: &Arc<Key>, now: Millis) -> bool {
         self.find(&key.kid, now).is_some_and(|held| Arc::ptr_eq(&held, key))
     }
@@ -192,5 +200,27 @@ impl KeyRing {
             .into_iter()
             .filter(|alg| keys.iter().any(|k| k.valid_at(now) && k.algorithm == *alg))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_keeps_an_unchanged_key_and_makes_a_changed_one_anew() {
+        let row = key_material::generate(KeyAlgorithm::EdDsa, 0, 0).unwrap();
+        let held = vec![Arc::new(Key::from_row(&row).unwrap())];
+        assert!(Arc::ptr_eq(&reread(&held, &row).unwrap(), &held[0]), "unchanged: the same key");
+
+        let revoked = KeyRow { retires_at: Some(5), ..row.clone() };
+        let reread_revoked = reread(&held, &revoked).unwrap();
+        assert!(!Arc::ptr_eq(&reread_revoked, &held[0]), "a revocation makes a new key");
+        assert_eq!(reread_revoked.retires_at, Some(5));
+        let moved = KeyRow { activates_at: 7, ..row.clone() };
+        assert!(!Arc::ptr_eq(&reread(&held, &moved).unwrap(), &held[0]));
+        let other = key_material::generate(KeyAlgorithm::EdDsa, 0, 0).unwrap();
+        let substituted = KeyRow { kid: row.kid.clone(), ..other };
+        assert!(!Arc::ptr_eq(&reread(&held, &substituted).unwrap(), &held[0]), "another key pair under the same kid");
     }
 }

@@ -2,8 +2,8 @@
 //! does not pay for a second signature check (an Ed25519 or P-256 verification costs more than the
 //! rest of an authenticated request). An entry is found by the SHA-256 of the exact token bytes, so only
 //! those bytes, already checked, can hit it; it remembers the key that verified them and counts only
-//! while the ring still holds that same key. Every check that depends on the time (`exp`, the previous
-//! issuer's end) still runs on every use, outside this cache.
+//! while the ring still holds that same key, unchanged. Every check that depends on the time (`exp`,
+//! the previous issuer's end) still runs on every use, outside this cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
