@@ -2,9 +2,9 @@
 
 use std::sync::LazyLock;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use shared::Envelope;
 use shared::ops::{Health, Metrics};
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::Routes;
 use crate::http::error::ApiError;
 use crate::http::openapi::Failure;
-use crate::http::reply::{ANSWER_HEADERS, reply};
+use crate::http::reply::{json_bytes, reply};
 use crate::http::state::AppState;
 
 pub(super) fn router() -> Routes {
@@ -38,11 +38,7 @@ async fn get_health(State(state): State<AppState>) -> Result<Response, ApiError>
         let healthy = Envelope::success(StatusCode::OK.as_u16(), "ok", Health { status: "ok".into() });
         serde_json::to_vec(&healthy).unwrap_or_default().into()
     });
-    let mut response = Response::new(Body::from(HEALTHY.clone()));
-    // Room for every header the layers add, so the map is allocated once.
-    response.headers_mut().reserve(ANSWER_HEADERS);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(response)
+    Ok(json_bytes(StatusCode::OK, HEALTHY.clone()))
 }
 
 /// This process's counters since it started, for the demo; operators scrape `/metrics`.
